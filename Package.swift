@@ -1,0 +1,61 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Data flows top to bottom:
+//   CClarmLinux → ClarmServer (epoll loop, connections) ← ClarmHTTP (request parser, response writer)
+//   ClarmJSON (RFC 8259 scanner) → ClarmEvents (event model, validation, record encoding)
+//   CLZ4 → ClarmStorage (knows events, nothing of HTTP)
+//   ClarmGateway (routes: HTTP in, events to storage) → clarm (command line)
+let package = Package(
+    name: "clarm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "clarm", targets: ["clarm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "CClarmLinux"),
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        .target(name: "ClarmHTTP"),
+        .target(
+            name: "ClarmServer",
+            dependencies: [
+                "CClarmLinux", "ClarmHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "ClarmJSON"),
+        .target(name: "ClarmEvents", dependencies: ["ClarmJSON"]),
+        .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmEvents"]),
+        .target(
+            name: "ClarmGateway",
+            dependencies: [
+                "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "clarm",
+            dependencies: [
+                "ClarmGateway", "ClarmServer", "ClarmStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ClarmHTTPTests", dependencies: ["ClarmHTTP"]),
+        .testTarget(name: "ClarmJSONTests", dependencies: ["ClarmJSON"]),
+        .testTarget(name: "ClarmEventsTests", dependencies: ["ClarmEvents"]),
+        .testTarget(name: "ClarmStorageTests", dependencies: ["ClarmStorage"]),
+        .testTarget(
+            name: "ClarmGatewayTests",
+            dependencies: ["ClarmGateway", "ClarmServer", "ClarmHTTP", "ClarmEvents", "ClarmStorage", "clarm"]
+        ),
+    ]
+)

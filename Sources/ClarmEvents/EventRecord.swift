@@ -1,0 +1,113 @@
+/// A validated event, in the binary form in which the gateway hands it to storage.
+///
+/// Layout (little-endian): `u32 length` of what follows, `u8 version (1)`, `i64 timestamp_ms`,
+/// `i64 received_ms`, then nine strings, each `u32 length` + UTF-8 bytes, in the order of `stringFields`.
+/// An absent optional field is an empty string; `properties` is a JSON object or empty.
+public struct EventRecord: Sendable, Equatable {
+    public var timestamp: Int64
+    public var receivedAt: Int64
+    public var event: String
+    public var visitorID: String
+    public var sessionID: String
+    public var eventID: String
+    public var url: String
+    public var referrer: String
+    public var userAgent: String
+    public var properties: String
+    public var site: String
+
+    public static let version: UInt8 = 1
+    /// The order in which the string fields follow the header.
+    public static let stringFields: [EventField] = [.event, .visitorID, .sessionID, .eventID, .url, .referrer, .userAgent, .properties, .site]
+    static let headerSize = 4 + 1 + 8 + 8
+
+    public init(timestamp: Int64, receivedAt: Int64, event: String, visitorID: String, sessionID: String = "",
+                eventID: String = "", url: String = "", referrer: String = "", userAgent: String = "",
+                properties: String = "", site: String) {
+        self.timestamp = timestamp
+        self.receivedAt = receivedAt
+        self.event = event
+        self.visitorID = visitorID
+        self.sessionID = sessionID
+        self.eventID = eventID
+        self.url = url
+        self.referrer = referrer
+        self.userAgent = userAgent
+        self.properties = properties
+        self.site = site
+    }
+
+    public struct DecodingError: Error, Equatable {
+        public let offset: Int
+    }
+
+    /// Decodes back-to-back records; throws at the first malformed one.
+    public static func decodeAll(_ bytes: UnsafeRawBufferPointer) throws(DecodingError) -> [EventRecord] {
+        var records: [EventRecord] = []
+        var offset = 0
+        while offset < bytes.count {
+            guard offset + headerSize <= bytes.count else { throw DecodingError(offset: offset) }
+            let length = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian)
+            let end = offset + 4 + length
+            guard end <= bytes.count, length >= headerSize - 4, bytes[offset + 4] == version else {
+                throw DecodingError(offset: offset)
+            }
+            let timestamp = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 5, as: Int64.self))
+            let received = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 13, as: Int64.self))
+            var p = offset + headerSize
+            var strings: [String] = []
+            for _ in stringFields {
+                guard p + 4 <= end else { throw DecodingError(offset: offset) }
+                let count = Int(bytes.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian)
+                p += 4
+                guard p + count <= end else { throw DecodingError(offset: offset) }
+                strings.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[p..<(p + count)]), as: UTF8.self))
+                p += count
+            }
+            guard p == end else { throw DecodingError(offset: offset) }
+            records.append(EventRecord(
+                timestamp: timestamp, receivedAt: received, event: strings[0], visitorID: strings[1],
+                sessionID: strings[2], eventID: strings[3], url: strings[4], referrer: strings[5],
+                userAgent: strings[6], properties: strings[7], site: strings[8]))
+            offset = end
+        }
+        return records
+    }
+}
+
+/// Appends records in `EventRecord`'s layout to a reused buffer.
+struct EventRecordWriter {
+    private(set) var start = 0
+
+    mutating func begin(_ out: inout [UInt8]) {
+        start = out.count
+        out.append(contentsOf: repeatElement(0, count: EventRecord.headerSize))
+        out[start + 4] = EventRecord.version
+    }
+
+    /// Starts a string field; returns where its bytes begin. Close it with `endString`.
+    func beginString(_ out: inout [UInt8]) -> Int {
+        out.append(contentsOf: repeatElement(0, count: 4))
+        return out.count
+    }
+
+    func endString(_ out: inout [UInt8], bytesStart: Int) {
+        Self.store(UInt32(out.count - bytesStart), in: &out, at: bytesStart - 4)
+    }
+
+    func finish(_ out: inout [UInt8], timestamp: Int64, receivedAt: Int64) {
+        Self.store(UInt32(out.count - start - 4), in: &out, at: start)
+        out.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: timestamp.littleEndian, toByteOffset: start + 5, as: Int64.self)
+            raw.storeBytes(of: receivedAt.littleEndian, toByteOffset: start + 13, as: Int64.self)
+        }
+    }
+
+    func abort(_ out: inout [UInt8]) {
+        out.removeSubrange(start...)
+    }
+
+    private static func store(_ value: UInt32, in out: inout [UInt8], at offset: Int) {
+        out.withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self) }
+    }
+}

@@ -1,0 +1,29 @@
+import ClarmHTTP
+import ClarmServer
+
+/// Cross-origin access (Fetch standard, CORS protocol): sites post events from their own origin.
+extension Gateway {
+    /// Lets the requesting origin read the response; responses vary by Origin, so caches must key on it.
+    func allowOrigin(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
+        if let origin = request.header("origin") {
+            response.header("Access-Control-Allow-Origin", origin)
+            response.header("Vary", "Origin")
+        } else {
+            response.header("Access-Control-Allow-Origin", "*")
+        }
+    }
+
+    /// Answers an `OPTIONS` preflight with 204 and the methods and headers the route accepts.
+    func preflight(_ request: HTTPRequest, _ response: inout HTTPResponseWriter, methods: StaticString) {
+        response.start(.noContent)
+        allowOrigin(request, &response)
+        response.header("Access-Control-Allow-Methods", methods)
+        if let requested = request.header("access-control-request-headers") {
+            response.header("Access-Control-Allow-Headers", requested)
+        } else {
+            response.header("Access-Control-Allow-Headers", "Content-Type, Authorization")
+        }
+        response.header("Access-Control-Max-Age", 86400)
+        response.noBody()
+    }
+}

@@ -1,0 +1,82 @@
+import ClarmEvents
+import ClarmHTTP
+import ClarmJSON
+import ClarmServer
+import ClarmStorage
+
+/// Clarm's HTTP routes, one instance per event loop (it keeps reusable buffers).
+///
+/// - `POST /api/track`: events in, see `TrackRoute`.
+/// - `GET /healthz`: liveness.
+public final class Gateway: HTTPHandler {
+    let store: EventStore
+    var decoder = TrackDecoder()
+    var batch = TrackBatch()
+    var json = JSONWriter(capacity: 1024)
+
+    public init(store: EventStore) {
+        self.store = store
+    }
+
+    public func handle(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
+        if request.pathIs("/api/track") {
+            switch request.method {
+            case .post: track(request, &response)
+            case .options: preflight(request, &response, methods: "POST, OPTIONS")
+            default: methodNotAllowed(request, &response, allow: "POST, OPTIONS")
+            }
+        } else if request.pathIs("/healthz") {
+            switch request.method {
+            case .get, .head:
+                json.reset()
+                json.raw(#"{"status":"ok"}"#)
+                send(.ok, request, &response)
+            default:
+                methodNotAllowed(request, &response, allow: "GET, HEAD")
+            }
+        } else {
+            json.reset()
+            json.raw(#"{"error":"no route for "#)
+            json.escaped(request.path)
+            json.raw(#""}"#)
+            send(.notFound, request, &response)
+        }
+    }
+
+    public func respondToError(_ status: HTTPStatus, message: StaticString, _ response: inout HTTPResponseWriter) {
+        json.reset()
+        json.raw(#"{"error":"#)
+        json.string(message)
+        json.raw("}")
+        response.start(status)
+        if status == .serviceUnavailable { response.header("Retry-After", 1) }
+        json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
+    }
+
+    /// Sends `json` as the body of a `status` response, with the CORS header a browser needs to read it.
+    func send(_ status: HTTPStatus, _ request: HTTPRequest, _ response: inout HTTPResponseWriter,
+              retryAfter: Int? = nil) {
+        response.start(status)
+        allowOrigin(request, &response)
+        if let retryAfter { response.header("Retry-After", retryAfter) }
+        json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
+    }
+
+    func sendError(_ status: HTTPStatus, _ message: String, _ request: HTTPRequest,
+                   _ response: inout HTTPResponseWriter, retryAfter: Int? = nil) {
+        json.reset()
+        json.raw(#"{"error":"#)
+        json.string(message)
+        json.raw("}")
+        send(status, request, &response, retryAfter: retryAfter)
+    }
+
+    private func methodNotAllowed(_ request: HTTPRequest, _ response: inout HTTPResponseWriter, allow: StaticString) {
+        json.reset()
+        json.raw(#"{"error":"method not allowed"}"#)
+        response.start(.methodNotAllowed)
+        response.header("Allow", allow)
+        allowOrigin(request, &response)
+        json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
+    }
+}

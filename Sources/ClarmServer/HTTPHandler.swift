@@ -1,0 +1,46 @@
+import ClarmHTTP
+
+/// Answers requests on one event loop. Each loop makes its own handler, so a handler may keep
+/// reusable buffers without locks; it must not block.
+public protocol HTTPHandler: AnyObject {
+    /// Writes exactly one response for `request` into `response`. The request's bytes are valid only
+    /// during the call.
+    func handle(_ request: HTTPRequest, _ response: inout HTTPResponseWriter)
+
+    /// Writes the response for an error the server found itself (malformed request, timeout, overload);
+    /// the connection closes after it.
+    func respondToError(_ status: HTTPStatus, message: StaticString, _ response: inout HTTPResponseWriter)
+}
+
+/// A complete request, borrowed from the connection's buffer for the duration of `HTTPHandler.handle`.
+public struct HTTPRequest {
+    public let head: HTTPRequestHead
+    /// The request from its first byte; `head`'s ranges index into it.
+    public let bytes: UnsafeRawBufferPointer
+    /// The body, with any chunked framing removed.
+    public let body: UnsafeRawBufferPointer
+
+    public init(head: HTTPRequestHead, bytes: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) {
+        self.head = head
+        self.bytes = bytes
+        self.body = body
+    }
+
+    public var method: HTTPMethod { head.method }
+
+    public var path: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[head.path]) }
+
+    public var query: UnsafeRawBufferPointer? {
+        head.query.map { UnsafeRawBufferPointer(rebasing: bytes[$0]) }
+    }
+
+    /// The first value of a header, by lowercase name.
+    public func header(_ lowercaseName: StaticString) -> UnsafeRawBufferPointer? {
+        head.firstValue(of: lowercaseName, in: bytes).map { UnsafeRawBufferPointer(rebasing: bytes[$0]) }
+    }
+
+    /// Whether the path is exactly `literal`.
+    public func pathIs(_ literal: StaticString) -> Bool {
+        literal.withUTF8Buffer { $0.elementsEqual(path) }
+    }
+}

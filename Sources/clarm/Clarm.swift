@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Clarm: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clarm",
+        abstract: "Clarm: a self-hosted ingestion gateway for web tracking events.",
+        subcommands: [Serve.self]
+    )
+}
