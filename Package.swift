@@ -8,7 +8,6 @@ import PackageDescription
 //   ClarmGateway (routes: HTTP in, events to storage) → clarm (command line)
 let package = Package(
     name: "clarm",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "clarm", targets: ["clarm"]),
     ],

@@ -265,9 +265,10 @@ public struct JSONScanner {
             let unit = try hex4()
             switch unit {
             case 0xD800...0xDBFF:
-                guard position + 1 < bytes.count else { throw JSONError(offset: bytes.count, reason: .unexpectedEnd) }
-                guard bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") else {
-                    throw JSONError(offset: escapeStart, reason: .loneSurrogate)
+                // A high surrogate must be followed at once by an escaped low one.
+                for (k, expected) in [UInt8(ascii: "\\"), UInt8(ascii: "u")].enumerated() {
+                    guard position + k < bytes.count else { throw JSONError(offset: bytes.count, reason: .unexpectedEnd) }
+                    guard bytes[position + k] == expected else { throw JSONError(offset: escapeStart, reason: .loneSurrogate) }
                 }
                 position += 1
                 let low = try hex4()

@@ -1,6 +1,5 @@
-#if canImport(Glibc)
+import CClarmLinux
 import Glibc
-#endif
 import ClarmHTTP
 
 /// One client connection: its input buffer and parser state, its pending output, and its deadlines.

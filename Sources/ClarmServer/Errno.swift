@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A failed system call's `errno`.
 public struct Errno: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The `Date` header line (RFC 9110 §5.6.7, IMF-fixdate), formatted once per second.
 struct HTTPDate {

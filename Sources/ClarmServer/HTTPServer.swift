@@ -1,6 +1,5 @@
-#if canImport(Glibc)
+import CClarmLinux
 import Glibc
-#endif
 
 /// An HTTP/1.1 server of `ServerConfiguration.eventLoops` epoll loops, each on its own thread.
 public final class HTTPServer: Sendable {

@@ -1,6 +1,5 @@
-#if canImport(Glibc)
+import CClarmLinux
 import Glibc
-#endif
 
 /// Opens non-blocking listening TCP sockets; several may share a port through SO_REUSEPORT.
 enum Listener {

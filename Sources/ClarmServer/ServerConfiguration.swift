@@ -1,3 +1,4 @@
+import Glibc
 import ClarmHTTP
 
 /// How the server listens, how many loops it runs, and when it gives up on a connection.
@@ -25,6 +26,3 @@ public struct ServerConfiguration: Sendable {
     public init() {}
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
