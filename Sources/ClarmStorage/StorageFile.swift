@@ -1,0 +1,42 @@
+import Glibc
+
+/// A storage I/O failure: the operation, the path and the errno.
+public struct StorageIOError: Error, Sendable, CustomStringConvertible {
+    public let operation: String
+    public let path: String
+    public let errno: Int32
+
+    public init(_ operation: String, _ path: String, errno: Int32) {
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
+}
+
+/// A file being appended to. All writes go through `FileSystem` so tests can inject faults.
+public protocol AppendableFile: AnyObject {
+    var path: String { get }
+    /// Bytes written so far.
+    var size: Int { get }
+    /// Writes all of `bytes` at the end; on failure the file may hold a prefix of them.
+    func append(_ bytes: UnsafeRawBufferPointer) throws(StorageIOError)
+    /// fsync(2). After a failure the file must not be trusted: callers abandon it.
+    func sync() throws(StorageIOError)
+    func close()
+}
+
+/// The file operations storage needs, as a seam for fault injection.
+public protocol FileSystem: Sendable {
+    /// Creates (or truncates) a file for appending.
+    func create(_ path: String) throws(StorageIOError) -> AppendableFile
+    func readAll(_ path: String) throws(StorageIOError) -> [UInt8]
+    func rename(_ from: String, _ to: String) throws(StorageIOError)
+    /// fsync(2) of a directory, making renames and creations in it durable.
+    func syncDirectory(_ path: String) throws(StorageIOError)
+    func remove(_ path: String) throws(StorageIOError)
+    func list(_ directory: String) throws(StorageIOError) -> [String]
+    func makeDirectory(_ path: String) throws(StorageIOError)
+    func exists(_ path: String) -> Bool
+}
