@@ -32,7 +32,7 @@ let package = Package(
         ),
         .target(name: "ClarmJSON"),
         .target(name: "ClarmEvents", dependencies: ["ClarmJSON"]),
-        .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmEvents"]),
+        .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmJSON", "ClarmEvents"]),
         .target(
             name: "ClarmGateway",
             dependencies: [

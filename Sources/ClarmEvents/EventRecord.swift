@@ -45,32 +45,11 @@ public struct EventRecord: Sendable, Equatable {
     public static func decodeAll(_ bytes: UnsafeRawBufferPointer) throws(DecodingError) -> [EventRecord] {
         var records: [EventRecord] = []
         var offset = 0
-        while offset < bytes.count {
-            guard offset + headerSize <= bytes.count else { throw DecodingError(offset: offset) }
-            let length = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian)
-            let end = offset + 4 + length
-            guard end <= bytes.count, length >= headerSize - 4, bytes[offset + 4] == version else {
-                throw DecodingError(offset: offset)
-            }
-            let timestamp = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 5, as: Int64.self))
-            let received = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 13, as: Int64.self))
-            var p = offset + headerSize
-            var strings: [String] = []
-            for _ in stringFields {
-                guard p + 4 <= end else { throw DecodingError(offset: offset) }
-                let count = Int(bytes.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian)
-                p += 4
-                guard p + count <= end else { throw DecodingError(offset: offset) }
-                strings.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[p..<(p + count)]), as: UTF8.self))
-                p += count
-            }
-            guard p == end else { throw DecodingError(offset: offset) }
-            records.append(EventRecord(
-                timestamp: timestamp, receivedAt: received, event: strings[0], visitorID: strings[1],
-                sessionID: strings[2], eventID: strings[3], url: strings[4], referrer: strings[5],
-                userAgent: strings[6], properties: strings[7], site: strings[8]))
-            offset = end
+        let complete = EventRecordView.forEach(in: bytes) { view in
+            records.append(view.record)
+            offset += view.length
         }
+        guard complete else { throw DecodingError(offset: offset) }
         return records
     }
 }

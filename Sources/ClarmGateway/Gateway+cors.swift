@@ -5,7 +5,11 @@ import ClarmServer
 extension Gateway {
     /// Lets the requesting origin read the response; responses vary by Origin, so caches must key on it.
     func allowOrigin(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
-        if let origin = request.header("origin") {
+        Self.allowOrigin(request.header("origin"), &response)
+    }
+
+    static func allowOrigin(_ origin: UnsafeRawBufferPointer?, _ response: inout HTTPResponseWriter) {
+        if let origin {
             response.header("Access-Control-Allow-Origin", origin)
             response.header("Vary", "Origin")
         } else {

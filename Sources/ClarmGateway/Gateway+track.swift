@@ -1,10 +1,13 @@
 import ClarmEvents
 import ClarmHTTP
+import ClarmJSON
 import ClarmServer
 import ClarmStorage
+import Synchronization
 
 extension Gateway {
-    /// `POST /api/track`: one event object or an array of up to 1000; 202 once the store holds the valid ones.
+    /// `POST /api/track`: one event object or an array of up to 1000. The 202 is sent once every shard
+    /// the events belong to has them in its WAL (fsynced by default); a storage failure gets 503.
     func track(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
         if let encoding = request.header("content-encoding"), !Self.isIdentity(encoding) {
             sendError(.unsupportedMediaType, "Content-Encoding is not supported; send the body uncompressed", request, &response)
@@ -20,39 +23,114 @@ extension Gateway {
             sendError(status, error.description, request, &response)
             return
         }
-        if batch.acceptedCount > 0 {
-            let count = batch.acceptedCount
-            let stored = batch.records.withUnsafeBytes { records -> StoreError? in
-                do throws(StoreError) {
-                    try store.append(records, count: count)
-                    return nil
-                } catch {
-                    return error
-                }
-            }
-            if let error = stored {
-                sendError(.serviceUnavailable, "storage cannot take events now: \(error.description)", request, &response,
-                          retryAfter: error.retryAfter)
-                return
+        let rejections = batch.rejections.map { (index: $0.index, message: $0.reason.description) }
+        guard batch.acceptedCount > 0 else {
+            json.reset()
+            TrackAnswer.write(accepted: 0, duplicates: 0, rejections: rejections, into: &json)
+            send(.accepted, request, &response)
+            return
+        }
+
+        // Split the records by shard; each shard gets one append with its part.
+        if shardRecords.count != store.shardCount {
+            shardRecords = Array(repeating: [], count: store.shardCount)
+            shardCounts = Array(repeating: 0, count: store.shardCount)
+        }
+        batch.records.withUnsafeBytes { records in
+            EventRecordView.forEach(in: records) { view in
+                let shard = store.shard(forVisitor: view.visitorID)
+                shardRecords[shard].append(contentsOf: view.bytes)
+                shardCounts[shard] += 1
             }
         }
-        json.reset()
-        json.raw(#"{"accepted":"#)
-        json.integer(batch.acceptedCount)
-        json.raw(#","duplicates":0,"rejected":["#)
-        for (i, rejection) in batch.rejections.enumerated() {
-            if i > 0 { json.raw(",") }
-            json.raw(#"{"index":"#)
-            json.integer(rejection.index)
-            json.raw(#","error":"#)
-            json.string(rejection.reason.description)
-            json.raw("}")
+        let shardsUsed = shardCounts.count { $0 > 0 }
+        let answer = TrackAnswer(shards: shardsUsed, rejections: rejections,
+                                 origin: request.header("origin").map { Array($0) })
+        let pending = response.suspend()
+        for shard in 0..<store.shardCount where shardCounts[shard] > 0 {
+            store.append(shard: shard, records: shardRecords[shard], count: shardCounts[shard]) { outcome in
+                if answer.finish(outcome) { pending.resume { answer.write(&$0) } }
+            }
+            shardRecords[shard].removeAll(keepingCapacity: true)
+            shardCounts[shard] = 0
         }
-        json.raw("]}")
-        send(.accepted, request, &response)
     }
 
     private static func isIdentity(_ value: UnsafeRawBufferPointer) -> Bool {
         value.count == 8 && zip(value, "identity".utf8).allSatisfy { $0 | 0x20 == $1 }
+    }
+}
+
+/// Gathers the shards' outcomes of one tracking request and writes its answer once all are in.
+final class TrackAnswer: Sendable {
+    private struct State {
+        var remaining: Int
+        var accepted = 0
+        var duplicates = 0
+        var failure: StoreError? = nil
+    }
+
+    private let state: Mutex<State>
+    private let rejections: [(index: Int, message: String)]
+    private let origin: [UInt8]?
+
+    init(shards: Int, rejections: [(index: Int, message: String)], origin: [UInt8]?) {
+        state = Mutex(State(remaining: shards))
+        self.rejections = rejections
+        self.origin = origin
+    }
+
+    /// Records one shard's outcome; true when it was the last.
+    func finish(_ outcome: AppendOutcome) -> Bool {
+        state.withLock { state in
+            switch outcome {
+            case .stored(let accepted, let duplicates):
+                state.accepted += accepted
+                state.duplicates += duplicates
+            case .failed(let error):
+                state.failure = error
+            }
+            state.remaining -= 1
+            return state.remaining == 0
+        }
+    }
+
+    /// 202 with the counts, or 503 when any shard failed: then the request is not acknowledged as a whole.
+    func write(_ response: inout HTTPResponseWriter) {
+        let (accepted, duplicates, failure) = state.withLock { ($0.accepted, $0.duplicates, $0.failure) }
+        var json = JSONWriter()
+        if let failure {
+            json.raw(#"{"error":"#)
+            json.string("storage cannot take events now: \(failure.description)")
+            json.raw("}")
+            response.start(.serviceUnavailable)
+            response.header("Retry-After", failure.retryAfter)
+        } else {
+            Self.write(accepted: accepted, duplicates: duplicates, rejections: rejections, into: &json)
+            response.start(.accepted)
+        }
+        if let origin {
+            origin.withUnsafeBytes { Gateway.allowOrigin($0, &response) }
+        } else {
+            Gateway.allowOrigin(nil, &response)
+        }
+        json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
+    }
+
+    static func write(accepted: Int, duplicates: Int, rejections: [(index: Int, message: String)], into json: inout JSONWriter) {
+        json.raw(#"{"accepted":"#)
+        json.integer(accepted)
+        json.raw(#","duplicates":"#)
+        json.integer(duplicates)
+        json.raw(#","rejected":["#)
+        for (i, rejection) in rejections.enumerated() {
+            if i > 0 { json.raw(",") }
+            json.raw(#"{"index":"#)
+            json.integer(rejection.index)
+            json.raw(#","error":"#)
+            json.string(rejection.message)
+            json.raw("}")
+        }
+        json.raw("]}")
     }
 }

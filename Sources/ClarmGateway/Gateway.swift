@@ -9,12 +9,15 @@ import ClarmStorage
 /// - `POST /api/track`: events in, see `TrackRoute`.
 /// - `GET /healthz`: liveness.
 public final class Gateway: HTTPHandler {
-    let store: EventStore
+    let store: Store
     var decoder = TrackDecoder()
     var batch = TrackBatch()
     var json = JSONWriter(capacity: 1024)
+    /// Records of the current request, split by shard; reused.
+    var shardRecords: [[UInt8]] = []
+    var shardCounts: [Int] = []
 
-    public init(store: EventStore) {
+    public init(store: Store) {
         self.store = store
     }
 

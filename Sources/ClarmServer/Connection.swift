@@ -9,11 +9,15 @@ final class Connection {
         case head
         case body(length: Int)
         case chunked
+        /// The handler suspended the response; nothing more is parsed until it is resumed.
+        case awaitingResponse(keepAlive: Bool, omitBody: Bool, minorVersion: Int)
         /// The last response is written and our side shut down; unread input is drained and dropped.
         case lingering
     }
 
     let fd: Int32
+    /// Tells this connection from later ones on the same descriptor.
+    let serial: UInt64
     var phase = Phase.head
     var parser: HTTPRequestParser
     var chunked: HTTPChunkedDecoder
@@ -42,8 +46,9 @@ final class Connection {
     static let initialCapacity = 8 * 1024
     static let minimumRead = 4 * 1024
 
-    init(fd: Int32, limits: HTTPLimits, now: Int64) {
+    init(fd: Int32, serial: UInt64, limits: HTTPLimits, now: Int64) {
         self.fd = fd
+        self.serial = serial
         self.parser = HTTPRequestParser(limits: limits)
         self.chunked = HTTPChunkedDecoder(limits: limits)
         self.capacity = Self.initialCapacity

@@ -26,6 +26,16 @@ final class EventLoop: @unchecked Sendable {
     private var listenerFD: Int32
     private let stopRequested = Atomic<Bool>(false)
 
+    private struct Resumption {
+        let pending: PendingResponse
+        let write: @Sendable (inout HTTPResponseWriter) -> Void
+    }
+
+    /// Suspended responses handed back by other threads, taken on the next turn.
+    private let inbox = Mutex<[Resumption]>([])
+    private var taken: [Resumption] = []
+    private var nextSerial: UInt64 = 0
+
     private var handler: HTTPHandler!
     private var connections: [Connection?] = []
     private var liveConnections = 0
@@ -69,6 +79,19 @@ final class EventLoop: @unchecked Sendable {
     /// Asks the loop to stop accepting, finish requests in flight, and return from `run`. Any thread.
     func requestStop() {
         stopRequested.store(true, ordering: .releasing)
+        wake()
+    }
+
+    /// Queues a suspended response for this loop's thread. Any thread.
+    func resume(_ pending: PendingResponse, _ write: @escaping @Sendable (inout HTTPResponseWriter) -> Void) {
+        let wasEmpty = inbox.withLock { inbox in
+            inbox.append(Resumption(pending: pending, write: write))
+            return inbox.count == 1
+        }
+        if wasEmpty { wake() }
+    }
+
+    private func wake() {
         var one: UInt64 = 1
         _ = Glibc.write(wakeFD, &one, 8)
     }
@@ -96,6 +119,7 @@ final class EventLoop: @unchecked Sendable {
                 } else if fd == wakeFD {
                     var value: UInt64 = 0
                     _ = Glibc.read(wakeFD, &value, 8)
+                    deliverResumptions()
                     if stopRequested.load(ordering: .acquiring) && !draining { beginDrain() }
                 } else if let connection = connections[Int(fd)] {
                     serve(connection, flags: flags)
@@ -139,7 +163,8 @@ final class EventLoop: @unchecked Sendable {
                 continue
             }
             _ = clarm_set_tcp_nodelay(fd)
-            let connection = Connection(fd: fd, limits: configuration.limits, now: now)
+            nextSerial += 1
+            let connection = Connection(fd: fd, serial: nextSerial, limits: configuration.limits, now: now)
             while connections.count <= Int(fd) { connections.append(nil) }
             connections[Int(fd)] = connection
             liveConnections += 1
@@ -202,7 +227,7 @@ final class EventLoop: @unchecked Sendable {
         let limits = configuration.limits
         while !connection.closeAfterWrite && connection.pendingOutput < Self.outputHighWater {
             switch connection.phase {
-            case .lingering:
+            case .lingering, .awaitingResponse:
                 return
             case .head:
                 guard connection.buffered > 0 else { return }
@@ -272,11 +297,18 @@ final class EventLoop: @unchecked Sendable {
         let keepAlive = head.keepAlive && !draining && !connection.peerClosed
         let mark = connection.output.count
         var writer = HTTPResponseWriter(output: take(&connection.output), keepAlive: keepAlive,
-                                        omitBody: head.method == .head, minorVersion: head.minorVersion, date: dateLine)
+                                        omitBody: head.method == .head, minorVersion: head.minorVersion, date: dateLine,
+                                        pending: PendingResponse(loop: self, fd: connection.fd, serial: connection.serial))
         handler.handle(request, &writer)
-        let complete = writer.isComplete
+        let state = writer.state
         connection.output = writer.finish()
-        if !complete {
+        if state == .suspended {
+            connection.consume(requestLength)
+            connection.parser.reset()
+            connection.phase = .awaitingResponse(keepAlive: keepAlive, omitBody: head.method == .head, minorVersion: head.minorVersion)
+            return
+        }
+        if state != .done {
             connection.output.removeSubrange(mark...)
             respondToError(connection, .internalServerError, "the handler wrote no response")
             return
@@ -286,6 +318,34 @@ final class EventLoop: @unchecked Sendable {
         connection.phase = .head
         connection.requestStartedAt = 0
         if !keepAlive { connection.closeAfterWrite = true }
+    }
+
+    /// Writes the suspended responses other threads handed back, and carries on with their connections.
+    private func deliverResumptions() {
+        inbox.withLock { swap(&$0, &taken) }
+        for resumption in taken {
+            let pending = resumption.pending
+            guard Int(pending.fd) < connections.count, let connection = connections[Int(pending.fd)],
+                  connection.serial == pending.serial,
+                  case .awaitingResponse(let keepAlive, let omitBody, let minorVersion) = connection.phase
+            else { continue }
+            let alive = keepAlive && !draining && !connection.peerClosed
+            var writer = HTTPResponseWriter(output: take(&connection.output), keepAlive: alive, omitBody: omitBody,
+                                            minorVersion: minorVersion, date: dateLine)
+            resumption.write(&writer)
+            let complete = writer.isComplete
+            connection.output = writer.finish()
+            connection.phase = .head
+            connection.requestStartedAt = 0
+            if !complete {
+                respondToError(connection, .internalServerError, "the handler wrote no response")
+            } else if !alive {
+                connection.closeAfterWrite = true
+            }
+            process(connection)
+            flush(connection)
+        }
+        taken.removeAll(keepingCapacity: true)
     }
 
     /// Queues an error response generated by the server itself; the connection closes after it.
@@ -323,7 +383,8 @@ final class EventLoop: @unchecked Sendable {
                 return false
             }
         }
-        let wantsRead = !connection.peerClosed && connection.pendingOutput < Self.outputHighWater
+        let awaiting = if case .awaitingResponse = connection.phase { true } else { false }
+        let wantsRead = !connection.peerClosed && !awaiting && connection.pendingOutput < Self.outputHighWater
         let wanted = (wantsRead ? EPOLLIN.rawValue : 0) | (connection.pendingOutput > 0 ? EPOLLOUT.rawValue : 0)
         if wanted != connection.interest {
             do {
@@ -380,6 +441,8 @@ final class EventLoop: @unchecked Sendable {
         for case let connection? in connections {
             if connection.phase == .lingering {
                 if now >= connection.lingerDeadline { close(connection) }
+            } else if case .awaitingResponse = connection.phase {
+                continue  // the handler answers; a shutdown's grace period bounds the wait
             } else if connection.pendingOutput > 0 {
                 if now - connection.lastWriteProgress >= configuration.writeTimeout { close(connection) }
             } else if connection.phase != .head {

@@ -3,8 +3,8 @@ import ClarmHTTP
 /// Answers requests on one event loop. Each loop makes its own handler, so a handler may keep
 /// reusable buffers without locks; it must not block.
 public protocol HTTPHandler: AnyObject {
-    /// Writes exactly one response for `request` into `response`. The request's bytes are valid only
-    /// during the call.
+    /// Writes exactly one response for `request` into `response`, or suspends it and delivers it later
+    /// through `HTTPResponseWriter.suspend`. The request's bytes are valid only during the call.
     func handle(_ request: HTTPRequest, _ response: inout HTTPResponseWriter)
 
     /// Writes the response for an error the server found itself (malformed request, timeout, overload);
@@ -42,5 +42,19 @@ public struct HTTPRequest {
     /// Whether the path is exactly `literal`.
     public func pathIs(_ literal: StaticString) -> Bool {
         literal.withUTF8Buffer { $0.elementsEqual(path) }
+    }
+}
+
+/// A suspended response: which loop and connection it belongs to. A connection closed meanwhile is
+/// recognised by its serial number, so a late response never reaches a newer connection on the same descriptor.
+public struct PendingResponse: Sendable {
+    let loop: EventLoop
+    let fd: Int32
+    let serial: UInt64
+
+    /// Delivers the response: `write` runs on the connection's loop with a writer for it, unless the
+    /// connection has closed meanwhile. Call exactly once, from any thread.
+    public func resume(_ write: @escaping @Sendable (inout HTTPResponseWriter) -> Void) {
+        loop.resume(self, write)
     }
 }

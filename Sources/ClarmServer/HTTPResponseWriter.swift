@@ -9,19 +9,32 @@ public struct HTTPResponseWriter: ~Copyable {
     let omitBody: Bool
     let minorVersion: Int
     let date: [UInt8]
+    /// Where a suspended response is to be delivered; nil where suspending is not allowed.
+    let pending: PendingResponse?
     private(set) var state = State.idle
 
-    enum State { case idle, headers, done }
+    enum State { case idle, headers, done, suspended }
 
-    init(output: consuming [UInt8], keepAlive: Bool, omitBody: Bool, minorVersion: Int, date: [UInt8]) {
+    init(output: consuming [UInt8], keepAlive: Bool, omitBody: Bool, minorVersion: Int, date: [UInt8],
+         pending: PendingResponse? = nil) {
         self.output = output
         self.keepAlive = keepAlive
         self.omitBody = omitBody
         self.minorVersion = minorVersion
         self.date = date
+        self.pending = pending
     }
 
     public var isComplete: Bool { state == .done }
+
+    /// Promises the response for later: the handler writes nothing now and calls `resume` on the returned
+    /// value, from any thread, exactly once. The connection answers nothing else meanwhile.
+    public mutating func suspend() -> PendingResponse {
+        precondition(state == .idle, "a response was already started")
+        guard let pending else { preconditionFailure("this response cannot be suspended") }
+        state = .suspended
+        return pending
+    }
 
     /// Gives the output buffer back to the connection.
     consuming func finish() -> [UInt8] {

@@ -19,6 +19,21 @@ struct Serve: ParsableCommand {
     @Option(help: "Data directory.")
     var data = "./data"
 
+    @Option(help: "When a 202 is sent: after fsync (fsync, the default) or after write(2) only (os: survives a crash of Clarm, not of the machine).")
+    var durability = "fsync"
+
+    @Option(help: "Shards of a new data directory (default: cores); an existing one keeps its count.")
+    var shards: Int?
+
+    @Option(help: "A shard seals its buffered events into a segment at this many events…")
+    var sealEvents = 250_000
+
+    @Option(help: "…or after this many seconds.")
+    var sealInterval = 60
+
+    @Option(help: "Delete segments whose newest event is older than this many days.")
+    var retentionDays: Int?
+
     @Option(help: "Event loops (threads); defaults to the number of cores.")
     var loops: Int?
 
@@ -38,6 +53,10 @@ struct Serve: ParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard Durability(rawValue: durability) != nil else { throw ValidationError("--durability must be fsync or os") }
+        if let shards, !(1...4096).contains(shards) { throw ValidationError("--shards must be 1...4096") }
+        guard sealEvents >= 1, sealInterval >= 1 else { throw ValidationError("--seal-events and --seal-interval must be at least 1") }
+        if let retentionDays, retentionDays < 1 { throw ValidationError("--retention-days must be at least 1") }
         guard idleTimeout >= 1, headerTimeout >= 1, bodyTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
     }
 
@@ -45,11 +64,22 @@ struct Serve: ParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "clarm")
 
-        guard mkdir(data, 0o755) == 0 || errno == EEXIST else {
-            throw ValidationError("cannot create data directory \(data): \(String(cString: strerror(errno)))")
+        var options = StoreOptions()
+        options.durability = Durability(rawValue: durability)!
+        if let shards { options.shards = shards }
+        options.sealEvents = sealEvents
+        options.sealInterval = Int64(sealInterval) * 1000
+        options.retentionDays = retentionDays
+        if options.durability == .os {
+            logger.warning("--durability os: a 202 is sent after write(2) without fsync; acknowledged events survive a crash of clarm but can be lost if the machine loses power")
         }
-        let store = MemoryEventStore()
-        logger.warning("events are held in memory only in this version: a 202 does not yet mean they are on disk")
+        let store: Store
+        do {
+            store = try Store(directory: data, options: options) { notice in logger.warning("\(notice)") }
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
 
         // Block the stop signals before any thread starts, so every thread inherits the mask and only sigwait sees them.
         var signals = sigset_t()
@@ -74,7 +104,7 @@ struct Serve: ParsableCommand {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
-        logger.info("listening on \(host):\(server.port) with \(configuration.eventLoops) event loops, data in \(data)")
+        logger.info("listening on \(host):\(server.port) with \(configuration.eventLoops) event loops; \(store.shardCount) shards in \(data), durability \(durability)")
         // The bound port on stdout alone, so scripts that ask for port 0 can read it.
         print("listening on \(host):\(server.port)")
         fflush(nil)
@@ -84,12 +114,7 @@ struct Serve: ParsableCommand {
         logger.info("signal \(received): stopping; requests in flight are finished first")
         server.shutdown()
         server.waitUntilStopped()
-        do {
-            try store.flush()
-        } catch {
-            logger.critical("flush failed: \(error)")
-            throw ExitCode.failure
-        }
-        logger.info("stopped")
+        store.close()
+        logger.info("stopped; buffered events are sealed into segments")
     }
 }

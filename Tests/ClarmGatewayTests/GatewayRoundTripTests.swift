@@ -16,7 +16,7 @@ import ClarmStorage
             #expect(response.text == #"{"accepted":1,"duplicates":0,"rejected":[]}"#)
             #expect(response.header("content-type") == "application/json")
             #expect(response.header("date")?.hasSuffix(" GMT") == true)
-            let records = try store.snapshot().withUnsafeBytes { try EventRecord.decodeAll($0) }
+            let records = try store.allEvents()
             #expect(records.count == 1)
             #expect(records.first?.site == "shop.example.com")
             #expect(records.first?.userAgent == "test-agent")
@@ -282,7 +282,10 @@ import ClarmStorage
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.eventLoops = 2
-        let store = MemoryEventStore()
+        let directory = temporaryDirectory()
+        defer { _ = system("rm -rf '\(directory)'") }
+        let store = try Store(directory: directory)
+        defer { store.close() }
         let server = try HTTPServer(configuration: configuration) { Gateway(store: store) }
         let busy = try TestClient(port: server.port)
         let idle = try TestClient(port: server.port)

@@ -135,21 +135,39 @@ extension String {
     }
 }
 
-/// Runs a gateway with an in-memory store on a free loopback port for the duration of `body`.
+/// Runs a gateway with a store in a fresh temporary directory on a free loopback port for the duration of `body`.
 func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
-                 _ body: (_ port: Int, _ store: MemoryEventStore) throws -> Void) throws {
+                 options: StoreOptions = StoreOptions(),
+                 _ body: (_ port: Int, _ store: Store) throws -> Void) throws {
     var configuration = ServerConfiguration()
     configuration.port = 0
     configuration.eventLoops = 2
     configuration.shutdownGrace = 2_000
     configure(&configuration)
-    let store = MemoryEventStore()
+    let directory = temporaryDirectory()
+    defer { _ = system("rm -rf '\(directory)'") }
+    var options = options
+    options.shards = 2
+    let store = try Store(directory: directory, options: options)
     let server = try HTTPServer(configuration: configuration) { Gateway(store: store) }
     defer {
         server.shutdown()
         server.waitUntilStopped()
+        store.close()
     }
     try body(server.port, store)
+}
+
+func temporaryDirectory() -> String {
+    var template = Array("/tmp/clarm-test-XXXXXX".utf8CString)
+    let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+    precondition(made != nil, "mkdtemp failed")
+    return String(cString: template)
+}
+
+extension Store {
+    /// Events held, buffered or sealed.
+    var count: Int { (try? allEvents().count) ?? -1 }
 }
 
 func trackRequest(_ body: String, extraHeaders: String = "", connection: String? = nil) -> String {

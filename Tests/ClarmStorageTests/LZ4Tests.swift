@@ -42,13 +42,3 @@ import Testing
     }
 }
 
-@Suite struct MemoryEventStoreTests {
-    @Test func holdsWhatIsAppended() throws {
-        let store = MemoryEventStore()
-        let bytes: [UInt8] = [1, 2, 3]
-        try bytes.withUnsafeBytes { try store.append($0, count: 1) }
-        try bytes.withUnsafeBytes { try store.append($0, count: 1) }
-        #expect(store.count == 2)
-        #expect(store.snapshot() == bytes + bytes)
-    }
-}

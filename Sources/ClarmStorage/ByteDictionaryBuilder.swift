@@ -1,0 +1,54 @@
+/// Assigns ids to distinct byte strings in order of first appearance (a segment column's dictionary).
+struct ByteDictionaryBuilder {
+    private(set) var bytes: [UInt8] = []
+    private(set) var offsets: [UInt32] = [0]
+    private var slots: [Int32] = [Int32](repeating: -1, count: 1024)
+    private var hashes: [UInt64] = []
+
+    var count: Int { offsets.count - 1 }
+
+    mutating func id(for value: UnsafeRawBufferPointer) -> UInt32 {
+        let hash = FNV1a.hash(value)
+        var slot = Int(truncatingIfNeeded: hash) & (slots.count - 1)
+        while true {
+            let id = slots[slot]
+            if id < 0 { break }
+            if hashes[Int(id)] == hash && equals(Int(id), value) { return UInt32(id) }
+            slot = (slot + 1) & (slots.count - 1)
+        }
+        let id = Int32(count)
+        slots[slot] = id
+        hashes.append(hash)
+        bytes.append(contentsOf: value)
+        offsets.append(UInt32(bytes.count))
+        if count * 2 > slots.count { rehash() }
+        return UInt32(id)
+    }
+
+    private func equals(_ id: Int, _ value: UnsafeRawBufferPointer) -> Bool {
+        let start = Int(offsets[id]), end = Int(offsets[id + 1])
+        guard end - start == value.count else { return false }
+        return bytes.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[start..<end]).elementsEqual(value) }
+    }
+
+    private mutating func rehash() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        for (id, hash) in hashes.enumerated() {
+            var slot = Int(truncatingIfNeeded: hash) & (slots.count - 1)
+            while slots[slot] >= 0 { slot = (slot + 1) & (slots.count - 1) }
+            slots[slot] = Int32(id)
+        }
+    }
+
+    /// The dictionary block's raw form: `offset u32 × (count + 1)` then the values' bytes.
+    func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(offsets.count * 4 + bytes.count)
+        for offset in offsets { withUnsafeBytes(of: offset.littleEndian) { out.append(contentsOf: $0) } }
+        out.append(contentsOf: bytes)
+        return out
+    }
+
+    /// Bytes per id: the smallest of 1, 2, 4 that holds every id.
+    var idWidth: Int { count <= 0x100 ? 1 : count <= 0x1_0000 ? 2 : 4 }
+}

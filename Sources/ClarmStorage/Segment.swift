@@ -1,0 +1,297 @@
+import ClarmEvents
+import Glibc
+
+/// Damage in a segment file: which file, and which column and block when known.
+public struct SegmentCorruption: Error, Sendable, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// An immutable segment, read through a read-only memory map; every byte is checked before it is trusted.
+public final class Segment: @unchecked Sendable {
+    public struct BlockRef: Sendable {
+        public let offset: Int
+        public let storedLength: Int
+        public let rawLength: Int
+        let crc: UInt32
+    }
+
+    public struct ColumnInfo: Sendable {
+        public let name: String
+        public let encoding: SegmentFormat.Encoding
+        public let width: Int
+        public let dictionary: BlockRef?
+        public let dictionaryCount: Int
+        public let blocks: [BlockRef]
+    }
+
+    public let path: String
+    public let rowCount: Int
+    public let rowsPerBlock: Int
+    public let walCovered: UInt64
+    public let minTimestamp: Int64
+    public let maxTimestamp: Int64
+    public let columns: [ColumnInfo]
+    /// Min and max timestamp of each row block.
+    public let zones: [(min: Int64, max: Int64)]
+    public let fileSize: Int
+    private let map: UnsafeRawBufferPointer
+    private let footerOffset: Int
+    private let fileCRC: UInt32
+
+    /// Maps and checks the file's tail and footer; throws `SegmentCorruption` on any inconsistency.
+    public init(path: String) throws(SegmentCorruption) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SegmentCorruption(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SegmentCorruption(path: path, reason: "cannot stat") }
+        fileSize = Int(info.st_size)
+        guard fileSize >= SegmentFormat.headerSize + SegmentFormat.tailSize else {
+            throw SegmentCorruption(path: path, reason: "file of \(fileSize) bytes is too short to be a segment")
+        }
+        guard let address = mmap(nil, fileSize, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
+            throw SegmentCorruption(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        // The mapping covers exactly the file size read by fstat; segments are immutable once published.
+        map = UnsafeRawBufferPointer(start: address, count: fileSize)
+        do {
+            let parsed = try Self.parse(map)
+            rowCount = parsed.rowCount
+            rowsPerBlock = parsed.rowsPerBlock
+            walCovered = parsed.walCovered
+            minTimestamp = parsed.minTimestamp
+            maxTimestamp = parsed.maxTimestamp
+            columns = parsed.columns
+            zones = parsed.zones
+            footerOffset = parsed.footerOffset
+            fileCRC = parsed.fileCRC
+        } catch {
+            munmap(address, fileSize)
+            throw SegmentCorruption(path: path, reason: error.reason)
+        }
+    }
+
+    deinit {
+        munmap(UnsafeMutableRawPointer(mutating: map.baseAddress), map.count)
+    }
+
+    private struct Parsed {
+        var rowCount = 0, rowsPerBlock = 0, footerOffset = 0
+        var walCovered: UInt64 = 0
+        var minTimestamp: Int64 = 0, maxTimestamp: Int64 = 0
+        var columns: [ColumnInfo] = []
+        var zones: [(min: Int64, max: Int64)] = []
+        var fileCRC: UInt32 = 0
+    }
+
+    private static func parse(_ map: UnsafeRawBufferPointer) throws(FormatError) -> Parsed {
+        guard map.prefix(4).elementsEqual(SegmentFormat.headerMagic) else { throw FormatError(reason: "bad header magic") }
+        guard map.suffix(4).elementsEqual(SegmentFormat.tailMagic) else { throw FormatError(reason: "bad tail magic (truncated?)") }
+        var parsed = Parsed()
+        do {
+            var tail = ByteCursor(map, at: map.count - SegmentFormat.tailSize)
+            let footerOffset = Int(truncatingIfNeeded: try tail.read(UInt64.self))
+            let footerLength = Int(try tail.read(UInt32.self))
+            let footerCRC = try tail.read(UInt32.self)
+            parsed.fileCRC = try tail.read(UInt32.self)
+            guard footerOffset >= SegmentFormat.headerSize, footerLength >= 0,
+                  footerOffset <= map.count - SegmentFormat.tailSize - footerLength,
+                  footerOffset + footerLength == map.count - SegmentFormat.tailSize
+            else { throw FormatError(reason: "footer position does not match the file size") }
+            let footer = UnsafeRawBufferPointer(rebasing: map[footerOffset..<(footerOffset + footerLength)])
+            guard CRC32C.checksum(footer) == footerCRC else { throw FormatError(reason: "footer checksum mismatch") }
+            parsed.footerOffset = footerOffset
+
+            var cursor = ByteCursor(footer)
+            let columnCount = Int(try cursor.read(UInt32.self))
+            guard columnCount <= 1024 else { throw FormatError(reason: "implausible column count \(columnCount)") }
+            func blockRef(_ cursor: inout ByteCursor) throws(FormatError) -> BlockRef {
+                do {
+                    let ref = BlockRef(offset: Int(truncatingIfNeeded: try cursor.read(UInt64.self)),
+                                       storedLength: Int(try cursor.read(UInt32.self)),
+                                       rawLength: Int(try cursor.read(UInt32.self)), crc: try cursor.read(UInt32.self))
+                    guard ref.offset >= SegmentFormat.headerSize, ref.offset <= footerOffset - ref.storedLength else {
+                        throw FormatError(reason: "block at \(ref.offset) (\(ref.storedLength) bytes) lies outside the data")
+                    }
+                    return ref
+                }
+            }
+            for _ in 0..<columnCount {
+                let nameLength = Int(try cursor.read(UInt16.self))
+                let name = String(decoding: try cursor.bytes(nameLength), as: UTF8.self)
+                guard let encoding = SegmentFormat.Encoding(rawValue: try cursor.read(UInt8.self)) else {
+                    throw FormatError(reason: "column \(name): unknown encoding")
+                }
+                let width = Int(try cursor.read(UInt8.self))
+                var dictionary: BlockRef? = nil
+                var dictionaryCount = 0
+                if encoding == .dictionary {
+                    guard [1, 2, 4].contains(width) else { throw FormatError(reason: "column \(name): bad id width \(width)") }
+                    dictionary = try blockRef(&cursor)
+                    dictionaryCount = Int(try cursor.read(UInt32.self))
+                }
+                let blockCount = Int(try cursor.read(UInt32.self))
+                guard blockCount <= footerLength else { throw FormatError(reason: "column \(name): implausible block count") }
+                var blocks: [BlockRef] = []
+                for _ in 0..<blockCount { blocks.append(try blockRef(&cursor)) }
+                parsed.columns.append(ColumnInfo(name: name, encoding: encoding, width: width, dictionary: dictionary,
+                                                 dictionaryCount: dictionaryCount, blocks: blocks))
+            }
+            parsed.rowCount = Int(truncatingIfNeeded: try cursor.read(UInt64.self))
+            parsed.rowsPerBlock = Int(try cursor.read(UInt32.self))
+            guard parsed.rowsPerBlock > 0, parsed.rowCount >= 0 else { throw FormatError(reason: "bad row counts") }
+            let blockCount = (parsed.rowCount + parsed.rowsPerBlock - 1) / parsed.rowsPerBlock
+            for column in parsed.columns where column.blocks.count != blockCount {
+                throw FormatError(reason: "column \(column.name) has \(column.blocks.count) blocks, expected \(blockCount)")
+            }
+            for _ in 0..<blockCount {
+                parsed.zones.append((Int64(bitPattern: try cursor.read(UInt64.self)), Int64(bitPattern: try cursor.read(UInt64.self))))
+            }
+            parsed.walCovered = try cursor.read(UInt64.self)
+            parsed.minTimestamp = Int64(bitPattern: try cursor.read(UInt64.self))
+            parsed.maxTimestamp = Int64(bitPattern: try cursor.read(UInt64.self))
+            guard cursor.position == footer.count else { throw FormatError(reason: "footer has trailing bytes") }
+        }
+        return parsed
+    }
+
+    // MARK: Reading blocks
+
+    /// Checks the CRC of every byte before the footer (what `clarm verify` does; opening does not).
+    public func verifyFileChecksum() throws(SegmentCorruption) {
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: map[0..<footerOffset])) == fileCRC else {
+            throw SegmentCorruption(path: path, reason: "file checksum mismatch")
+        }
+    }
+
+    public func column(_ column: SegmentFormat.Column) throws(SegmentCorruption) -> ColumnInfo {
+        guard let info = columns.first(where: { $0.name == column.rawValue }) else {
+            throw SegmentCorruption(path: path, reason: "no column \(column.rawValue)")
+        }
+        return info
+    }
+
+    /// Checks and decompresses one block into `output` (resized to its raw length).
+    public func decode(_ ref: BlockRef, column: String, block: String, into output: inout [UInt8]) throws(SegmentCorruption) {
+        let stored = UnsafeRawBufferPointer(rebasing: map[ref.offset..<(ref.offset + ref.storedLength)])
+        guard CRC32C.checksum(stored) == ref.crc else {
+            throw SegmentCorruption(path: path, reason: "column \(column), \(block): checksum mismatch")
+        }
+        guard ref.rawLength <= 1 << 30 else { throw SegmentCorruption(path: path, reason: "column \(column), \(block): implausible size") }
+        output.removeAll(keepingCapacity: true)
+        output.append(contentsOf: repeatElement(0, count: ref.rawLength))
+        let decoded = output.withUnsafeMutableBytes { raw in
+            (try? LZ4.decompress(stored, decodedCount: ref.rawLength, into: raw)) != nil
+        }
+        guard decoded else {
+            throw SegmentCorruption(path: path, reason: "column \(column), \(block): LZ4 data does not decode")
+        }
+    }
+
+    /// A column's dictionary: the values' bytes and where each starts.
+    public struct Dictionary: Sendable {
+        public let offsets: [UInt32]
+        public let bytes: [UInt8]
+        public var count: Int { offsets.count - 1 }
+
+        public func value(_ id: Int) -> ArraySlice<UInt8> { bytes[Int(offsets[id])..<Int(offsets[id + 1])] }
+    }
+
+    public func dictionary(_ column: SegmentFormat.Column) throws(SegmentCorruption) -> Dictionary {
+        let info = try self.column(column)
+        guard let ref = info.dictionary else { throw SegmentCorruption(path: path, reason: "column \(info.name) has no dictionary") }
+        var raw: [UInt8] = []
+        try decode(ref, column: info.name, block: "dictionary", into: &raw)
+        let count = info.dictionaryCount
+        guard raw.count >= (count + 1) * 4 else { throw SegmentCorruption(path: path, reason: "column \(info.name): dictionary too short") }
+        let offsets = raw.withUnsafeBytes { r in (0...count).map { UInt32(littleEndian: r.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) } }
+        let bytes = Array(raw[((count + 1) * 4)...])
+        var previous: UInt32 = 0
+        for offset in offsets {
+            guard offset >= previous, Int(offset) <= bytes.count else {
+                throw SegmentCorruption(path: path, reason: "column \(info.name): dictionary offsets out of order")
+            }
+            previous = offset
+        }
+        return Dictionary(offsets: offsets, bytes: bytes)
+    }
+
+    /// The ids of a dictionary column for one row block, each checked against the dictionary size.
+    public func ids(_ column: SegmentFormat.Column, block: Int, into ids: inout [UInt32]) throws(SegmentCorruption) {
+        let info = try self.column(column)
+        var raw: [UInt8] = []
+        try decode(info.blocks[block], column: info.name, block: "block \(block)", into: &raw)
+        let rows = rowsIn(block: block)
+        guard raw.count == rows * info.width else { throw SegmentCorruption(path: path, reason: "column \(info.name), block \(block): wrong size") }
+        ids.removeAll(keepingCapacity: true)
+        raw.withUnsafeBytes { r in
+            for row in 0..<rows {
+                switch info.width {
+                case 1: ids.append(UInt32(r[row]))
+                case 2: ids.append(UInt32(UInt16(littleEndian: r.loadUnaligned(fromByteOffset: row * 2, as: UInt16.self))))
+                default: ids.append(UInt32(littleEndian: r.loadUnaligned(fromByteOffset: row * 4, as: UInt32.self)))
+                }
+            }
+        }
+        guard ids.allSatisfy({ Int($0) < info.dictionaryCount }) else {
+            throw SegmentCorruption(path: path, reason: "column \(info.name), block \(block): id past the dictionary")
+        }
+    }
+
+    public func timestamps(block: Int, into values: inout [Int64]) throws(SegmentCorruption) {
+        let info = try self.column(.timestamp)
+        var raw: [UInt8] = []
+        try decode(info.blocks[block], column: info.name, block: "block \(block)", into: &raw)
+        values.removeAll(keepingCapacity: true)
+        let rows = rowsIn(block: block)
+        let complete: Bool = raw.withUnsafeBytes { r in
+            var cursor = ByteCursor(r)
+            var previous: Int64 = 0
+            for _ in 0..<rows {
+                guard let delta = try? Varint.readZigZag(&cursor) else { return false }
+                previous &+= delta
+                values.append(previous)
+            }
+            return cursor.position == r.count
+        }
+        guard complete else { throw SegmentCorruption(path: path, reason: "column timestamp, block \(block): malformed varints") }
+    }
+
+    public func rowsIn(block: Int) -> Int {
+        min(rowsPerBlock, rowCount - block * rowsPerBlock)
+    }
+
+    public var blockCount: Int { zones.count }
+
+    /// Decodes every row back into an event (without `event_id` and `received_at`, which segments do not keep).
+    public func records() throws(SegmentCorruption) -> [EventRecord] {
+        let stringColumns = SegmentFormat.Column.allCases.filter { $0.encoding == .dictionary }
+        var dictionaries: [SegmentFormat.Column: Dictionary] = [:]
+        for column in stringColumns { dictionaries[column] = try dictionary(column) }
+        var result: [EventRecord] = []
+        var timestamps: [Int64] = []
+        var ids: [SegmentFormat.Column: [UInt32]] = [:]
+        for block in 0..<blockCount {
+            try self.timestamps(block: block, into: &timestamps)
+            for column in stringColumns {
+                var values: [UInt32] = []
+                try self.ids(column, block: block, into: &values)
+                ids[column] = values
+            }
+            for row in 0..<rowsIn(block: block) {
+                func text(_ column: SegmentFormat.Column) -> String {
+                    String(decoding: dictionaries[column]!.value(Int(ids[column]![row])), as: UTF8.self)
+                }
+                result.append(EventRecord(
+                    timestamp: timestamps[row], receivedAt: 0, event: text(.event), visitorID: text(.visitor_id),
+                    sessionID: text(.session_id), url: text(.origin) + text(.path) + text(.rest),
+                    referrer: text(.referrer), userAgent: text(.user_agent), properties: text(.properties), site: text(.site)))
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,158 @@
+import ClarmEvents
+
+/// Builds a segment file image from event records (docs/FORMAT.md, "Segments").
+struct SegmentWriter {
+    struct Summary {
+        var rows: Int
+        var minTimestamp: Int64
+        var maxTimestamp: Int64
+    }
+
+    /// Encodes `records` (back to back, `EventRecord` layout) sorted by (visitor, timestamp, arrival).
+    static func build(records: UnsafeRawBufferPointer, walCovered: UInt64) -> (image: [UInt8], summary: Summary) {
+        var views: [EventRecordView] = []
+        EventRecordView.forEach(in: records) { views.append($0) }
+        let order = views.indices.sorted { a, b in
+            let va = views[a], vb = views[b]
+            let c = compareBytes(va.visitorID, vb.visitorID)
+            if c != 0 { return c < 0 }
+            if va.timestamp != vb.timestamp { return va.timestamp < vb.timestamp }
+            return a < b
+        }
+        let rows = order.count
+
+        // Column values per row, in sorted order.
+        let columns = SegmentFormat.Column.allCases
+        var dictionaries = [ByteDictionaryBuilder](repeating: ByteDictionaryBuilder(), count: columns.count)
+        var ids = [[UInt32]](repeating: [UInt32](repeating: 0, count: rows), count: columns.count)
+        var timestamps = [Int64](repeating: 0, count: rows)
+        var extractor = PropertyExtractor()
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        for (row, index) in order.enumerated() {
+            let view = views[index]
+            timestamps[row] = view.timestamp
+            let url = view.url
+            let parts = URLParts(url)
+            // Extracted property texts by column index; a repeated key keeps its last value.
+            var propertyTexts = [[UInt8]?](repeating: nil, count: columns.count)
+            extractor.extract(view.properties) { column, text in propertyTexts[column.index] = Array(text) }
+            for (c, column) in columns.enumerated() {
+                let value: UnsafeRawBufferPointer
+                switch column {
+                case .timestamp: continue
+                case .visitor_id: value = view.visitorID
+                case .session_id: value = view.sessionID
+                case .event: value = view.event
+                case .site: value = view.site
+                case .origin: value = UnsafeRawBufferPointer(rebasing: url[parts.origin])
+                case .path: value = UnsafeRawBufferPointer(rebasing: url[parts.path])
+                case .rest: value = UnsafeRawBufferPointer(rebasing: url[parts.rest])
+                case .referrer: value = view.referrer
+                case .user_agent: value = view.userAgent
+                case .properties: value = view.properties
+                default:
+                    ids[c][row] = (propertyTexts[c] ?? []).withUnsafeBytes { dictionaries[c].id(for: $0) }
+                    continue
+                }
+                ids[c][row] = dictionaries[c].id(for: value)
+            }
+        }
+
+        var out = SegmentFormat.headerMagic
+        append(SegmentFormat.version, to: &out)
+        var footer: [UInt8] = []
+        append(UInt32(columns.count), to: &footer)
+        let blockCount = (rows + SegmentFormat.rowsPerBlock - 1) / SegmentFormat.rowsPerBlock
+        var raw: [UInt8] = []
+        for (c, column) in columns.enumerated() {
+            let name = Array(column.rawValue.utf8)
+            append(UInt16(name.count), to: &footer)
+            footer.append(contentsOf: name)
+            footer.append(column.encoding.rawValue)
+            let width = column.encoding == .dictionary ? dictionaries[c].idWidth : 0
+            footer.append(UInt8(width))
+            if column.encoding == .dictionary {
+                writeBlock(dictionaries[c].encoded(), to: &out, ref: &footer)
+                append(UInt32(dictionaries[c].count), to: &footer)
+            }
+            append(UInt32(blockCount), to: &footer)
+            for block in 0..<blockCount {
+                let range = (block * SegmentFormat.rowsPerBlock)..<min(rows, (block + 1) * SegmentFormat.rowsPerBlock)
+                raw.removeAll(keepingCapacity: true)
+                if column.encoding == .delta {
+                    var previous: Int64 = 0
+                    for row in range {
+                        Varint.appendZigZag(timestamps[row] &- previous, to: &raw)
+                        previous = timestamps[row]
+                    }
+                } else {
+                    for row in range {
+                        let id = ids[c][row]
+                        switch width {
+                        case 1: raw.append(UInt8(id))
+                        case 2: append(UInt16(id), to: &raw)
+                        default: append(id, to: &raw)
+                        }
+                    }
+                }
+                writeBlock(raw, to: &out, ref: &footer)
+            }
+        }
+        append(UInt64(rows), to: &footer)
+        append(UInt32(SegmentFormat.rowsPerBlock), to: &footer)
+        var minTimestamp = Int64.max, maxTimestamp = Int64.min
+        for block in 0..<blockCount {
+            let range = (block * SegmentFormat.rowsPerBlock)..<min(rows, (block + 1) * SegmentFormat.rowsPerBlock)
+            let blockMin = timestamps[range].min()!, blockMax = timestamps[range].max()!
+            append(UInt64(bitPattern: blockMin), to: &footer)
+            append(UInt64(bitPattern: blockMax), to: &footer)
+            minTimestamp = min(minTimestamp, blockMin)
+            maxTimestamp = max(maxTimestamp, blockMax)
+        }
+        append(walCovered, to: &footer)
+        append(UInt64(bitPattern: minTimestamp), to: &footer)
+        append(UInt64(bitPattern: maxTimestamp), to: &footer)
+
+        let fileCRC = out.withUnsafeBytes { CRC32C.checksum($0) }
+        let footerOffset = out.count
+        let footerCRC = footer.withUnsafeBytes { CRC32C.checksum($0) }
+        out.append(contentsOf: footer)
+        append(UInt64(footerOffset), to: &out)
+        append(UInt32(footer.count), to: &out)
+        append(footerCRC, to: &out)
+        append(fileCRC, to: &out)
+        out.append(contentsOf: SegmentFormat.tailMagic)
+        return (out, Summary(rows: rows, minTimestamp: minTimestamp, maxTimestamp: maxTimestamp))
+    }
+
+    /// LZ4-compresses `raw` onto `out` and writes its block reference into `ref`.
+    private static func writeBlock(_ raw: [UInt8], to out: inout [UInt8], ref: inout [UInt8]) {
+        let offset = out.count
+        raw.withUnsafeBytes { LZ4.compress($0, appendingTo: &out) }
+        let stored = out.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[offset...]) }
+        let crc = CRC32C.checksum(stored)
+        append(UInt64(offset), to: &ref)
+        append(UInt32(out.count - offset), to: &ref)
+        append(UInt32(raw.count), to: &ref)
+        append(crc, to: &ref)
+    }
+
+    private static func append<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+    }
+}
+
+func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    let n = min(a.count, b.count)
+    if n > 0 {
+        let c = memcmp(a.baseAddress!, b.baseAddress!, n)
+        if c != 0 { return Int(c) }
+    }
+    return a.count - b.count
+}
+
+extension SegmentFormat.Column {
+    var index: Int { Self.allCases.firstIndex(of: self)! }
+}
+
+import Glibc

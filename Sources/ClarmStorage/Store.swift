@@ -1,0 +1,89 @@
+import ClarmEvents
+import Glibc
+
+/// Clarm's event store: `shardCount` shards, each a WAL, a memtable and segments (docs/FORMAT.md).
+///
+/// An append completes `.stored` only once its events are in the shard's WAL and, with `Durability.fsync`,
+/// fsynced: from then on they survive a crash of the process (and, with fsync, of the machine).
+public final class Store: Sendable {
+    public let directory: String
+    public let shardCount: Int
+    private let shards: [Shard]
+
+    /// Opens the store in `directory`, creating it with `options.shards` shards if it has no manifest,
+    /// and recovers each shard from its segments and logs. `report` receives damage found and other notices.
+    public init(directory: String, options: StoreOptions = StoreOptions(), fileSystem: FileSystem = PosixFileSystem(),
+                report: @escaping @Sendable (String) -> Void = { _ in }) throws(StoreError) {
+        self.directory = directory
+        let manifest = "\(directory)/MANIFEST"
+        var shardCount = options.shards
+        do throws(StorageIOError) {
+            try fileSystem.makeDirectory(directory)
+            if fileSystem.exists(manifest) {
+                let text = String(decoding: try fileSystem.readAll(manifest), as: UTF8.self)
+                guard let count = Self.parseManifest(text) else {
+                    throw StorageIOError("parse", manifest, errno: EINVAL)
+                }
+                shardCount = count
+            } else {
+                let file = try fileSystem.create(manifest + ".tmp")
+                defer { file.close() }
+                try Array("clarm-store 1\nshards \(shardCount)\n".utf8).withBytes { raw throws(StorageIOError) in try file.append(raw) }
+                try file.sync()
+                try fileSystem.rename(manifest + ".tmp", manifest)
+                try fileSystem.syncDirectory(directory)
+            }
+        } catch {
+            throw StoreError("cannot open the store in \(directory): \(error)")
+        }
+        self.shardCount = shardCount
+        var shards: [Shard] = []
+        for index in 0..<shardCount {
+            let name = "shard-" + String(repeating: "0", count: max(0, 3 - String(index).count)) + String(index)
+            shards.append(try Shard(index: index, directory: "\(directory)/\(name)", fileSystem: fileSystem,
+                                    options: options, report: report))
+        }
+        self.shards = shards
+    }
+
+    static func parseManifest(_ text: String) -> Int? {
+        let lines = text.split(separator: "\n")
+        guard lines.count >= 2, lines[0] == "clarm-store 1", lines[1].hasPrefix("shards "),
+              let count = Int(lines[1].dropFirst(7)), count >= 1, count <= 4096
+        else { return nil }
+        return count
+    }
+
+    /// The shard that holds a visitor's events.
+    public func shard(forVisitor visitorID: UnsafeRawBufferPointer) -> Int {
+        Int(FNV1a.hash(visitorID) % UInt64(shardCount))
+    }
+
+    /// Queues `records` (all of one shard, `EventRecord` layout) for that shard's next group commit.
+    /// `completion` runs on the shard's writer once the outcome is known; it must not block.
+    public func append(shard: Int, records: [UInt8], count: Int, completion: @escaping @Sendable (AppendOutcome) -> Void) {
+        shards[shard].append(records, count: count, completion: completion)
+    }
+
+    /// Commits what is queued, seals every shard's buffered events into segments, and stops.
+    public func close() {
+        for shard in shards { shard.close() }
+    }
+
+    /// What queries may read now, shard by shard.
+    public func snapshot() -> [ShardSnapshot] {
+        shards.map(\.snapshot)
+    }
+
+    /// Every stored event, segments first, for tools and tests. Segments do not keep `event_id` or `received_at`.
+    public func allEvents() throws(SegmentCorruption) -> [EventRecord] {
+        var events: [EventRecord] = []
+        for shard in snapshot() {
+            for segment in shard.segments { events += try segment.records() }
+            for memtable in shard.memtables {
+                memtable.forEachChunk { chunk in EventRecordView.forEach(in: chunk) { events.append($0.record) } }
+            }
+        }
+        return events
+    }
+}

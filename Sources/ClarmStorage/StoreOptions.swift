@@ -1,0 +1,25 @@
+import Glibc
+
+/// When an append counts as stored.
+public enum Durability: String, Sendable, CaseIterable {
+    /// Acknowledged after the WAL records are written and fsynced (fdatasync): they survive power loss.
+    case fsync
+    /// Acknowledged after write(2) only: they survive a crash of Clarm but not of the machine.
+    case os
+}
+
+public struct StoreOptions: Sendable {
+    /// Shards of a new store; an existing store keeps the count in its manifest.
+    public var shards: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    public var durability = Durability.fsync
+    /// A shard seals its buffered events into a segment once it holds this many…
+    public var sealEvents = 250_000
+    /// …or once its oldest buffered event waited this many milliseconds.
+    public var sealInterval: Int64 = 60_000
+    /// Event ids remembered per shard for deduplication.
+    public var dedupWindow = 1_000_000
+    /// Segments whose newest event is older than this many days are deleted; nil keeps everything.
+    public var retentionDays: Int? = nil
+
+    public init() {}
+}
