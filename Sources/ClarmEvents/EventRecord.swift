@@ -3,7 +3,7 @@
 /// Layout (little-endian): `u32 length` of what follows, `u8 version (1)`, `i64 timestamp_ms`,
 /// `i64 received_ms`, then nine strings, each `u32 length` + UTF-8 bytes, in the order of `stringFields`.
 /// An absent optional field is an empty string; `properties` is a JSON object or empty.
-public struct EventRecord: Sendable, Equatable {
+public struct EventRecord: Sendable, Hashable {
     public var timestamp: Int64
     public var receivedAt: Int64
     public var event: String
@@ -35,6 +35,29 @@ public struct EventRecord: Sendable, Equatable {
         self.userAgent = userAgent
         self.properties = properties
         self.site = site
+    }
+
+    /// Appends this event in the record layout.
+    public func append(to out: inout [UInt8]) {
+        var writer = EventRecordWriter()
+        writer.begin(&out)
+        for field in Self.stringFields {
+            let start = writer.beginString(&out)
+            let value = switch field {
+            case .event: event
+            case .visitorID: visitorID
+            case .sessionID: sessionID
+            case .eventID: eventID
+            case .url: url
+            case .referrer: referrer
+            case .userAgent: userAgent
+            case .properties: properties
+            default: site
+            }
+            out.append(contentsOf: value.utf8)
+            writer.endString(&out, bytesStart: start)
+        }
+        writer.finish(&out, timestamp: timestamp, receivedAt: receivedAt)
     }
 
     public struct DecodingError: Error, Equatable {

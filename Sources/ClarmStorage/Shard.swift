@@ -59,6 +59,8 @@ final class Shard: @unchecked Sendable {
     // Writer state: touched only on `writer` (or before it starts).
     private var log: LogWriter?
     private var logNumber: UInt64 = 0
+    /// Whether a commit to the current log succeeded: a log that never held acknowledged events can go.
+    private var logHoldsAcknowledged = false
     private var memtable = Memtable()
     private var dedup: DedupWindow
     private var nextSegmentNumber: UInt64 = 1
@@ -167,14 +169,15 @@ final class Shard: @unchecked Sendable {
             }
             return
         }
+        logHoldsAcknowledged = true
         let now = monotonicMilliseconds()
-        for (i, append) in group.enumerated() {
-            let piece = kept[i]
-            if piece.count > 0 {
-                payload.withUnsafeBytes { memtable.append(UnsafeRawBufferPointer(rebasing: $0[(piece.range.lowerBound + 5)..<piece.range.upperBound]), count: piece.count, now: now) }
+        for piece in kept where piece.count > 0 {
+            // Skip the record's kind and count: the memtable holds bare event records.
+            payload.withUnsafeBytes {
+                memtable.append(UnsafeRawBufferPointer(rebasing: $0[(piece.range.lowerBound + 5)..<piece.range.upperBound]),
+                                count: piece.count, now: now)
             }
             for id in piece.ids { dedup.insert(id) }
-            _ = append
         }
         let snapshot = memtable.snapshot
         view.withLock { $0.active = snapshot }
@@ -185,6 +188,7 @@ final class Shard: @unchecked Sendable {
 
     private func openNewLog() throws(StoreError) {
         logNumber += 1
+        logHoldsAcknowledged = false
         let path = "\(directory)/\(Self.logName(logNumber))"
         do throws(StorageIOError) {
             log = LogWriter(file: try fs.create(path))
@@ -198,9 +202,11 @@ final class Shard: @unchecked Sendable {
     }
 
     private func abandonLog() {
-        log?.close()
-        log = nil
-        try? openNewLog()
+        guard let log else { return }
+        log.close()
+        self.log = nil
+        // Under a persistent fault every attempt would leave a file behind; one without acknowledged events goes.
+        if !logHoldsAcknowledged { try? fs.remove(log.file.path) }
     }
 
     // MARK: Sealing
