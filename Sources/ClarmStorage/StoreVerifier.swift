@@ -1,0 +1,129 @@
+import ClarmEvents
+
+/// Checks every checksum of a store on disk without changing anything (`clarm verify`).
+public enum StoreVerifier {
+    public struct Finding: Sendable, CustomStringConvertible {
+        public let path: String
+        public let message: String
+        /// False for conditions recovery handles by design, such as a log's torn last record.
+        public let isDamage: Bool
+
+        public var description: String { "\(isDamage ? "DAMAGED" : "ok     ") \(path): \(message)" }
+    }
+
+    public static func verify(directory: String, fileSystem: FileSystem = PosixFileSystem()) -> [Finding] {
+        var findings: [Finding] = []
+        let manifest = "\(directory)/MANIFEST"
+        guard let text = try? fileSystem.readAll(manifest), Store.parseManifest(String(decoding: text, as: UTF8.self)) != nil else {
+            return [Finding(path: manifest, message: "missing or unreadable manifest", isDamage: true)]
+        }
+        let shards = ((try? fileSystem.list(directory)) ?? []).filter { $0.hasPrefix("shard-") }
+        for shard in shards {
+            let shardPath = "\(directory)/\(shard)"
+            for name in (try? fileSystem.list(shardPath)) ?? [] {
+                let path = "\(shardPath)/\(name)"
+                if name.hasPrefix("wal-") && name.hasSuffix(".log") {
+                    findings.append(verifyLog(path, fileSystem))
+                } else if name.hasPrefix("seg-") && name.hasSuffix(".cseg") {
+                    findings.append(verifySegment(path))
+                } else if name == "dedup.ids" {
+                    var window = DedupWindow(capacity: Int.max / 2)
+                    let intact = (try? fileSystem.readAll(path)).map { window.load($0) } ?? false
+                    findings.append(Finding(path: path, message: intact ? "\(window.ordered.count) ids" : "checksum or layout mismatch",
+                                            isDamage: !intact))
+                }
+            }
+        }
+        return findings
+    }
+
+    static func verifyLog(_ path: String, _ fileSystem: FileSystem) -> Finding {
+        guard let bytes = try? fileSystem.readAll(path) else { return Finding(path: path, message: "unreadable", isDamage: true) }
+        var reader = LogReader(bytes: bytes, path: path)
+        var records = 0, events = 0
+        while let record = reader.next() {
+            records += 1
+            if record.count >= 5 {
+                events += Int(record.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 1, as: UInt32.self)) })
+            }
+        }
+        switch reader.end {
+        case .corruption(let report)?:
+            return Finding(path: path, message: "\(report.reason) at byte \(report.offset), after \(records) good records", isDamage: true)
+        case .tornTail(let offset)?:
+            return Finding(path: path, message: "\(records) records, \(events) events; incomplete last record at byte \(offset) (dropped on recovery)", isDamage: false)
+        default:
+            return Finding(path: path, message: "\(records) records, \(events) events", isDamage: false)
+        }
+    }
+
+    static func verifySegment(_ path: String) -> Finding {
+        do {
+            let segment = try Segment(path: path)
+            try segment.verifyFileChecksum()
+            var scratch: [UInt8] = []
+            for column in segment.columns {
+                if let dictionary = column.dictionary {
+                    try segment.decode(dictionary, column: column.name, block: "dictionary", into: &scratch)
+                }
+                for (index, block) in column.blocks.enumerated() {
+                    try segment.decode(block, column: column.name, block: "block \(index)", into: &scratch)
+                }
+            }
+            _ = try segment.records()
+            return Finding(path: path, message: "\(segment.rowCount) rows, \(segment.blockCount) blocks", isDamage: false)
+        } catch {
+            return Finding(path: path, message: error.reason, isDamage: true)
+        }
+    }
+}
+
+/// Sizes and encodings of a store's segments (`clarm inspect`).
+public enum StoreInspector {
+    public struct ColumnStats: Sendable {
+        public var name: String
+        public var encoding: SegmentFormat.Encoding
+        public var width: Int
+        public var dictionaryEntries = 0
+        public var storedBytes = 0
+        public var rawBytes = 0
+    }
+
+    public struct SegmentStats: Sendable {
+        public var path: String
+        public var rows: Int
+        public var fileBytes: Int
+        public var minTimestamp: Int64
+        public var maxTimestamp: Int64
+        public var walCovered: UInt64
+        public var columns: [ColumnStats]
+    }
+
+    public static func inspect(directory: String, fileSystem: FileSystem = PosixFileSystem()) -> (segments: [SegmentStats], problems: [String]) {
+        var segments: [SegmentStats] = []
+        var problems: [String] = []
+        for shard in ((try? fileSystem.list(directory)) ?? []).filter({ $0.hasPrefix("shard-") }) {
+            for name in ((try? fileSystem.list("\(directory)/\(shard)")) ?? []) where name.hasSuffix(".cseg") {
+                let path = "\(directory)/\(shard)/\(name)"
+                do {
+                    let segment = try Segment(path: path)
+                    let columns = segment.columns.map { column in
+                        var stats = ColumnStats(name: column.name, encoding: column.encoding, width: column.width,
+                                                dictionaryEntries: column.dictionaryCount)
+                        for ref in column.blocks + (column.dictionary.map { [$0] } ?? []) {
+                            stats.storedBytes += ref.storedLength
+                            stats.rawBytes += ref.rawLength
+                        }
+                        return stats
+                    }
+                    segments.append(SegmentStats(path: path, rows: segment.rowCount, fileBytes: segment.fileSize,
+                                                 minTimestamp: segment.minTimestamp, maxTimestamp: segment.maxTimestamp,
+                                                 walCovered: segment.walCovered, columns: columns))
+                } catch {
+                    problems.append("\(error)")
+                }
+            }
+        }
+        return (segments, problems)
+    }
+}
