@@ -62,6 +62,8 @@ final class Connection {
     }
 
     var buffered: Int { end - start }
+    /// Whether a read has somewhere to go without growing the buffer.
+    var hasReadRoom: Bool { end < capacity || start > 0 }
     var pendingOutput: Int { output.count - sent }
     var isIdle: Bool { phase == .head && buffered == 0 && pendingOutput == 0 && requestStartedAt == 0 }
 

@@ -205,6 +205,10 @@ final class EventLoop: @unchecked Sendable {
             return drainLingering(connection)
         }
         connection.reserveForRead(maximum: maxInput)
+        guard connection.hasReadRoom else {
+            // Only a connection waiting on its handler or its output fills the whole buffer; it reads again later.
+            return flush(connection)
+        }
         do {
             if try connection.read() == 0 { connection.peerClosed = true }
         } catch where error == .again {
@@ -383,8 +387,10 @@ final class EventLoop: @unchecked Sendable {
                 return false
             }
         }
-        let awaiting = if case .awaitingResponse = connection.phase { true } else { false }
-        let wantsRead = !connection.peerClosed && !awaiting && connection.pendingOutput < Self.outputHighWater
+        // A connection whose response is suspended keeps reading (into its buffer, unparsed) so that
+        // the common case costs no epoll_ctl; it stops only when the buffer is full.
+        let wantsRead = !connection.peerClosed && connection.pendingOutput < Self.outputHighWater
+            && (connection.hasReadRoom || connection.capacity < maxInput)
         let wanted = (wantsRead ? EPOLLIN.rawValue : 0) | (connection.pendingOutput > 0 ? EPOLLOUT.rawValue : 0)
         if wanted != connection.interest {
             do {
