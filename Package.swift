@@ -48,13 +48,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ClarmHTTPTests", dependencies: ["ClarmHTTP"]),
-        .testTarget(name: "ClarmJSONTests", dependencies: ["ClarmJSON"]),
+        .target(name: "ClarmTestSupport", path: "Tests/ClarmTestSupport"),
+        .testTarget(name: "ClarmHTTPTests", dependencies: ["ClarmHTTP", "ClarmTestSupport"]),
+        .testTarget(name: "ClarmJSONTests", dependencies: ["ClarmJSON", "ClarmTestSupport"]),
         .testTarget(name: "ClarmEventsTests", dependencies: ["ClarmEvents"]),
-        .testTarget(name: "ClarmStorageTests", dependencies: ["ClarmStorage"]),
+        .testTarget(name: "ClarmStorageTests", dependencies: ["ClarmStorage", "ClarmTestSupport"]),
         .testTarget(
             name: "ClarmGatewayTests",
-            dependencies: ["ClarmGateway", "ClarmServer", "ClarmHTTP", "ClarmEvents", "ClarmStorage", "clarm"]
+            dependencies: ["ClarmGateway", "ClarmServer", "ClarmHTTP", "ClarmEvents", "ClarmStorage", "ClarmTestSupport", "clarm"]
         ),
     ]
 )

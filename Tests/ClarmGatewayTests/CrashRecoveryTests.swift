@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 import ClarmEvents
 import ClarmStorage
+import ClarmTestSupport
 
 /// Runs the real gateway under a load of batched POSTs, kills it with SIGKILL several times, restarts it,
 /// and checks that every event that got a 202 is stored exactly once, retries included.
@@ -27,29 +28,13 @@ import ClarmStorage
     }
 
     func startServer(_ data: String) throws -> (Process, Int) {
-        let process = Process()
-        process.executableURL = ServeCommandTests.binary
-        process.arguments = ["serve", "--port", "0", "--data", data, "--loops", "2", "--shards", "2", "--seal-events", "1500"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let port = text.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
-            throw TestFailure("no port in \(text)")
-        }
-        return (process, port)
+        try ServeProcess.launch(["--data", data, "--loops", "2", "--shards", "2", "--seal-events", "1500"])
     }
 
     @Test func acknowledgedEventsSurviveSIGKILLExactlyOnce() throws {
-        let data = temporaryDirectory()
-        defer { _ = system("rm -rf '\(data)'") }
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let data = directory.path
         let ledger = Ledger()
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<4 {

@@ -4,6 +4,7 @@ import Testing
 import ClarmEvents
 import ClarmGateway
 import ClarmStorage
+import ClarmTestSupport
 @testable import ClarmServer
 
 @Suite struct GatewayRoundTripTests {
@@ -282,9 +283,9 @@ import ClarmStorage
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.eventLoops = 2
-        let directory = temporaryDirectory()
-        defer { _ = system("rm -rf '\(directory)'") }
-        let store = try Store(directory: directory)
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Store(directory: directory.path)
         defer { store.close() }
         let server = try HTTPServer(configuration: configuration) { Gateway(store: store) }
         let busy = try TestClient(port: server.port)

@@ -2,6 +2,7 @@ import Glibc
 import ClarmGateway
 import ClarmServer
 import ClarmStorage
+import ClarmTestSupport
 
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
@@ -144,11 +145,11 @@ func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
     configuration.eventLoops = 2
     configuration.shutdownGrace = 2_000
     configure(&configuration)
-    let directory = temporaryDirectory()
-    defer { _ = system("rm -rf '\(directory)'") }
+    let directory = TemporaryDirectory()
+    defer { directory.remove() }
     var options = options
     options.shards = 2
-    let store = try Store(directory: directory, options: options)
+    let store = try Store(directory: directory.path, options: options)
     let server = try HTTPServer(configuration: configuration) { Gateway(store: store) }
     defer {
         server.shutdown()
@@ -156,13 +157,6 @@ func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
         store.close()
     }
     try body(server.port, store)
-}
-
-func temporaryDirectory() -> String {
-    var template = Array("/tmp/clarm-test-XXXXXX".utf8CString)
-    let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-    precondition(made != nil, "mkdtemp failed")
-    return String(cString: template)
 }
 
 extension Store {

@@ -1,4 +1,5 @@
 import Testing
+import ClarmTestSupport
 @testable import ClarmHTTP
 
 /// Decodes `wire` in place, growing the visible bytes by the cut points, and returns the outcome and body.

@@ -1,4 +1,5 @@
 import Testing
+import ClarmTestSupport
 @testable import ClarmHTTP
 
 /// What a parse ended with, in a form that compares across feeding strategies.
@@ -270,18 +271,5 @@ func parseEveryWay(_ text: String, limits: HTTPLimits = HTTPLimits()) -> ParsedH
             let cut = count == 0 ? 0 : Int(generator.next() % UInt64(count))
             #expect(parse(bytes, cuts: [cut]) == whole)
         }
-    }
-}
-
-/// A small deterministic generator for test inputs (SplitMix64).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -126,19 +126,3 @@ private final class FaultyFile: AppendableFile {
 
     func close() { file.close() }
 }
-
-/// A fresh temporary directory, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/clarm-test-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        path = String(cString: template)
-    }
-
-    func remove() {
-        _ = system("rm -rf '\(path)'")
-    }
-}

@@ -1,5 +1,6 @@
 import Testing
 @testable import ClarmStorage
+import ClarmTestSupport
 
 /// Writes `records` through a real LogWriter into a file and returns the file's bytes.
 func logImage(_ records: [[UInt8]]) throws -> [UInt8] {

@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import ClarmEvents
 @testable import ClarmStorage
+import ClarmTestSupport
 
 @Suite struct SegmentTests {
     func writeSegment(_ events: [EventRecord], in directory: TemporaryDirectory, covered: UInt64 = 9) throws -> String {

@@ -2,6 +2,7 @@ import Dispatch
 import Synchronization
 import ClarmEvents
 @testable import ClarmStorage
+import ClarmTestSupport
 
 /// A deterministic event with a recognisable URL, so it can be found again in segments (which keep no event id).
 func makeEvent(_ n: Int, visitors: Int = 7, eventID: String? = nil) -> EventRecord {

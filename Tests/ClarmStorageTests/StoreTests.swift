@@ -2,6 +2,7 @@ import Glibc
 import Testing
 import ClarmEvents
 @testable import ClarmStorage
+import ClarmTestSupport
 
 @Suite struct StoreTests {
     func options(shards: Int = 2, sealEvents: Int = 250_000) -> StoreOptions {

@@ -1,0 +1,33 @@
+import Foundation
+
+/// The real `clarm` binary, run as a child process for the tests that need a whole gateway process.
+enum ServeProcess {
+    static var binary: URL {
+        // Tests/ClarmGatewayTests/ServeProcess.swift → the package root's debug build.
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/clarm")
+    }
+
+    /// Starts `clarm serve --port 0 …` and returns it with the port it printed on its first stdout line.
+    static func launch(_ arguments: [String]) throws -> (process: Process, port: Int) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve", "--port", "0"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while !line.contains(0x0A) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let port = text.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+            process.terminate()
+            throw TestFailure("unexpected first line from clarm serve: \(text)")
+        }
+        return (process, port)
+    }
+}
