@@ -2,6 +2,7 @@
 import PackageDescription
 
 // Data flows top to bottom:
+//   ClarmSystem (errno, EINTR, clocks) → ClarmServer and ClarmStorage
 //   CClarmLinux → ClarmServer (epoll loop, connections) ← ClarmHTTP (request parser, response writer)
 //   ClarmJSON (RFC 8259 scanner) → ClarmEvents (event model, validation, record encoding)
 //   CLZ4 → ClarmStorage (knows events, nothing of HTTP)
@@ -17,6 +18,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "CClarmLinux"),
+        .target(name: "ClarmSystem"),
         .systemLibrary(
             name: "CLZ4",
             pkgConfig: "liblz4",
@@ -26,17 +28,17 @@ let package = Package(
         .target(
             name: "ClarmServer",
             dependencies: [
-                "CClarmLinux", "ClarmHTTP",
+                "CClarmLinux", "ClarmSystem", "ClarmHTTP",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "ClarmJSON"),
         .target(name: "ClarmEvents", dependencies: ["ClarmJSON"]),
-        .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmJSON", "ClarmEvents"]),
+        .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmSystem", "ClarmJSON", "ClarmEvents"]),
         .target(
             name: "ClarmGateway",
             dependencies: [
-                "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage",
+                "ClarmSystem", "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -3,6 +3,7 @@ import ClarmHTTP
 import ClarmJSON
 import ClarmServer
 import ClarmStorage
+import ClarmSystem
 import Synchronization
 
 extension Gateway {

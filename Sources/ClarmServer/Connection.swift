@@ -1,4 +1,5 @@
 import CClarmLinux
+import ClarmSystem
 import Glibc
 import ClarmHTTP
 

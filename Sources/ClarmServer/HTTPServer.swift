@@ -1,4 +1,5 @@
 import CClarmLinux
+import ClarmSystem
 import Glibc
 
 /// An HTTP/1.1 server of `ServerConfiguration.eventLoops` epoll loops, each on its own thread.

@@ -1,4 +1,5 @@
 import CClarmLinux
+import ClarmSystem
 import Glibc
 
 /// Opens non-blocking listening TCP sockets; several may share a port through SO_REUSEPORT.

@@ -1,3 +1,4 @@
+import ClarmSystem
 import Glibc
 import ClarmHTTP
 

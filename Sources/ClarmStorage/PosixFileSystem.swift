@@ -1,3 +1,4 @@
+import ClarmSystem
 import Glibc
 
 /// The real file system, through POSIX calls retried on EINTR.
@@ -85,11 +86,11 @@ final class PosixAppendableFile: AppendableFile {
     }
 }
 
-/// Runs a call that returns -1 with errno on failure, retrying on EINTR.
+/// Runs a call that returns -1 with errno on failure, retrying on EINTR; names the operation and path.
 func retry<T: FixedWidthInteger>(_ operation: String, _ path: String, _ call: () -> T) throws(StorageIOError) -> T {
-    while true {
-        let result = call()
-        if result != -1 { return result }
-        if errno != EINTR { throw StorageIOError(operation, path, errno: errno) }
+    do {
+        return try retryingOnInterrupt(call)
+    } catch {
+        throw StorageIOError(operation, path, errno: error.rawValue)
     }
 }

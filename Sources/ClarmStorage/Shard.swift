@@ -1,4 +1,5 @@
 import ClarmEvents
+import ClarmSystem
 import Dispatch
 import Glibc
 import Synchronization
@@ -415,16 +416,4 @@ final class Shard: @unchecked Sendable {
         guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
         return UInt64(name.dropFirst(prefix.count).dropLast(suffix.count))
     }
-}
-
-func monotonicMilliseconds() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-}
-
-func wallClockMilliseconds() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }

@@ -1,9 +1,11 @@
+/// System calls wrapped once: errors as `Errno`, EINTR retried, clocks read one way.
 import Glibc
 
 /// A failed system call's `errno`.
 public struct Errno: Error, Sendable, Equatable, CustomStringConvertible {
     public let rawValue: Int32
 
+    @inlinable
     public init(_ rawValue: Int32) {
         self.rawValue = rawValue
     }
@@ -14,8 +16,8 @@ public struct Errno: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Runs a system call that returns -1 and sets `errno` on failure, retrying on EINTR.
-@inline(__always)
-func retryingOnInterrupt<T: FixedWidthInteger>(_ call: () -> T) throws(Errno) -> T {
+@inlinable @inline(__always)
+public func retryingOnInterrupt<T: FixedWidthInteger>(_ call: () -> T) throws(Errno) -> T {
     while true {
         let result = call()
         if result != -1 { return result }
@@ -25,7 +27,7 @@ func retryingOnInterrupt<T: FixedWidthInteger>(_ call: () -> T) throws(Errno) ->
 }
 
 /// Closes a descriptor once. EINTR is not retried: on Linux the descriptor is released whatever close returns.
-func closeDescriptor(_ fd: Int32) {
+public func closeDescriptor(_ fd: Int32) {
     _ = Glibc.close(fd)
 }
 
@@ -36,8 +38,8 @@ func clockMilliseconds(_ clock: clockid_t) -> Int64 {
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }
 
-/// Monotonic time for deadlines.
-func monotonicMilliseconds() -> Int64 { clockMilliseconds(CLOCK_MONOTONIC_COARSE) }
+/// Monotonic time for deadlines, coarse (a few milliseconds) and cheap enough for every loop turn.
+public func monotonicMilliseconds() -> Int64 { clockMilliseconds(CLOCK_MONOTONIC_COARSE) }
 
 /// Wall-clock time in UTC milliseconds since the epoch.
 public func wallClockMilliseconds() -> Int64 { clockMilliseconds(CLOCK_REALTIME) }
