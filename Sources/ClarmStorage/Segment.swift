@@ -28,9 +28,13 @@ public final class Segment: @unchecked Sendable {
     }
 
     public let path: String
+    /// The number in the file name (`seg-NNNN.cseg`).
+    public let number: UInt64
     public let rowCount: Int
     public let rowsPerBlock: Int
     public let walCovered: UInt64
+    /// Numbers of the segments this one was compacted from.
+    public let replaces: [UInt64]
     public let minTimestamp: Int64
     public let maxTimestamp: Int64
     public let columns: [ColumnInfo]
@@ -44,6 +48,7 @@ public final class Segment: @unchecked Sendable {
     /// Maps and checks the file's tail and footer; throws `SegmentCorruption` on any inconsistency.
     public init(path: String) throws(SegmentCorruption) {
         self.path = path
+        number = Shard.number(in: String(path.split(separator: "/").last ?? ""), prefix: "seg-", suffix: ".cseg") ?? 0
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SegmentCorruption(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -63,6 +68,7 @@ public final class Segment: @unchecked Sendable {
             rowCount = parsed.rowCount
             rowsPerBlock = parsed.rowsPerBlock
             walCovered = parsed.walCovered
+            replaces = parsed.replaces
             minTimestamp = parsed.minTimestamp
             maxTimestamp = parsed.maxTimestamp
             columns = parsed.columns
@@ -82,6 +88,7 @@ public final class Segment: @unchecked Sendable {
     private struct Parsed {
         var rowCount = 0, rowsPerBlock = 0, footerOffset = 0
         var walCovered: UInt64 = 0
+        var replaces: [UInt64] = []
         var minTimestamp: Int64 = 0, maxTimestamp: Int64 = 0
         var columns: [ColumnInfo] = []
         var zones: [(min: Int64, max: Int64)] = []
@@ -151,6 +158,9 @@ public final class Segment: @unchecked Sendable {
             for _ in 0..<blockCount {
                 parsed.zones.append((Int64(bitPattern: try cursor.read(UInt64.self)), Int64(bitPattern: try cursor.read(UInt64.self))))
             }
+            let replaced = Int(try cursor.read(UInt32.self))
+            guard replaced <= footer.count / 8 else { throw FormatError(reason: "implausible count of replaced segments") }
+            for _ in 0..<replaced { parsed.replaces.append(try cursor.read(UInt64.self)) }
             parsed.walCovered = try cursor.read(UInt64.self)
             parsed.minTimestamp = Int64(bitPattern: try cursor.read(UInt64.self))
             parsed.maxTimestamp = Int64(bitPattern: try cursor.read(UInt64.self))
@@ -269,10 +279,18 @@ public final class Segment: @unchecked Sendable {
 
     /// Decodes every row back into an event (without `event_id` and `received_at`, which segments do not keep).
     public func records() throws(SegmentCorruption) -> [EventRecord] {
+        var bytes: [UInt8] = []
+        try appendRecords(to: &bytes)
+        var records: [EventRecord] = []
+        bytes.withUnsafeBytes { raw in _ = EventRecordView.forEach(in: raw) { records.append($0.record) } }
+        return records
+    }
+
+    /// Appends every row in `EventRecord` layout (with empty `event_id` and zero `received_at`).
+    public func appendRecords(to out: inout [UInt8]) throws(SegmentCorruption) {
         let stringColumns = SegmentFormat.Column.allCases.filter { $0.encoding == .dictionary }
         var dictionaries: [SegmentFormat.Column: Dictionary] = [:]
         for column in stringColumns { dictionaries[column] = try dictionary(column) }
-        var result: [EventRecord] = []
         var timestamps: [Int64] = []
         var ids: [SegmentFormat.Column: [UInt32]] = [:]
         for block in 0..<blockCount {
@@ -283,15 +301,29 @@ public final class Segment: @unchecked Sendable {
                 ids[column] = values
             }
             for row in 0..<rowsIn(block: block) {
-                func text(_ column: SegmentFormat.Column) -> String {
-                    String(decoding: dictionaries[column]!.value(Int(ids[column]![row])), as: UTF8.self)
+                let start = out.count
+                func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) } }
+                func value(_ column: SegmentFormat.Column) -> ArraySlice<UInt8> { dictionaries[column]!.value(Int(ids[column]![row])) }
+                func string(_ parts: ArraySlice<UInt8>...) {
+                    put(UInt32(parts.reduce(0) { $0 + $1.count }))
+                    for part in parts { out.append(contentsOf: part) }
                 }
-                result.append(EventRecord(
-                    timestamp: timestamps[row], receivedAt: 0, event: text(.event), visitorID: text(.visitor_id),
-                    sessionID: text(.session_id), url: text(.origin) + text(.path) + text(.rest),
-                    referrer: text(.referrer), userAgent: text(.user_agent), properties: text(.properties), site: text(.site)))
+                put(UInt32(0))
+                out.append(EventRecord.version)
+                put(timestamps[row])
+                put(Int64(0))
+                string(value(.event))
+                string(value(.visitor_id))
+                string(value(.session_id))
+                string([])
+                string(value(.origin), value(.path), value(.rest))
+                string(value(.referrer))
+                string(value(.user_agent))
+                string(value(.properties))
+                string(value(.site))
+                let length = UInt32(out.count - start - 4)
+                out.withUnsafeMutableBytes { $0.storeBytes(of: length.littleEndian, toByteOffset: start, as: UInt32.self) }
             }
         }
-        return result
     }
 }

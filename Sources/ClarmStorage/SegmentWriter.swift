@@ -9,7 +9,8 @@ struct SegmentWriter {
     }
 
     /// Encodes `records` (back to back, `EventRecord` layout) sorted by (visitor, timestamp, arrival).
-    static func build(records: UnsafeRawBufferPointer, walCovered: UInt64) -> (image: [UInt8], summary: Summary) {
+    /// `replaces` lists the segments a compaction merged into this one; recovery removes any still present.
+    static func build(records: UnsafeRawBufferPointer, walCovered: UInt64, replaces: [UInt64] = []) -> (image: [UInt8], summary: Summary) {
         var views: [EventRecordView] = []
         EventRecordView.forEach(in: records) { views.append($0) }
         let order = views.indices.sorted { a, b in
@@ -109,6 +110,8 @@ struct SegmentWriter {
             minTimestamp = min(minTimestamp, blockMin)
             maxTimestamp = max(maxTimestamp, blockMax)
         }
+        append(UInt32(replaces.count), to: &footer)
+        for number in replaces { append(number, to: &footer) }
         append(walCovered, to: &footer)
         append(UInt64(bitPattern: minTimestamp), to: &footer)
         append(UInt64(bitPattern: maxTimestamp), to: &footer)

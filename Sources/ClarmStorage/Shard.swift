@@ -64,7 +64,8 @@ final class Shard: @unchecked Sendable {
     private var logHoldsAcknowledged = false
     private var memtable = Memtable()
     private var dedup: DedupWindow
-    private var nextSegmentNumber: UInt64 = 1
+    /// Numbers for new segments; seals (on the writer) and compactions (on the sealer) both take from it.
+    private let nextSegmentNumber = Atomic<UInt64>(1)
     private var payload: [UInt8] = []
     private var timer: DispatchSourceTimer?
 
@@ -137,7 +138,7 @@ final class Shard: @unchecked Sendable {
             payload.append(contentsOf: [0, 0, 0, 0])
             var count = 0, duplicates = 0
             var ids: [UInt64] = []
-            append.records.withUnsafeBytes { records in
+            _ = append.records.withUnsafeBytes { records in
                 EventRecordView.forEach(in: records) { view in
                     if !view.eventID.isEmpty {
                         let hash = DedupWindow.hash(view.eventID)
@@ -232,8 +233,7 @@ final class Shard: @unchecked Sendable {
             view.sealing.append(frozen)
             view.active = .empty
         }
-        let number = nextSegmentNumber
-        nextSegmentNumber += 1
+        let number = nextSegmentNumber.add(1, ordering: .relaxed).oldValue
         let dedupImage = dedup.encoded()
         sealer.async { self.seal(frozen, number: number, covered: covered, dedupImage: dedupImage) }
     }
@@ -270,6 +270,50 @@ final class Shard: @unchecked Sendable {
             view.segments.append(segment)
             view.sealing.removeFirst()
         }
+        compactIfDue()
+    }
+
+    /// Merges the oldest small segments into one. The merged segment names the ones it replaces, so a crash
+    /// before they are deleted cannot count their events twice: recovery deletes them then.
+    private func compactIfDue() {
+        let small = view.withLock { $0.segments }.filter { $0.rowCount < options.compactionRows }
+        guard small.count >= options.compactionFanIn else { return }
+        var chosen: [Segment] = []
+        var rows = 0
+        for segment in small where chosen.count < 2 || rows + segment.rowCount <= options.compactionRows {
+            chosen.append(segment)
+            rows += segment.rowCount
+        }
+        var records: [UInt8] = []
+        do {
+            for segment in chosen { try segment.appendRecords(to: &records) }
+        } catch {
+            report("shard \(index): compaction skipped: \(error)")
+            return
+        }
+        let number = nextSegmentNumber.add(1, ordering: .relaxed).oldValue
+        let name = Self.segmentName(number)
+        let image = records.withUnsafeBytes {
+            SegmentWriter.build(records: $0, walCovered: chosen.map(\.walCovered).max() ?? 0, replaces: chosen.map(\.number)).image
+        }
+        records = []
+        let merged: Segment
+        do {
+            try publish(image, as: name)
+            merged = try Segment(path: "\(directory)/\(name)")
+        } catch {
+            // The inputs stay as they are; the next seal tries again.
+            report("shard \(index): compaction into \(name) failed: \(error)")
+            try? fs.remove("\(directory)/\(name).tmp")
+            return
+        }
+        let replaced = Set(chosen.map(\.number))
+        view.withLock { view in
+            view.segments.removeAll { replaced.contains($0.number) }
+            view.segments.append(merged)
+        }
+        for segment in chosen { try? fs.remove(segment.path) }
+        try? fs.syncDirectory(directory)
     }
 
     /// Writes `bytes` to a temporary file, fsyncs it, renames it into place, and fsyncs the directory.
@@ -333,7 +377,7 @@ final class Shard: @unchecked Sendable {
             }
             for name in names where name.hasPrefix("seg-") && name.hasSuffix(".cseg") {
                 guard let number = Self.number(in: name, prefix: "seg-", suffix: ".cseg") else { continue }
-                nextSegmentNumber = max(nextSegmentNumber, number + 1)
+                if number >= nextSegmentNumber.load(ordering: .relaxed) { nextSegmentNumber.store(number + 1, ordering: .relaxed) }
                 do {
                     let segment = try Segment(path: "\(directory)/\(name)")
                     covered = max(covered, segment.walCovered)
@@ -342,6 +386,12 @@ final class Shard: @unchecked Sendable {
                     report("corruption: \(error); the segment is left in place and not read")
                 }
             }
+            // A compaction that crashed before deleting its inputs left them behind: they are in the merged segment.
+            let replaced = Set(segments.flatMap(\.replaces))
+            for segment in segments where replaced.contains(segment.number) {
+                try fs.remove(segment.path)
+            }
+            segments.removeAll { replaced.contains($0.number) }
             if fs.exists("\(directory)/dedup.ids"), !dedup.load(try fs.readAll("\(directory)/dedup.ids")) {
                 report("corruption: \(directory)/dedup.ids is damaged; deduplication starts from the log")
             }

@@ -16,6 +16,10 @@ public struct StoreOptions: Sendable {
     public var sealEvents = 250_000
     /// …or once its oldest buffered event waited this many milliseconds.
     public var sealInterval: Int64 = 60_000
+    /// Compaction merges a shard's segments smaller than `compactionRows` once it has `compactionFanIn` of them,
+    /// into segments of up to `compactionRows` rows.
+    public var compactionFanIn = 4
+    public var compactionRows = 1_000_000
     /// Event ids remembered per shard for deduplication.
     public var dedupWindow = 1_000_000
     /// Segments whose newest event is older than this many days are deleted; nil keeps everything.

@@ -9,6 +9,7 @@ import ClarmTestSupport
         var options = StoreOptions()
         options.shards = shards
         options.sealEvents = sealEvents
+        options.compactionFanIn = 1_000  // compaction has its own tests
         return options
     }
 
@@ -238,5 +239,82 @@ import ClarmTestSupport
         let reopened = try open(directory, fs)
         defer { reopened.close() }
         try check(reopened, acknowledged: Set(0..<200), attempted: Set(0..<200))
+    }
+}
+
+@Suite struct CompactionAndRetentionTests {
+    @Test func compactionMergesSmallSegmentsAndLosesNothing() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = StoreOptions()
+        options.shards = 1
+        options.sealEvents = 50
+        options.compactionFanIn = 3
+        options.compactionRows = 400
+        let store = try Store(directory: directory.path, options: options)
+        for batch in 0..<24 { _ = store.appendAndWait((0..<25).map { makeEvent(batch * 25 + $0) }) }
+        store.close()
+        let segments = try PosixFileSystem().list(directory.path + "/shard-000").filter { $0.hasSuffix(".cseg") }
+        #expect(segments.count < 12, "12 seals of 50 were compacted: \(segments)")
+        let reopened = try Store(directory: directory.path, options: options)
+        defer { reopened.close() }
+        let numbers = try reopened.allEvents().compactMap(eventNumber).sorted()
+        #expect(numbers == Array(0..<600))
+        #expect(reopened.snapshot()[0].segments.contains { !$0.replaces.isEmpty })
+    }
+
+    @Test func inputsLeftByACrashedCompactionAreNotCountedTwice() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = StoreOptions()
+        options.shards = 1
+        options.sealEvents = 40
+        options.compactionFanIn = 1_000  // no compaction while the inputs are saved
+        let shard = directory.path + "/shard-000"
+        let fs = PosixFileSystem()
+        do {
+            let store = try Store(directory: directory.path, options: options)
+            for batch in 0..<4 { _ = store.appendAndWait((0..<40).map { makeEvent(batch * 40 + $0) }) }
+            store.close()
+        }
+        let inputs = try fs.list(shard).filter { $0.hasSuffix(".cseg") }
+        let saved = try inputs.map { try fs.readAll(shard + "/" + $0) }
+        options.compactionFanIn = 2
+        options.compactionRows = 10_000
+        do {
+            let store = try Store(directory: directory.path, options: options)
+            _ = store.appendAndWait((160..<200).map { makeEvent($0) })
+            store.close()
+        }
+        // Put an input back, as if the process died between publishing the merge and deleting its inputs.
+        let file = try fs.create(shard + "/" + inputs[0])
+        try saved[0].withBytes { raw throws(StorageIOError) in try file.append(raw) }
+        file.close()
+        let store = try Store(directory: directory.path, options: options)
+        defer { store.close() }
+        #expect(try store.allEvents().compactMap(eventNumber).sorted() == Array(0..<200))
+        #expect(!fs.exists(shard + "/" + inputs[0]))
+    }
+
+    @Test func retentionDeletesOldSegments() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = StoreOptions()
+        options.shards = 1
+        options.retentionDays = 30
+        do {
+            let store = try Store(directory: directory.path, options: options)
+            // makeEvent's timestamps are in November 2026; these are from 2020.
+            var old = (0..<10).map { makeEvent($0) }
+            for i in old.indices { old[i].timestamp = 1_577_836_800_000 + Int64(i) }
+            _ = store.appendAndWait(old)
+            store.close()
+        }
+        let store = try Store(directory: directory.path, options: options)
+        defer { store.close() }
+        _ = store.appendAndWait((100..<110).map { makeEvent($0) })
+        for _ in 0..<60 where !store.snapshot()[0].segments.isEmpty { usleep(50_000) }
+        #expect(store.snapshot()[0].segments.isEmpty)
+        #expect(try store.allEvents().compactMap(eventNumber).sorted() == Array(100..<110))
     }
 }
