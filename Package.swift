@@ -6,7 +6,8 @@ import PackageDescription
 //   CClarmLinux → ClarmServer (epoll loop, connections) ← ClarmHTTP (request parser, response writer)
 //   ClarmJSON (RFC 8259 scanner) → ClarmEvents (event model, validation, record encoding)
 //   CLZ4 → ClarmStorage (knows events, nothing of HTTP)
-//   ClarmGateway (routes: HTTP in, events to storage) → clarm (command line)
+//   ClarmStorage → ClarmQuery (aggregates over segments and memtables)
+//   ClarmGateway (routes: HTTP in, events to storage, queries out) → clarm (command line)
 let package = Package(
     name: "clarm",
     products: [
@@ -35,10 +36,11 @@ let package = Package(
         .target(name: "ClarmJSON"),
         .target(name: "ClarmEvents", dependencies: ["ClarmJSON"]),
         .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmSystem", "ClarmJSON", "ClarmEvents"]),
+        .target(name: "ClarmQuery", dependencies: ["ClarmJSON", "ClarmEvents", "ClarmStorage"]),
         .target(
             name: "ClarmGateway",
             dependencies: [
-                "ClarmSystem", "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage",
+                "ClarmSystem", "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -55,6 +57,7 @@ let package = Package(
         .testTarget(name: "ClarmJSONTests", dependencies: ["ClarmJSON", "ClarmTestSupport"]),
         .testTarget(name: "ClarmEventsTests", dependencies: ["ClarmEvents"]),
         .testTarget(name: "ClarmStorageTests", dependencies: ["ClarmStorage", "ClarmTestSupport"]),
+        .testTarget(name: "ClarmQueryTests", dependencies: ["ClarmQuery", "ClarmStorage", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(
             name: "ClarmGatewayTests",
             dependencies: ["ClarmGateway", "ClarmServer", "ClarmHTTP", "ClarmEvents", "ClarmStorage", "ClarmTestSupport", "clarm"]

@@ -1,15 +1,20 @@
 import ClarmEvents
 import ClarmHTTP
 import ClarmJSON
+import ClarmQuery
 import ClarmServer
 import ClarmStorage
 
 /// Clarm's HTTP routes, one instance per event loop (it keeps reusable buffers).
 ///
-/// - `POST /api/track`: events in, see `TrackRoute`.
+/// - `POST /api/track`: events in (`Gateway+track.swift`).
+/// - `POST /api/query`: aggregates out (`Gateway+query.swift`), behind API keys when configured.
 /// - `GET /healthz`: liveness.
 public final class Gateway: HTTPHandler {
     let store: Store
+    let queryEngine: QueryEngine
+    /// Keys accepted for the query routes; none means the query routes are open.
+    let apiKeys: [[UInt8]]
     var decoder = TrackDecoder()
     var batch = TrackBatch()
     var json = JSONWriter(capacity: 1024)
@@ -17,14 +22,22 @@ public final class Gateway: HTTPHandler {
     var shardRecords: [[UInt8]] = []
     var shardCounts: [Int] = []
 
-    public init(store: Store) {
+    public init(store: Store, apiKeys: [String] = []) {
         self.store = store
+        self.queryEngine = QueryEngine(store: store)
+        self.apiKeys = apiKeys.map { Array($0.utf8) }
     }
 
     public func handle(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
         if request.pathIs("/api/track") {
             switch request.method {
             case .post: track(request, &response)
+            case .options: preflight(request, &response, methods: "POST, OPTIONS")
+            default: methodNotAllowed(request, &response, allow: "POST, OPTIONS")
+            }
+        } else if request.pathIs("/api/query") {
+            switch request.method {
+            case .post: query(request, &response)
             case .options: preflight(request, &response, methods: "POST, OPTIONS")
             default: methodNotAllowed(request, &response, allow: "POST, OPTIONS")
             }

@@ -43,6 +43,12 @@ public struct JSONWriter {
         }
     }
 
+    /// Writes a number in its shortest round-trip form; JSON has no infinities or NaN, so those write 0.
+    public mutating func number(_ value: Double) {
+        let text = value.isFinite ? "\(value)" : "0"
+        bytes.append(contentsOf: text.utf8)
+    }
+
     /// Writes `text` as a quoted JSON string, escaping quotes, backslashes and control characters.
     public mutating func string(_ text: UnsafeRawBufferPointer) {
         bytes.append(UInt8(ascii: "\""))

@@ -1,5 +1,4 @@
 import ClarmEvents
-import ClarmJSON
 
 /// Constants and columns of segment files (docs/FORMAT.md, "Segments").
 public enum SegmentFormat {
@@ -24,7 +23,7 @@ public enum SegmentFormat {
         public var encoding: Encoding { self == .timestamp ? .delta : .dictionary }
 
         /// The property key a column is extracted from, for the property columns.
-        var propertyKey: StaticString? {
+        public var propertyKey: StaticString? {
             switch self {
             case .amount: "amount"
             case .currency: "currency"
@@ -38,73 +37,7 @@ public enum SegmentFormat {
             }
         }
 
-        static let propertyColumns: [Column] = allCases.filter { $0.propertyKey != nil }
-    }
-}
-
-/// A URL cut so that `origin + path + rest` is the URL as sent.
-struct URLParts {
-    var origin: Range<Int>
-    var path: Range<Int>
-    var rest: Range<Int>
-
-    init(_ url: UnsafeRawBufferPointer) {
-        var i = 0
-        var pathStart = 0
-        // scheme "://" authority
-        while i < url.count, url[i] != UInt8(ascii: ":"), url[i] != UInt8(ascii: "/"), url[i] != UInt8(ascii: "?"), url[i] != UInt8(ascii: "#") { i += 1 }
-        if i > 0, i + 2 < url.count, url[i] == UInt8(ascii: ":"), url[i + 1] == UInt8(ascii: "/"), url[i + 2] == UInt8(ascii: "/") {
-            i += 3
-            while i < url.count, url[i] != UInt8(ascii: "/"), url[i] != UInt8(ascii: "?"), url[i] != UInt8(ascii: "#") { i += 1 }
-            pathStart = i
-        }
-        var pathEnd = pathStart
-        while pathEnd < url.count, url[pathEnd] != UInt8(ascii: "?"), url[pathEnd] != UInt8(ascii: "#") { pathEnd += 1 }
-        origin = 0..<pathStart
-        path = pathStart..<pathEnd
-        rest = pathEnd..<url.count
-    }
-}
-
-/// The text of top-level properties the dashboards need: strings unescaped, anything else as written.
-struct PropertyExtractor {
-    private var scratch: [UInt8] = []
-
-    /// Calls `body(column, text)` for each property column present in the (validated) properties object.
-    mutating func extract(_ properties: UnsafeRawBufferPointer, _ body: (SegmentFormat.Column, UnsafeRawBufferPointer) -> Void) {
-        guard !properties.isEmpty else { return }
-        var scanner = JSONScanner(properties)
-        do throws(JSONError) {
-            try scanner.enterObject()
-            var first = true
-            while let key = try scanner.nextMember(first: &first) {
-                let name = UnsafeRawBufferPointer(rebasing: properties[key.range])
-                guard let column = SegmentFormat.Column.propertyColumns.first(where: { column in
-                    column.propertyKey!.withUTF8Buffer { $0.elementsEqual(name) }
-                }) else {
-                    try scanner.skipValue()
-                    continue
-                }
-                if try scanner.valueKind() == .string {
-                    let string = try scanner.string()
-                    let raw = UnsafeRawBufferPointer(rebasing: properties[string.range])
-                    if string.hasEscapes {
-                        scratch.removeAll(keepingCapacity: true)
-                        JSONUnescaper.unescape(raw, appendingTo: &scratch)
-                        scratch.withUnsafeBytes { body(column, $0) }
-                    } else {
-                        body(column, raw)
-                    }
-                } else {
-                    scanner.skipWhitespace()
-                    let start = scanner.position
-                    try scanner.skipValue()
-                    body(column, UnsafeRawBufferPointer(rebasing: properties[start..<scanner.position]))
-                }
-            }
-        } catch {
-            // Properties were validated on the way in; a malformed object contributes no columns.
-        }
+        public static let propertyColumns: [Column] = allCases.filter { $0.propertyKey != nil }
     }
 }
 

@@ -24,10 +24,10 @@ struct SegmentWriter {
 
         // Column values per row, in sorted order.
         let columns = SegmentFormat.Column.allCases
-        var dictionaries = [ByteDictionaryBuilder](repeating: ByteDictionaryBuilder(), count: columns.count)
+        var dictionaries = [ByteInterner](repeating: ByteInterner(), count: columns.count)
         var ids = [[UInt32]](repeating: [UInt32](repeating: 0, count: rows), count: columns.count)
         var timestamps = [Int64](repeating: 0, count: rows)
-        var extractor = PropertyExtractor()
+        var reader = PropertyReader()
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
         for (row, index) in order.enumerated() {
             let view = views[index]
@@ -36,7 +36,11 @@ struct SegmentWriter {
             let parts = URLParts(url)
             // Extracted property texts by column index; a repeated key keeps its last value.
             var propertyTexts = [[UInt8]?](repeating: nil, count: columns.count)
-            extractor.extract(view.properties) { column, text in propertyTexts[column.index] = Array(text) }
+            reader.forEachMember(view.properties) { key, text in
+                if let column = SegmentFormat.Column.propertyColumns.first(where: { $0.propertyKey!.withUTF8Buffer { $0.elementsEqual(key) } }) {
+                    propertyTexts[column.index] = Array(text)
+                }
+            }
             for (c, column) in columns.enumerated() {
                 let value: UnsafeRawBufferPointer
                 switch column {
@@ -155,7 +159,7 @@ func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> I
 }
 
 extension SegmentFormat.Column {
-    var index: Int { Self.allCases.firstIndex(of: self)! }
+    public var index: Int { Self.allCases.firstIndex(of: self)! }
 }
 
 import Glibc

@@ -34,6 +34,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Delete segments whose newest event is older than this many days.")
     var retentionDays: Int?
 
+    @Option(name: .customLong("api-key"), help: "A key query clients must send as 'Authorization: Bearer KEY' (repeatable). Without one, queries are open.")
+    var apiKeys: [String] = []
+
     @Option(help: "Event loops (threads); defaults to the number of cores.")
     var loops: Int?
 
@@ -99,10 +102,13 @@ struct Serve: ParsableCommand {
 
         let server: HTTPServer
         do {
-            server = try HTTPServer(configuration: configuration) { Gateway(store: store) }
+            server = try HTTPServer(configuration: configuration) { [apiKeys] in Gateway(store: store, apiKeys: apiKeys) }
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
+        }
+        if apiKeys.isEmpty {
+            logger.warning("no --api-key given: the query API answers anyone who can reach \(host):\(server.port); use keys unless it is loopback only")
         }
         logger.info("listening on \(host):\(server.port) with \(configuration.eventLoops) event loops; \(store.shardCount) shards in \(data), durability \(durability)")
         // The bound port on stdout alone, so scripts that ask for port 0 can read it.

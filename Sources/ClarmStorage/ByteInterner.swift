@@ -1,13 +1,16 @@
-/// Assigns ids to distinct byte strings in order of first appearance (a segment column's dictionary).
-struct ByteDictionaryBuilder {
-    private(set) var bytes: [UInt8] = []
-    private(set) var offsets: [UInt32] = [0]
+/// Assigns ids to distinct byte strings in order of first appearance: a segment column's dictionary,
+/// or a query's table of the strings it has met.
+public struct ByteInterner: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    public private(set) var offsets: [UInt32] = [0]
     private var slots: [Int32] = [Int32](repeating: -1, count: 1024)
     private var hashes: [UInt64] = []
 
-    var count: Int { offsets.count - 1 }
+    public init() {}
 
-    mutating func id(for value: UnsafeRawBufferPointer) -> UInt32 {
+    public var count: Int { offsets.count - 1 }
+
+    public mutating func id(for value: UnsafeRawBufferPointer) -> UInt32 {
         let hash = FNV1a.hash(value)
         var slot = Int(truncatingIfNeeded: hash) & (slots.count - 1)
         while true {
@@ -38,6 +41,14 @@ struct ByteDictionaryBuilder {
             while slots[slot] >= 0 { slot = (slot + 1) & (slots.count - 1) }
             slots[slot] = Int32(id)
         }
+    }
+
+    public func value(_ id: UInt32) -> ArraySlice<UInt8> {
+        bytes[Int(offsets[Int(id)])..<Int(offsets[Int(id) + 1])]
+    }
+
+    public func string(_ id: UInt32) -> String {
+        String(decoding: value(id), as: UTF8.self)
     }
 
     /// The dictionary block's raw form: `offset u32 × (count + 1)` then the values' bytes.

@@ -1,0 +1,163 @@
+import ClarmEvents
+import ClarmHTTP
+import ClarmJSON
+import ClarmQuery
+import ClarmServer
+import ClarmSystem
+import Dispatch
+
+extension Gateway {
+    /// `POST /api/query`: runs on a query thread, never on the event loop; the response is resumed when done.
+    func query(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
+        guard authorized(request, &response) else { return }
+        let query: Query
+        do throws(QueryError) {
+            query = try Query.parse(request.body, now: wallClockMilliseconds())
+        } catch {
+            sendError(.badRequest, error.description, request, &response)
+            return
+        }
+        let origin = request.header("origin").map { Array($0) }
+        let engine = queryEngine
+        let pending = response.suspend()
+        DispatchQueue.global(qos: .userInitiated).async {
+            let started = monotonicMilliseconds()
+            let outcome = Result { () throws(QueryError) in try engine.run(query) }
+            let took = monotonicMilliseconds() - started
+            pending.resume { response in
+                var json = JSONWriter(capacity: 4096)
+                let status: HTTPStatus
+                switch outcome {
+                case .success(let result):
+                    QueryAnswer.write(result, query: query, tookMilliseconds: took, into: &json)
+                    status = .ok
+                case .failure(let error):
+                    json.raw(#"{"error":"#)
+                    json.string(error.description)
+                    json.raw("}")
+                    status = error.field == "storage" ? .internalServerError : .badRequest
+                }
+                response.start(status)
+                if let origin {
+                    origin.withUnsafeBytes { Gateway.allowOrigin($0, &response) }
+                } else {
+                    Gateway.allowOrigin(nil, &response)
+                }
+                json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
+            }
+        }
+    }
+
+    /// Query routes need `Authorization: Bearer <key>` when keys are configured; a missing or wrong key gets 401.
+    func authorized(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) -> Bool {
+        guard !apiKeys.isEmpty else { return true }
+        if let header = request.header("authorization"), header.count > 7,
+           header.prefix(7).elementsEqual("Bearer ".utf8) {
+            let presented = header.dropFirst(7)
+            // Compare every key in full, so timing does not tell how much of a key matched.
+            var match = false
+            for key in apiKeys where key.count == presented.count {
+                var difference: UInt8 = 0
+                for (a, b) in zip(key, presented) { difference |= a ^ b }
+                if difference == 0 { match = true }
+            }
+            if match { return true }
+        }
+        json.reset()
+        json.raw(#"{"error":"a valid API key is required: send Authorization: Bearer <key>"}"#)
+        response.start(.unauthorized)
+        response.header("WWW-Authenticate", "Bearer")
+        allowOrigin(request, &response)
+        json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
+        return false
+    }
+}
+
+/// The JSON of a query's answer: results, meta, and the query as normalised.
+enum QueryAnswer {
+    static func write(_ result: QueryResult, query: Query, tookMilliseconds: Int64, into json: inout JSONWriter) {
+        json.raw(#"{"results":["#)
+        for (i, row) in result.rows.enumerated() {
+            if i > 0 { json.raw(",") }
+            json.raw(#"{"dimensions":["#)
+            for (j, value) in row.dimensions.enumerated() {
+                if j > 0 { json.raw(",") }
+                json.string(value)
+            }
+            json.raw(#"],"metrics":["#)
+            for (j, value) in row.metrics.enumerated() {
+                if j > 0 { json.raw(",") }
+                switch value {
+                case .count(let n): json.integer(n)
+                case .decimal(let d): json.number(d)
+                case .money(let sums):
+                    json.raw("{")
+                    for (k, currency) in sums.keys.sorted().enumerated() {
+                        if k > 0 { json.raw(",") }
+                        json.string(currency)
+                        json.raw(":")
+                        json.number((sums[currency]! * 100).rounded() / 100)
+                    }
+                    json.raw("}")
+                }
+            }
+            json.raw("]}")
+        }
+        json.raw(#"],"meta":{"total_rows":"#)
+        json.integer(result.totalRows)
+        json.raw(#","took_ms":"#)
+        json.integer(Int(tookMilliseconds))
+        json.raw(#"},"query":{"site":"#)
+        json.string(query.site)
+        json.raw(#","date_range":"#)
+        if query.from == Int64.min {
+            json.string("all")
+        } else {
+            json.raw("[")
+            json.string(Timestamp.format(query.from))
+            json.raw(",")
+            json.string(Timestamp.format(query.to))
+            json.raw("]")
+        }
+        json.raw(#","metrics":["#)
+        for (i, metric) in query.metrics.enumerated() {
+            if i > 0 { json.raw(",") }
+            json.string(metric.rawValue)
+        }
+        json.raw(#"],"dimensions":["#)
+        for (i, dimension) in query.dimensions.enumerated() {
+            if i > 0 { json.raw(",") }
+            json.string(dimension.name)
+        }
+        json.raw(#"],"filters":["#)
+        for (i, filter) in query.filters.enumerated() {
+            if i > 0 { json.raw(",") }
+            json.raw("[")
+            json.string(filter.op.rawValue)
+            json.raw(",")
+            json.string(filter.dimension.name)
+            json.raw(",[")
+            for (j, value) in filter.values.enumerated() {
+                if j > 0 { json.raw(",") }
+                json.string(value)
+            }
+            json.raw("]]")
+        }
+        json.raw(#"],"order_by":["#)
+        for (i, order) in query.orderBy.enumerated() {
+            if i > 0 { json.raw(",") }
+            json.raw("[")
+            switch order.key {
+            case .metric(let metric): json.string(metric.rawValue)
+            case .dimension(let dimension): json.string(dimension.name)
+            }
+            json.raw(order.descending ? #","desc"]"# : #","asc"]"#)
+        }
+        json.raw(#"],"limit":"#)
+        json.integer(query.limit)
+        json.raw(#","offset":"#)
+        json.integer(query.offset)
+        json.raw("}}")
+    }
+
+}

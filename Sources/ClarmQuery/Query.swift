@@ -1,0 +1,249 @@
+import ClarmEvents
+import ClarmJSON
+
+/// An aggregate query (`POST /api/query`), checked and normalised. See `docs/QUERIES.md` for every definition.
+public struct Query: Sendable {
+    public enum Metric: String, CaseIterable, Sendable {
+        case visitors, visits, pageviews, events, bounce_rate, visit_duration, conversions, conversion_rate, total_revenue
+    }
+
+    public enum Dimension: Hashable, Sendable {
+        case time(TimeBucket)
+        case eventName, eventPage, eventHostname
+        case eventProperty(String)
+        case visitEntryPage, visitSource, visitReferrer, visitUTMSource, visitUTMMedium, visitUTMCampaign
+        case visitBrowser, visitOS, visitDevice
+
+        public init?(_ name: String) {
+            switch name {
+            case "time:hour": self = .time(.hour)
+            case "time:day": self = .time(.day)
+            case "time:week": self = .time(.week)
+            case "time:month": self = .time(.month)
+            case "event:name": self = .eventName
+            case "event:page": self = .eventPage
+            case "event:hostname": self = .eventHostname
+            case "visit:entry_page": self = .visitEntryPage
+            case "visit:source": self = .visitSource
+            case "visit:referrer": self = .visitReferrer
+            case "visit:utm_source": self = .visitUTMSource
+            case "visit:utm_medium": self = .visitUTMMedium
+            case "visit:utm_campaign": self = .visitUTMCampaign
+            case "visit:browser": self = .visitBrowser
+            case "visit:os": self = .visitOS
+            case "visit:device": self = .visitDevice
+            default:
+                guard name.hasPrefix("event:props:"), name.count > 12 else { return nil }
+                self = .eventProperty(String(name.dropFirst(12)))
+            }
+        }
+
+        public var name: String {
+            switch self {
+            case .time(let bucket): "time:\(bucket.rawValue)"
+            case .eventName: "event:name"
+            case .eventPage: "event:page"
+            case .eventHostname: "event:hostname"
+            case .eventProperty(let key): "event:props:\(key)"
+            case .visitEntryPage: "visit:entry_page"
+            case .visitSource: "visit:source"
+            case .visitReferrer: "visit:referrer"
+            case .visitUTMSource: "visit:utm_source"
+            case .visitUTMMedium: "visit:utm_medium"
+            case .visitUTMCampaign: "visit:utm_campaign"
+            case .visitBrowser: "visit:browser"
+            case .visitOS: "visit:os"
+            case .visitDevice: "visit:device"
+            }
+        }
+
+        var isVisit: Bool { name.hasPrefix("visit:") }
+    }
+
+    public enum TimeBucket: String, Sendable {
+        case hour, day, week, month
+    }
+
+    public enum FilterOperator: String, Sendable {
+        case `is`, is_not, contains, contains_not
+    }
+
+    public struct Filter: Sendable {
+        public let op: FilterOperator
+        public let dimension: Dimension
+        public let values: [String]
+
+        func matches(_ value: String) -> Bool {
+            switch op {
+            case .is: values.contains(value)
+            case .is_not: !values.contains(value)
+            case .contains: values.contains { value.contains($0) }
+            case .contains_not: !values.contains { value.contains($0) }
+            }
+        }
+    }
+
+    public enum OrderKey: Equatable, Sendable {
+        case metric(Metric)
+        case dimension(Dimension)
+    }
+
+    public var site: String
+    /// `[from, to)` in UTC milliseconds.
+    public var from: Int64
+    public var to: Int64
+    public var metrics: [Metric]
+    public var dimensions: [Dimension]
+    public var filters: [Filter]
+    public var orderBy: [(key: OrderKey, descending: Bool)]
+    public var limit: Int
+    public var offset: Int
+
+    public static let maxLimit = 100_000
+}
+
+/// A query that cannot run, naming the field at fault.
+public struct QueryError: Error, Sendable, CustomStringConvertible {
+    public let field: String
+    public let problem: String
+
+    public var description: String { "\(field): \(problem)" }
+}
+
+extension Query {
+    /// Parses a request body; `now` (UTC milliseconds) anchors relative ranges such as `"7d"`.
+    public static func parse(_ body: UnsafeRawBufferPointer, now: Int64) throws(QueryError) -> Query {
+        let json: JSONValue
+        do throws(JSONError) {
+            json = try JSONValue.parse(body)
+        } catch {
+            throw QueryError(field: "body", problem: error.description)
+        }
+        guard case .object = json else { throw QueryError(field: "body", problem: "must be a JSON object") }
+        let known: Set<String> = ["site", "date_range", "metrics", "dimensions", "filters", "order_by", "limit", "offset", "attribution"]
+        if case .object(let members) = json, let unknown = members.first(where: { !known.contains($0.key) }) {
+            throw QueryError(field: unknown.key, problem: "unknown field")
+        }
+        guard let site = json["site"]?.string, !site.isEmpty else {
+            throw QueryError(field: "site", problem: "required: the site's host, such as shop.example.com")
+        }
+        let (from, to) = try parseRange(json["date_range"] ?? .string("30d"), now: now)
+
+        guard let metricValues = json["metrics"]?.array, !metricValues.isEmpty else {
+            throw QueryError(field: "metrics", problem: "required: a non-empty array of metric names")
+        }
+        var metrics: [Metric] = []
+        for (i, value) in metricValues.enumerated() {
+            guard let name = value.string, let metric = Metric(rawValue: name) else {
+                throw QueryError(field: "metrics[\(i)]", problem: "unknown metric \(describe(value)); known: \(Metric.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            metrics.append(metric)
+        }
+
+        var dimensions: [Dimension] = []
+        if let value = json["dimensions"], value != .null {
+            guard let values = value.array else { throw QueryError(field: "dimensions", problem: "must be an array") }
+            for (i, value) in values.enumerated() {
+                guard let name = value.string, let dimension = Dimension(name) else {
+                    throw QueryError(field: "dimensions[\(i)]", problem: "unknown dimension \(describe(value))")
+                }
+                if dimensions.contains(dimension) { throw QueryError(field: "dimensions[\(i)]", problem: "repeated") }
+                dimensions.append(dimension)
+            }
+        }
+
+        var filters: [Filter] = []
+        if let value = json["filters"], value != .null {
+            guard let values = value.array else { throw QueryError(field: "filters", problem: "must be an array") }
+            for (i, value) in values.enumerated() {
+                let field = "filters[\(i)]"
+                guard let parts = value.array, parts.count == 3 else {
+                    throw QueryError(field: field, problem: "must be [operator, dimension, [values…]]")
+                }
+                guard let opName = parts[0].string, let op = FilterOperator(rawValue: opName) else {
+                    throw QueryError(field: field, problem: "unknown operator \(describe(parts[0])); known: is, is_not, contains, contains_not")
+                }
+                guard let name = parts[1].string, let dimension = Dimension(name) else {
+                    throw QueryError(field: field, problem: "unknown dimension \(describe(parts[1]))")
+                }
+                guard let list = parts[2].array, !list.isEmpty else {
+                    throw QueryError(field: field, problem: "values must be a non-empty array of strings")
+                }
+                var strings: [String] = []
+                for item in list {
+                    guard let string = item.string else { throw QueryError(field: field, problem: "values must be strings") }
+                    strings.append(string)
+                }
+                filters.append(Filter(op: op, dimension: dimension, values: strings))
+            }
+        }
+
+        var orderBy: [(key: OrderKey, descending: Bool)] = []
+        if let value = json["order_by"], value != .null {
+            guard let values = value.array else { throw QueryError(field: "order_by", problem: "must be an array") }
+            for (i, value) in values.enumerated() {
+                let field = "order_by[\(i)]"
+                guard let pair = value.array, pair.count == 2, let name = pair[0].string,
+                      let direction = pair[1].string, direction == "asc" || direction == "desc"
+                else { throw QueryError(field: field, problem: "must be [metric or dimension, \"asc\" or \"desc\"]") }
+                if let metric = Metric(rawValue: name), metrics.contains(metric), metric != .total_revenue {
+                    orderBy.append((.metric(metric), direction == "desc"))
+                } else if let dimension = Dimension(name), dimensions.contains(dimension) {
+                    orderBy.append((.dimension(dimension), direction == "desc"))
+                } else {
+                    throw QueryError(field: field, problem: "\(name) is not one of the query's metrics (other than total_revenue) or dimensions")
+                }
+            }
+        }
+
+        let limit = try integer(json["limit"], field: "limit", default: 10_000, range: 1...maxLimit)
+        let offset = try integer(json["offset"], field: "offset", default: 0, range: 0...Int(Int32.max))
+        if let attribution = json["attribution"], attribution != .null {
+            throw QueryError(field: "attribution", problem: "not supported by this version: use GET /api/conversions for first and last touch")
+        }
+        return Query(site: site.lowercased(), from: from, to: to, metrics: metrics, dimensions: dimensions,
+                     filters: filters, orderBy: orderBy, limit: limit, offset: offset)
+    }
+
+    static func integer(_ value: JSONValue?, field: String, default fallback: Int, range: ClosedRange<Int>) throws(QueryError) -> Int {
+        guard let value, value != .null else { return fallback }
+        guard case .number(let text) = value, let number = Int(text), range.contains(number) else {
+            throw QueryError(field: field, problem: "must be an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return number
+    }
+
+    /// `[from, to)`: two instants or dates, or `"day"` (today, UTC), `"7d"`, `"30d"` (ending with today), `"all"`.
+    static func parseRange(_ value: JSONValue, now: Int64) throws(QueryError) -> (Int64, Int64) {
+        let day: Int64 = 86_400_000
+        let todayStart = now - ((now % day) + day) % day
+        switch value {
+        case .string("day"): return (todayStart, todayStart + day)
+        case .string("7d"): return (todayStart - 6 * day, todayStart + day)
+        case .string("30d"): return (todayStart - 29 * day, todayStart + day)
+        case .string("all"): return (Int64.min, Int64.max)
+        case .array(let ends) where ends.count == 2:
+            guard let from = ends[0].string.flatMap(instant), let to = ends[1].string.flatMap(instant) else {
+                throw QueryError(field: "date_range", problem: "each end must be an ISO 8601 instant (2026-11-01T00:00:00Z) or a date (2026-11-01)")
+            }
+            guard from < to else { throw QueryError(field: "date_range", problem: "the start must come before the end") }
+            return (from, to)
+        default:
+            throw QueryError(field: "date_range", problem: "must be [from, to], \"day\", \"7d\", \"30d\" or \"all\"")
+        }
+    }
+
+    /// An ISO 8601 instant, or a date read as that day's UTC midnight.
+    static func instant(_ text: String) -> Int64? {
+        let bytes = Array(text.utf8)
+        if bytes.count == 10 {
+            return Array((text + "T00:00:00Z").utf8).withUnsafeBytes { Timestamp.parse($0) }
+        }
+        return bytes.withUnsafeBytes { Timestamp.parse($0) }
+    }
+
+    static func describe(_ value: JSONValue) -> String {
+        if let string = value.string { return "'\(string)'" }
+        return "of the wrong type"
+    }
+}

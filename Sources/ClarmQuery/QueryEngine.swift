@@ -1,0 +1,166 @@
+import ClarmEvents
+import ClarmStorage
+import Dispatch
+import Synchronization
+
+/// One row of a query's answer.
+public struct QueryResultRow: Sendable {
+    public var dimensions: [String]
+    public var metrics: [MetricValue]
+}
+
+public enum MetricValue: Sendable, Equatable {
+    case count(Int)
+    /// A percentage or a mean, rounded to one decimal.
+    case decimal(Double)
+    /// Revenue per currency code.
+    case money([String: Double])
+}
+
+public struct QueryResult: Sendable {
+    public var rows: [QueryResultRow]
+    public var totalRows: Int
+}
+
+/// Runs aggregate queries over every shard in parallel; see `docs/QUERIES.md` for the definitions.
+public struct QueryEngine: Sendable {
+    public let store: Store
+
+    public init(store: Store) {
+        self.store = store
+    }
+
+    /// A visit without a session id ends after this much inactivity of its visitor.
+    static let sessionGap: Int64 = 30 * 60 * 1000
+
+    public func run(_ query: Query) throws(QueryError) -> QueryResult {
+        let propertyKeys = Set((query.dimensions + query.filters.map(\.dimension)).compactMap { dimension -> String? in
+            if case .eventProperty(let key) = dimension { key } else { nil }
+        })
+        guard propertyKeys.count <= 1 else {
+            throw QueryError(field: "dimensions", problem: "a query may use one event:props key (dimensions and filters together)")
+        }
+        let shards = store.snapshot()
+        let partials = Mutex([Int: [ [String]: Accumulator ]]())
+        let failure = Mutex<SegmentCorruption?>(nil)
+        DispatchQueue.concurrentPerform(iterations: shards.count) { index in
+            do throws(SegmentCorruption) {
+                let rows = try ShardRows.scan(shards[index], site: query.site, from: query.from, to: query.to,
+                                              columns: query.segmentColumns, propertyKey: propertyKeys.first)
+                var aggregation = ShardAggregation(query: query, rows: rows)
+                let groups = aggregation.run()
+                partials.withLock { $0[index] = groups }
+            } catch {
+                failure.withLock { $0 = error }
+            }
+        }
+        if let failure = failure.withLock({ $0 }) {
+            throw QueryError(field: "storage", problem: "damaged data: \(failure)")
+        }
+        // Visitors live in exactly one shard, so every count adds up across shards.
+        var merged: [[String]: Accumulator] = [:]
+        for (_, groups) in partials.withLock({ $0 }) {
+            for (key, accumulator) in groups { merged[key, default: Accumulator()].add(accumulator) }
+        }
+        if query.dimensions.isEmpty && merged.isEmpty { merged[[]] = Accumulator() }
+        var rows = merged.map { key, accumulator in
+            QueryResultRow(dimensions: key, metrics: query.metrics.map { accumulator.value($0) })
+        }
+        sort(&rows, query)
+        let total = rows.count
+        let page = rows.dropFirst(query.offset).prefix(query.limit)
+        return QueryResult(rows: Array(page), totalRows: total)
+    }
+
+    /// Explicit `order_by` first; then time dimensions ascending, else the first metric descending; ties by dimensions.
+    private func sort(_ rows: inout [QueryResultRow], _ query: Query) {
+        var order = query.orderBy
+        if order.isEmpty {
+            if let time = query.dimensions.first(where: { if case .time = $0 { true } else { false } }) {
+                order = [(.dimension(time), false)]
+            } else if let metric = query.metrics.first, metric != .total_revenue {
+                order = [(.metric(metric), true)]
+            }
+        }
+        func sortValue(_ row: QueryResultRow, _ key: Query.OrderKey) -> (Double, String) {
+            switch key {
+            case .metric(let metric):
+                switch row.metrics[query.metrics.firstIndex(of: metric)!] {
+                case .count(let n): (Double(n), "")
+                case .decimal(let d): (d, "")
+                case .money: (0, "")
+                }
+            case .dimension(let dimension):
+                (0, row.dimensions[query.dimensions.firstIndex(of: dimension)!])
+            }
+        }
+        rows.sort { a, b in
+            for (key, descending) in order {
+                let x = sortValue(a, key), y = sortValue(b, key)
+                if x != y { return descending ? (x.0, x.1) > (y.0, y.1) : (x.0, x.1) < (y.0, y.1) }
+            }
+            return a.dimensions.lexicographicallyPrecedes(b.dimensions)
+        }
+    }
+}
+
+extension Query {
+    /// The segment columns beyond visitor, session and event name that answering needs.
+    var segmentColumns: Set<SegmentFormat.Column> {
+        var columns: Set<SegmentFormat.Column> = []
+        if metrics.contains(.total_revenue) { columns.formUnion([.amount, .currency]) }
+        for dimension in dimensions + filters.map(\.dimension) {
+            switch dimension {
+            case .eventPage: columns.insert(.path)
+            case .eventHostname: columns.insert(.origin)
+            case .time, .eventName, .eventProperty: break
+            default: columns.formUnion([.path, .origin, .rest, .referrer, .user_agent])  // visit attributes
+            }
+        }
+        return columns
+    }
+}
+
+/// Sums over one group of events.
+struct Accumulator: Sendable {
+    var visitors = 0
+    var visits = 0
+    var pageviews = 0
+    var events = 0
+    var bouncedVisits = 0
+    var durationSum: Int64 = 0
+    var conversions = 0
+    var convertingVisitors = 0
+    var revenue: [String: Double] = [:]
+
+    mutating func add(_ other: Accumulator) {
+        visitors += other.visitors
+        visits += other.visits
+        pageviews += other.pageviews
+        events += other.events
+        bouncedVisits += other.bouncedVisits
+        durationSum += other.durationSum
+        conversions += other.conversions
+        convertingVisitors += other.convertingVisitors
+        revenue.merge(other.revenue, uniquingKeysWith: +)
+    }
+
+    func value(_ metric: Query.Metric) -> MetricValue {
+        switch metric {
+        case .visitors: .count(visitors)
+        case .visits: .count(visits)
+        case .pageviews: .count(pageviews)
+        case .events: .count(events)
+        case .conversions: .count(conversions)
+        case .bounce_rate: .decimal(visits == 0 ? 0 : Self.oneDecimal(100 * Double(bouncedVisits) / Double(visits)))
+        case .visit_duration: .decimal(visits == 0 ? 0 : Self.oneDecimal(Double(durationSum) / 1000 / Double(visits)))
+        case .conversion_rate: .decimal(visitors == 0 ? 0 : Self.oneDecimal(100 * Double(convertingVisitors) / Double(visitors)))
+        case .total_revenue: .money(revenue)
+        }
+    }
+
+    /// Rounds half away from zero, as SQL's ROUND(x, 1) does.
+    static func oneDecimal(_ value: Double) -> Double {
+        (value * 10).rounded(.toNearestOrAwayFromZero) / 10
+    }
+}

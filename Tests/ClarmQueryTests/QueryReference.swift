@@ -1,0 +1,147 @@
+import Foundation
+import ClarmEvents
+@testable import ClarmQuery
+
+/// A deliberately plain implementation of docs/QUERIES.md over decoded events, written apart from the engine
+/// (Foundation's URLComponents for URLs, JSONSerialization for properties, Dates for buckets), to check it.
+enum QueryReference {
+    struct Visit {
+        var first: EventRecord
+    }
+
+    static func run(_ events: [EventRecord], _ query: Query) -> [[String]: [MetricValue]] {
+        let seen = events.filter { $0.site == query.site && $0.timestamp >= query.from && $0.timestamp < query.to }
+        var byVisitor: [String: [EventRecord]] = [:]
+        for event in seen { byVisitor[event.visitorID, default: []].append(event) }
+
+        struct Sums {
+            var visitors = Set<String>()
+            var converting = Set<String>()
+            var visits: [String: [EventRecord]] = [:]
+            var pageviews = 0, events = 0, conversions = 0
+            var revenue: [String: Double] = [:]
+        }
+        var groups: [[String]: Sums] = [:]
+        for (visitor, list) in byVisitor {
+            let sorted = list.sorted { $0.timestamp < $1.timestamp }
+            var visitOfEvent: [String] = []
+            var firstOfVisit: [String: EventRecord] = [:]
+            var anonymousCount = 0
+            var lastAnonymous: Int64? = nil
+            for event in sorted {
+                let visit: String
+                if !event.sessionID.isEmpty {
+                    visit = "s:" + event.sessionID
+                } else {
+                    if let last = lastAnonymous, event.timestamp - last <= 30 * 60 * 1000 {} else { anonymousCount += 1 }
+                    lastAnonymous = event.timestamp
+                    visit = "a:\(anonymousCount)"
+                }
+                visitOfEvent.append(visit)
+                if firstOfVisit[visit] == nil { firstOfVisit[visit] = event }
+            }
+            for (event, visit) in zip(sorted, visitOfEvent) {
+                let first = firstOfVisit[visit]!
+                guard query.filters.allSatisfy({ $0.matches(value($0.dimension, event, first)) }) else { continue }
+                let key = query.dimensions.map { value($0, event, first) }
+                var sums = groups[key] ?? Sums()
+                sums.visitors.insert(visitor)
+                sums.visits["\(visitor)|\(visit)", default: []].append(event)
+                sums.events += 1
+                if event.event == "page_view" { sums.pageviews += 1 }
+                if event.event == "purchase" || event.event == "goal_achieved" {
+                    sums.conversions += 1
+                    sums.converting.insert(visitor)
+                }
+                if event.event == "purchase", let amount = property("amount", event).flatMap(Double.init) {
+                    sums.revenue[property("currency", event) ?? "unknown", default: 0] += amount
+                }
+                groups[key] = sums
+            }
+        }
+        if query.dimensions.isEmpty && groups.isEmpty { groups[[]] = Sums() }
+        return groups.mapValues { sums in
+            let visits = sums.visits.values
+            let bounced = visits.filter { $0.count == 1 && $0[0].event == "page_view" }.count
+            let duration = visits.reduce(0.0) { total, events in
+                total + Double(events.map(\.timestamp).max()! - events.map(\.timestamp).min()!) / 1000
+            }
+            func rate(_ a: Int, _ b: Int) -> Double { b == 0 ? 0 : round1(100 * Double(a) / Double(b)) }
+            return query.metrics.map { metric -> MetricValue in
+                switch metric {
+                case .visitors: .count(sums.visitors.count)
+                case .visits: .count(visits.count)
+                case .pageviews: .count(sums.pageviews)
+                case .events: .count(sums.events)
+                case .conversions: .count(sums.conversions)
+                case .bounce_rate: .decimal(rate(bounced, visits.count))
+                case .visit_duration: .decimal(visits.isEmpty ? 0 : round1(duration / Double(visits.count)))
+                case .conversion_rate: .decimal(rate(sums.converting.count, sums.visitors.count))
+                case .total_revenue: .money(sums.revenue)
+                }
+            }
+        }
+    }
+
+    static func round1(_ x: Double) -> Double { (x * 10).rounded(.toNearestOrAwayFromZero) / 10 }
+
+    static func property(_ key: String, _ event: EventRecord) -> String? {
+        guard !event.properties.isEmpty,
+              let object = try? JSONSerialization.jsonObject(with: Data(event.properties.utf8)) as? [String: Any],
+              let value = object[key] else { return nil }
+        if let string = value as? String { return string }
+        // Numbers as written: find the raw text after the key.
+        guard let range = event.properties.range(of: "\"\(key)\":") else { return "\(value)" }
+        let rest = event.properties[range.upperBound...].drop { $0 == " " }
+        return String(rest.prefix { $0 != "," && $0 != "}" }).trimmingCharacters(in: .whitespaces)
+    }
+
+    static func value(_ dimension: Query.Dimension, _ event: EventRecord, _ first: EventRecord) -> String {
+        let url = URLComponents(string: event.url)
+        let firstURL = URLComponents(string: first.url)
+        switch dimension {
+        case .time(let bucket):
+            var calendar = Calendar(identifier: .iso8601)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            let date = Date(timeIntervalSince1970: Double(event.timestamp) / 1000)
+            let formatter = DateFormatter()
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            switch bucket {
+            case .hour: formatter.dateFormat = "yyyy-MM-dd'T'HH':00:00Z'"; return formatter.string(from: date)
+            case .day: formatter.dateFormat = "yyyy-MM-dd"; return formatter.string(from: date)
+            case .month: formatter.dateFormat = "yyyy-MM"; return formatter.string(from: date)
+            case .week:
+                let monday = calendar.dateInterval(of: .weekOfYear, for: date)!.start
+                formatter.dateFormat = "yyyy-MM-dd"
+                return formatter.string(from: monday)
+            }
+        case .eventName: return event.event
+        case .eventPage: return url?.percentEncodedPath ?? ""
+        case .eventHostname: return url?.host?.lowercased() ?? ""
+        case .eventProperty(let key): return property(key, event) ?? "(none)"
+        case .visitEntryPage: return firstURL?.percentEncodedPath ?? ""
+        case .visitSource:
+            if let source = utm("utm_source", firstURL), !source.isEmpty { return source }
+            guard let host = externalReferrerHost(first) else { return "Direct / None" }
+            return host.hasPrefix("www.") ? String(host.dropFirst(4)) : host
+        case .visitReferrer: return externalReferrerHost(first) == nil ? "Direct / None" : first.referrer
+        case .visitUTMSource: return utm("utm_source", firstURL) ?? "(none)"
+        case .visitUTMMedium: return utm("utm_medium", firstURL) ?? "(none)"
+        case .visitUTMCampaign: return utm("utm_campaign", firstURL) ?? "(none)"
+        case .visitBrowser: return UserAgent(first.userAgent).browser
+        case .visitOS: return UserAgent(first.userAgent).os
+        case .visitDevice: return UserAgent(first.userAgent).device
+        }
+    }
+
+    static func utm(_ name: String, _ url: URLComponents?) -> String? {
+        url?.queryItems?.first { $0.name == name }.map { $0.value ?? "" }
+    }
+
+    static func externalReferrerHost(_ event: EventRecord) -> String? {
+        guard let host = URLComponents(string: event.referrer)?.host?.lowercased(), !host.isEmpty,
+              host != URLComponents(string: event.url)?.host?.lowercased() else { return nil }
+        return host
+    }
+}
