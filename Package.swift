@@ -52,7 +52,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "ClarmTestSupport", path: "Tests/ClarmTestSupport"),
+        .target(name: "ClarmTestSupport", dependencies: ["ClarmEvents", "ClarmQuery"], path: "Tests/ClarmTestSupport"),
         .testTarget(name: "ClarmHTTPTests", dependencies: ["ClarmHTTP", "ClarmTestSupport"]),
         .testTarget(name: "ClarmJSONTests", dependencies: ["ClarmJSON", "ClarmTestSupport"]),
         .testTarget(name: "ClarmEventsTests", dependencies: ["ClarmEvents"]),

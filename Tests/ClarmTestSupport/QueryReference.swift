@@ -1,15 +1,15 @@
 import Foundation
 import ClarmEvents
-@testable import ClarmQuery
+import ClarmQuery
 
 /// A deliberately plain implementation of docs/QUERIES.md over decoded events, written apart from the engine
 /// (Foundation's URLComponents for URLs, JSONSerialization for properties, Dates for buckets), to check it.
-enum QueryReference {
+public enum QueryReference {
     struct Visit {
         var first: EventRecord
     }
 
-    static func run(_ events: [EventRecord], _ query: Query) -> [[String]: [MetricValue]] {
+    public static func run(_ events: [EventRecord], _ query: Query) -> [[String]: [MetricValue]] {
         let seen = events.filter { $0.site == query.site && $0.timestamp >= query.from && $0.timestamp < query.to }
         var byVisitor: [String: [EventRecord]] = [:]
         for event in seen { byVisitor[event.visitorID, default: []].append(event) }
@@ -42,7 +42,7 @@ enum QueryReference {
             }
             for (event, visit) in zip(sorted, visitOfEvent) {
                 let first = firstOfVisit[visit]!
-                guard query.filters.allSatisfy({ $0.matches(value($0.dimension, event, first)) }) else { continue }
+                guard query.filters.allSatisfy({ matches($0, value($0.dimension, event, first)) }) else { continue }
                 let key = query.dimensions.map { value($0, event, first) }
                 var sums = groups[key] ?? Sums()
                 sums.visitors.insert(visitor)
@@ -80,6 +80,15 @@ enum QueryReference {
                 case .total_revenue: .money(sums.revenue)
                 }
             }
+        }
+    }
+
+    static func matches(_ filter: Query.Filter, _ value: String) -> Bool {
+        switch filter.op {
+        case .is: filter.values.contains(value)
+        case .is_not: !filter.values.contains(value)
+        case .contains: filter.values.contains { value.contains($0) }
+        case .contains_not: !filter.values.contains { value.contains($0) }
         }
     }
 

@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+import ClarmEvents
+import ClarmGateway
+import ClarmQuery
+import ClarmServer
+import ClarmStorage
+import ClarmTestSupport
+
+/// Events in through POST /api/track, answers out of POST /api/query, compared with the reference.
+@Suite struct QueryRouteTests {
+    static func json(_ event: EventRecord) -> String {
+        func quoted(_ s: String) -> String {
+            let data = try! JSONSerialization.data(withJSONObject: [s], options: [])
+            return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+        }
+        var fields = [#""event":\#(quoted(event.event))"#, #""visitor_id":\#(quoted(event.visitorID))"#,
+                      #""timestamp":"\#(Timestamp.format(event.timestamp))""#, #""url":\#(quoted(event.url))"#,
+                      #""referrer":\#(quoted(event.referrer))"#, #""user_agent":\#(quoted(event.userAgent))"#,
+                      #""site":\#(quoted(event.site))"#]
+        if !event.sessionID.isEmpty { fields.append(#""session_id":\#(quoted(event.sessionID))"#) }
+        if !event.properties.isEmpty { fields.append(#""properties":\#(event.properties)"#) }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    static func post(_ client: TestClient, _ path: String, _ body: String, key: String? = nil) throws -> TestResponse {
+        let auth = key.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+        try client.send("POST \(path) HTTP/1.1\r\nHost: t\r\n\(auth)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        guard let response = try client.readResponse() else { throw TestFailure("no response") }
+        return response
+    }
+
+    @Test func answersMatchTheReferenceOverHTTP() throws {
+        let events = generateEvents(seed: 23, visitors: 150)
+        try withGateway { port, _ in
+            let client = try TestClient(port: port)
+            for start in stride(from: 0, to: events.count, by: 200) {
+                let batch = events[start..<min(events.count, start + 200)].map(Self.json).joined(separator: ",")
+                let response = try Self.post(client, "/api/track", "[\(batch)]")
+                #expect(response.status == 202, "\(response.text)")
+            }
+            let metrics = #""metrics":["visitors","visits","pageviews","events","bounce_rate","visit_duration","conversions","conversion_rate","total_revenue"]"#
+            for dimensions in [#"[]"#, #"["time:day"]"#, #"["visit:source"]"#, #"["event:name","visit:device"]"#, #"["event:props:plan"]"#] {
+                let text = #"{"site":"shop.example.com","date_range":"all",\#(metrics),"dimensions":\#(dimensions)}"#
+                let response = try Self.post(client, "/api/query", text)
+                #expect(response.status == 200, "\(response.text)")
+                let answer = try JSONSerialization.jsonObject(with: Data(response.body)) as! [String: Any]
+                let query = try Array(text.utf8).withUnsafeBytes { raw in try Query.parse(raw, now: 0) }
+                let expected = QueryReference.run(events, query)
+                let results = answer["results"] as! [[String: Any]]
+                #expect(results.count == expected.count, "\(dimensions)")
+                for row in results {
+                    let key = row["dimensions"] as! [String]
+                    let values = row["metrics"] as! [Any]
+                    guard let reference = expected[key] else {
+                        Issue.record("unexpected group \(key)")
+                        continue
+                    }
+                    for (value, wanted) in zip(values, reference) {
+                        switch wanted {
+                        case .count(let n): #expect((value as? Int) == n, "\(key)")
+                        case .decimal(let d): #expect(abs(((value as? NSNumber)?.doubleValue ?? .nan) - d) < 1e-9, "\(key)")
+                        case .money(let sums):
+                            let got = (value as? [String: NSNumber] ?? [:]).mapValues(\.doubleValue)
+                            #expect(Set(got.keys) == Set(sums.keys))
+                            for (currency, amount) in sums { #expect(abs((got[currency] ?? .nan) - (amount * 100).rounded() / 100) < 1e-6) }
+                        }
+                    }
+                }
+                #expect((answer["meta"] as? [String: Any])?["total_rows"] as? Int == expected.count)
+            }
+        }
+    }
+
+    @Test func apiKeysGuardTheQueryRoute() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Store(directory: directory.path)
+        defer { store.close() }
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.eventLoops = 1
+        let server = try HTTPServer(configuration: configuration) { Gateway(store: store, apiKeys: ["k-one", "k-two"]) }
+        defer {
+            server.shutdown()
+            server.waitUntilStopped()
+        }
+        let client = try TestClient(port: server.port)
+        let query = #"{"site":"s","metrics":["visitors"]}"#
+        let missing = try Self.post(client, "/api/query", query)
+        #expect(missing.status == 401)
+        #expect(missing.header("www-authenticate") == "Bearer")
+        #expect(missing.text.contains("API key"))
+        #expect(try Self.post(client, "/api/query", query, key: "k-on").status == 401)
+        #expect(try Self.post(client, "/api/query", query, key: "k-one!").status == 401)
+        #expect(try Self.post(client, "/api/query", query, key: "k-two").status == 200)
+        // The tracking endpoint stays open.
+        #expect(try Self.post(client, "/api/track", oneEvent).status == 202)
+        let bad = try Self.post(client, "/api/query", #"{"site":"s","metrics":["nope"]}"#, key: "k-one")
+        #expect(bad.status == 400)
+        #expect(bad.text.contains("metrics[0]"))
+    }
+}
