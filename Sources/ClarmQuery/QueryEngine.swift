@@ -30,9 +30,6 @@ public struct QueryEngine: Sendable {
         self.store = store
     }
 
-    /// A visit without a session id ends after this much inactivity of its visitor.
-    static let sessionGap: Int64 = 30 * 60 * 1000
-
     public func run(_ query: Query) throws(QueryError) -> QueryResult {
         let propertyKeys = Set((query.dimensions + query.filters.map(\.dimension)).compactMap { dimension -> String? in
             if case .eventProperty(let key) = dimension { key } else { nil }
@@ -45,8 +42,12 @@ public struct QueryEngine: Sendable {
         let failure = Mutex<SegmentCorruption?>(nil)
         DispatchQueue.concurrentPerform(iterations: shards.count) { index in
             do throws(SegmentCorruption) {
-                let rows = try ShardRows.scan(shards[index], site: query.site, from: query.from, to: query.to,
-                                              columns: query.segmentColumns, propertyKey: propertyKeys.first)
+                var selection = RowSelection(site: query.site)
+                selection.from = query.from
+                selection.to = query.to
+                selection.columns = query.segmentColumns
+                selection.propertyKey = propertyKeys.first.map { Array($0.utf8) }
+                let rows = try ShardRows.scan(shards[index], selection)
                 var aggregation = ShardAggregation(query: query, rows: rows)
                 let groups = aggregation.run()
                 partials.withLock { $0[index] = groups }

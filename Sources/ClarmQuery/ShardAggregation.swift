@@ -6,17 +6,6 @@ struct ShardAggregation {
     let query: Query
     var rows: ShardRows
 
-    /// What a visit's first event says about how the visitor arrived.
-    struct VisitAttributes {
-        var entryPage: UInt32
-        var source: String
-        var referrer: String
-        var utmSource: String
-        var utmMedium: String
-        var utmCampaign: String
-        var agent: UserAgent
-    }
-
     private var groupIndex: [[Int64]: Int] = [:]
     private var accumulators: [Accumulator] = []
     private var agents: [UInt32: UserAgent] = [:]
@@ -37,6 +26,7 @@ struct ShardAggregation {
         var start = 0
         let all = rows.rows
         var visitOf: [Int] = []
+        var firsts: [Int] = []
         var attributes: [VisitAttributes?] = []
         var visitGroups: [Int64: (count: Int, first: Int64, last: Int64, pageViewOnly: Bool)] = [:]
         var visitorGroups: [Int: Bool] = [:]
@@ -45,31 +35,10 @@ struct ShardAggregation {
             var end = start + 1
             while end < all.count && all[end].visitor == all[start].visitor { end += 1 }
 
-            // Visits: one per session id; events without one form visits split by 30 minutes of inactivity.
-            visitOf.removeAll(keepingCapacity: true)
+            Visits.assign(all[start..<end], empty: rows.empty, visitOf: &visitOf, firsts: &firsts)
             attributes.removeAll(keepingCapacity: true)
-            var sessions: [UInt32: Int] = [:]
-            var lastAnonymous: (visit: Int, time: Int64)? = nil
-            for i in start..<end {
-                let row = all[i]
-                let visit: Int
-                if row.session != rows.empty {
-                    if let known = sessions[row.session] {
-                        visit = known
-                    } else {
-                        visit = attributes.count
-                        sessions[row.session] = visit
-                        attributes.append(needsVisitAttributes ? visitAttributes(row) : nil)
-                    }
-                } else if let last = lastAnonymous, row.timestamp - last.time <= QueryEngine.sessionGap {
-                    visit = last.visit
-                    lastAnonymous = (visit, row.timestamp)
-                } else {
-                    visit = attributes.count
-                    attributes.append(needsVisitAttributes ? visitAttributes(row) : nil)
-                    lastAnonymous = (visit, row.timestamp)
-                }
-                visitOf.append(visit)
+            for first in firsts {
+                attributes.append(needsVisitAttributes ? VisitAttributes(first: all[first], strings: rows.strings, agents: &agents) : nil)
             }
 
             visitGroups.removeAll(keepingCapacity: true)
@@ -140,13 +109,6 @@ struct ShardAggregation {
         return value
     }
 
-    private mutating func agent(_ id: UInt32) -> UserAgent {
-        if let cached = agents[id] { return cached }
-        let agent = UserAgent(rows.strings.string(id))
-        agents[id] = agent
-        return agent
-    }
-
     // MARK: Dimension values
 
     /// A dimension's value as a group key part: a string id, or a time bucket's start.
@@ -176,7 +138,7 @@ struct ShardAggregation {
         case .time(let bucket): TimeBuckets.label(TimeBuckets.start(of: row.timestamp, bucket), bucket)
         case .eventName: rows.strings.string(row.event)
         case .eventPage: rows.strings.string(row.path)
-        case .eventHostname: Self.host(rows.strings.string(row.origin))
+        case .eventHostname: VisitAttributes.host(rows.strings.string(row.origin))
         case .eventProperty: row.property == rows.empty ? "(none)" : rows.strings.string(row.property)
         case .visitEntryPage: rows.strings.string(visit!.entryPage)
         case .visitSource: visit!.source
@@ -190,32 +152,6 @@ struct ShardAggregation {
         }
     }
 
-    private mutating func visitAttributes(_ first: EventRow) -> VisitAttributes {
-        let rest = rows.strings.value(first.rest)
-        let referrer = rows.strings.string(first.referrer)
-        let host = Self.host(rows.strings.string(first.origin))
-        let referrerHost = Self.host(referrer)
-        let external = !referrerHost.isEmpty && referrerHost != host
-        let utmSource = URLParts.queryParameter("utm_source", in: rest)
-        let source = utmSource.flatMap { $0.isEmpty ? nil : $0 }
-            ?? (external ? (referrerHost.hasPrefix("www.") ? String(referrerHost.dropFirst(4)) : referrerHost) : Self.direct)
-        return VisitAttributes(
-            entryPage: first.path, source: source, referrer: external ? referrer : Self.direct,
-            utmSource: utmSource ?? "(none)",
-            utmMedium: URLParts.queryParameter("utm_medium", in: rest) ?? "(none)",
-            utmCampaign: URLParts.queryParameter("utm_campaign", in: rest) ?? "(none)",
-            agent: agent(first.userAgent))
-    }
-
-    static let direct = "Direct / None"
-
-    /// The lowercased host of a URL or origin, without port; empty when there is none.
-    static func host(_ url: String) -> String {
-        let bytes = Array(url.utf8)
-        return bytes.withUnsafeBytes { raw in
-            URLHost.find(in: raw).map { String(decoding: raw[$0], as: UTF8.self).lowercased() } ?? ""
-        }
-    }
 }
 
 /// Calendar buckets in UTC.

@@ -16,12 +16,37 @@ struct EventRow {
     var userAgent: UInt32
     var amount: UInt32
     var currency: UInt32
-    /// The value of the query's first property dimension or filter key (`empty` when absent).
+    /// The raw properties JSON, when the scan asked for `.properties`.
+    var properties: UInt32
+    /// The value of the scan's property key (`empty` when absent).
     var property: UInt32
 }
 
-/// The rows of one shard that belong to a site and a time range, read from segments (blocks outside the
-/// range are skipped by their zone maps) and memtables.
+/// Which events of a shard a scan reads, and which of their columns.
+struct RowSelection {
+    typealias Column = SegmentFormat.Column
+
+    var site: [UInt8]
+    /// `[from, to)` in UTC milliseconds.
+    var from: Int64 = .min
+    var to: Int64 = .max
+    /// Columns beyond visitor, session and event name; rows leave the others empty.
+    var columns: Set<Column> = []
+    /// The key whose value fills `EventRow.property`.
+    var propertyKey: [UInt8]? = nil
+    /// Only these visitors, when set.
+    var visitors: Set<[UInt8]>? = nil
+    /// Only events with these names, when set.
+    var events: Set<[UInt8]>? = nil
+
+    init(site: String) {
+        self.site = Array(site.utf8)
+    }
+}
+
+/// The rows of one shard that a `RowSelection` picks, read from segments (segments and row blocks outside
+/// the range are skipped by their zone maps; dictionary entries are translated once per segment) and from
+/// the memtables.
 struct ShardRows {
     var strings = ByteInterner()
     var rows: [EventRow] = []
@@ -31,37 +56,35 @@ struct ShardRows {
         empty = strings.id(for: UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
-    /// `propertyKey` is the key of `EventRow.property`, if the query needs one.
-    /// `columns` are the segment columns the query needs besides visitor, session and event name; the
-    /// others are left empty in every row.
-    static func scan(_ shard: ShardSnapshot, site: String, from: Int64, to: Int64, columns: Set<SegmentFormat.Column>,
-                     propertyKey: String?) throws(SegmentCorruption) -> ShardRows {
+    static func scan(_ shard: ShardSnapshot, _ selection: RowSelection) throws(SegmentCorruption) -> ShardRows {
         var scan = ShardRows()
-        let siteBytes = Array(site.utf8)
-        for segment in shard.segments where segment.maxTimestamp >= from && segment.minTimestamp < to {
-            try scan.read(segment, site: siteBytes, from: from, to: to, extra: columns, propertyKey: propertyKey)
+        for segment in shard.segments where segment.maxTimestamp >= selection.from && segment.minTimestamp < selection.to {
+            try scan.read(segment, selection)
         }
         var reader = PropertyReader()
-        let keyBytes = propertyKey.map { Array($0.utf8) }
         for memtable in shard.memtables {
             memtable.forEachChunk { chunk in
                 EventRecordView.forEach(in: chunk) { view in
-                    guard view.timestamp >= from, view.timestamp < to, view.site.elementsEqual(siteBytes) else { return }
-                    scan.append(view, reader: &reader, propertyKey: keyBytes)
+                    guard view.timestamp >= selection.from, view.timestamp < selection.to,
+                          view.site.elementsEqual(selection.site),
+                          selection.visitors.map({ $0.contains(Array(view.visitorID)) }) ?? true,
+                          selection.events.map({ $0.contains(Array(view.event)) }) ?? true
+                    else { return }
+                    scan.append(view, selection, reader: &reader)
                 }
             }
         }
         return scan
     }
 
-    private mutating func append(_ view: EventRecordView, reader: inout PropertyReader, propertyKey: [UInt8]?) {
+    private mutating func append(_ view: EventRecordView, _ selection: RowSelection, reader: inout PropertyReader) {
         let url = view.url
         let parts = URLParts(url)
         var amount = empty, currency = empty, property = empty
         reader.forEachMember(view.properties) { key, text in
             if key.elementsEqual("amount".utf8) { amount = strings.id(for: text) }
             if key.elementsEqual("currency".utf8) { currency = strings.id(for: text) }
-            if let propertyKey, key.elementsEqual(propertyKey) { property = strings.id(for: text) }
+            if let propertyKey = selection.propertyKey, key.elementsEqual(propertyKey) { property = strings.id(for: text) }
         }
         rows.append(EventRow(
             visitor: strings.id(for: view.visitorID), session: strings.id(for: view.sessionID), timestamp: view.timestamp,
@@ -70,70 +93,98 @@ struct ShardRows {
             origin: strings.id(for: UnsafeRawBufferPointer(rebasing: url[parts.origin])),
             rest: strings.id(for: UnsafeRawBufferPointer(rebasing: url[parts.rest])),
             referrer: strings.id(for: view.referrer), userAgent: strings.id(for: view.userAgent),
-            amount: amount, currency: currency, property: property))
+            amount: amount, currency: currency, properties: strings.id(for: view.properties), property: property))
     }
 
-    /// Reads a segment's matching rows, translating each dictionary entry to this scan's ids once.
-    private mutating func read(_ segment: Segment, site: [UInt8], from: Int64, to: Int64, extra: Set<SegmentFormat.Column>,
-                               propertyKey: String?) throws(SegmentCorruption) {
-        let siteDictionary = try segment.dictionary(.site)
-        guard let siteID = (0..<siteDictionary.count).first(where: { siteDictionary.value($0).elementsEqual(site) }) else { return }
-
+    private mutating func read(_ segment: Segment, _ selection: RowSelection) throws(SegmentCorruption) {
         typealias Column = SegmentFormat.Column
-        // The property column: an extracted one when the key has its own column, else the raw properties.
-        let propertyColumn: Column? = propertyKey.map { key in
-            Column.propertyColumns.first { $0.propertyKey!.description == key } ?? .properties
+        /// Dictionary ids of the wanted values of a column in this segment; nil when none is present.
+        func wanted(_ column: Column, _ values: Set<[UInt8]>) throws(SegmentCorruption) -> Set<UInt32>? {
+            let dictionary = try segment.dictionary(column)
+            let ids = Set((0..<dictionary.count).filter { values.contains(Array(dictionary.value($0))) }.map(UInt32.init))
+            return ids.isEmpty ? nil : ids
         }
-        var columns: [Column] = [.visitor_id, .session_id, .event] + extra.sorted { $0.index < $1.index }
-        if let propertyColumn, !columns.contains(propertyColumn) { columns.append(propertyColumn) }
-        var translations: [Column: [UInt32]] = [:]
+        guard let sites = try wanted(.site, [selection.site]) else { return }
+        var visitors: Set<UInt32>? = nil
+        if let wantedVisitors = selection.visitors {
+            guard let ids = try wanted(.visitor_id, wantedVisitors) else { return }
+            visitors = ids
+        }
+        var events: Set<UInt32>? = nil
+        if let wantedEvents = selection.events {
+            guard let ids = try wanted(.event, wantedEvents) else { return }
+            events = ids
+        }
+
+        // A key with its own column is read from it; any other key is read out of the raw properties.
+        let keyColumn: Column? = selection.propertyKey.map { key in
+            Column.propertyColumns.first { $0.propertyKey!.withUTF8Buffer { $0.elementsEqual(key) } } ?? .properties
+        }
+        var columns: [Column] = [.visitor_id, .session_id, .event] + selection.columns.sorted { $0.index < $1.index }
+        if let keyColumn, !columns.contains(keyColumn) { columns.append(keyColumn) }
         var dictionaries: [Column: Segment.Dictionary] = [:]
+        var translations: [Column: [UInt32]] = [:]
         for column in columns {
             dictionaries[column] = try segment.dictionary(column)
             translations[column] = [UInt32](repeating: .max, count: dictionaries[column]!.count)
         }
+        var keyTranslation = keyColumn.map { [UInt32](repeating: .max, count: dictionaries[$0]!.count) } ?? []
         var reader = PropertyReader()
-        let keyBytes = propertyKey.map { Array($0.utf8) }
-        func translate(_ column: Column, _ id: UInt32, raw: Bool = false) -> UInt32 {
+
+        func translate(_ column: Column, _ id: UInt32) -> UInt32 {
             let cached = translations[column]![Int(id)]
             if cached != .max { return cached }
-            let value = dictionaries[column]!.value(Int(id))
-            var result = empty
-            if raw, let keyBytes {
-                // A key without its own column: read it out of the properties JSON, once per distinct object.
-                Array(value).withUnsafeBytes { properties in
-                    reader.forEachMember(properties) { key, text in
-                        if key.elementsEqual(keyBytes) { result = strings.id(for: text) }
-                    }
-                }
-            } else {
-                result = Array(value).withUnsafeBytes { strings.id(for: $0) }
-            }
+            let result = Array(dictionaries[column]!.value(Int(id))).withUnsafeBytes { strings.id(for: $0) }
             translations[column]![Int(id)] = result
+            return result
+        }
+        func keyValue(_ id: UInt32) -> UInt32 {
+            guard let keyColumn, let key = selection.propertyKey else { return empty }
+            if keyColumn != .properties { return translate(keyColumn, id) }
+            if keyTranslation[Int(id)] != .max { return keyTranslation[Int(id)] }
+            var result = empty
+            Array(dictionaries[.properties]!.value(Int(id))).withUnsafeBytes { properties in
+                reader.forEachMember(properties) { name, text in
+                    if name.elementsEqual(key) { result = strings.id(for: text) }
+                }
+            }
+            keyTranslation[Int(id)] = result
             return result
         }
 
         var timestamps: [Int64] = []
-        var sites: [UInt32] = []
-        var ids: [Column: [UInt32]] = [:]
         var scratch: [UInt32] = []
-        for block in 0..<segment.blockCount where segment.zones[block].max >= from && segment.zones[block].min < to {
+        var ids: [Column: [UInt32]] = [:]
+        for block in 0..<segment.blockCount where segment.zones[block].max >= selection.from && segment.zones[block].min < selection.to {
             try segment.timestamps(block: block, into: &timestamps)
-            try segment.ids(.site, block: block, into: &sites)
-            let matching = timestamps.indices.filter { sites[$0] == UInt32(siteID) && timestamps[$0] >= from && timestamps[$0] < to }
+            try segment.ids(.site, block: block, into: &scratch)
+            var matching = timestamps.indices.filter {
+                sites.contains(scratch[$0]) && timestamps[$0] >= selection.from && timestamps[$0] < selection.to
+            }
+            if let visitors {
+                try segment.ids(.visitor_id, block: block, into: &scratch)
+                matching.removeAll { !visitors.contains(scratch[$0]) }
+            }
+            if let events {
+                try segment.ids(.event, block: block, into: &scratch)
+                matching.removeAll { !events.contains(scratch[$0]) }
+            }
             if matching.isEmpty { continue }
             for column in columns {
                 try segment.ids(column, block: block, into: &scratch)
                 ids[column] = scratch
             }
             for row in matching {
-                func value(_ column: Column) -> UInt32 { ids[column].map { translate(column, $0[row]) } ?? empty }
-                let property = propertyColumn.map { translate($0, ids[$0]![row], raw: $0 == .properties) } ?? empty
+                func value(_ column: Column) -> UInt32 {
+                    selection.columns.contains(column) || column == .visitor_id || column == .session_id || column == .event
+                        ? translate(column, ids[column]![row]) : empty
+                }
                 rows.append(EventRow(
                     visitor: value(.visitor_id), session: value(.session_id), timestamp: timestamps[row],
                     sequence: UInt32(rows.count), event: value(.event), path: value(.path), origin: value(.origin),
                     rest: value(.rest), referrer: value(.referrer), userAgent: value(.user_agent),
-                    amount: value(.amount), currency: value(.currency), property: property))
+                    amount: value(.amount), currency: value(.currency), properties: value(.properties),
+                    property: keyColumn.map { keyValue(ids[$0]![row]) } ?? empty))
             }
         }
     }
