@@ -33,7 +33,8 @@ public struct URLParts: Sendable {
         return nil
     }
 
-    static func decode(_ bytes: some Collection<UInt8>) -> String {
+    /// Percent- and `+`-decodes one component of a query string.
+    public static func decode(_ bytes: some Collection<UInt8>) -> String {
         var out: [UInt8] = []
         var iterator = Array(bytes)[...]
         while let c = iterator.popFirst() {

@@ -9,6 +9,7 @@ import ClarmStorage
 ///
 /// - `POST /api/track`: events in (`Gateway+track.swift`).
 /// - `POST /api/query`: aggregates out (`Gateway+query.swift`), behind API keys when configured.
+/// - `GET /api/visitors`, `/api/visitors/{id}`, `/api/conversions` (`Gateway+visitors.swift`), likewise.
 /// - `GET /healthz`: liveness.
 public final class Gateway: HTTPHandler {
     let store: Store
@@ -41,6 +42,12 @@ public final class Gateway: HTTPHandler {
             case .options: preflight(request, &response, methods: "POST, OPTIONS")
             default: methodNotAllowed(request, &response, allow: "POST, OPTIONS")
             }
+        } else if let route = Self.listRoute(request.path) {
+            switch request.method {
+            case .get, .head: list(route, request, &response)
+            case .options: preflight(request, &response, methods: "GET, HEAD, OPTIONS")
+            default: methodNotAllowed(request, &response, allow: "GET, HEAD, OPTIONS")
+            }
         } else if request.pathIs("/healthz") {
             switch request.method {
             case .get, .head:
@@ -57,6 +64,14 @@ public final class Gateway: HTTPHandler {
             json.raw(#""}"#)
             send(.notFound, request, &response)
         }
+    }
+
+    static func listRoute(_ path: UnsafeRawBufferPointer) -> ListRoute? {
+        if path.elementsEqual("/api/visitors".utf8) { return .visitors }
+        if path.elementsEqual("/api/conversions".utf8) { return .conversions }
+        let prefix = "/api/visitors/".utf8
+        guard path.count > prefix.count, path.prefix(prefix.count).elementsEqual(prefix) else { return nil }
+        return .visitor(URLParts.decode(path.dropFirst(prefix.count)))
     }
 
     public func respondToError(_ status: HTTPStatus, message: StaticString, _ response: inout HTTPResponseWriter) {

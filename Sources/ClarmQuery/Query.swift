@@ -107,6 +107,11 @@ public struct QueryError: Error, Sendable, CustomStringConvertible {
     public let field: String
     public let problem: String
 
+    public init(field: String, problem: String) {
+        self.field = field
+        self.problem = problem
+    }
+
     public var description: String { "\(field): \(problem)" }
 }
 
@@ -214,7 +219,7 @@ extension Query {
     }
 
     /// `[from, to)`: two instants or dates, or `"day"` (today, UTC), `"7d"`, `"30d"` (ending with today), `"all"`.
-    static func parseRange(_ value: JSONValue, now: Int64) throws(QueryError) -> (Int64, Int64) {
+    public static func parseRange(_ value: JSONValue, now: Int64) throws(QueryError) -> (Int64, Int64) {
         let day: Int64 = 86_400_000
         let todayStart = now - ((now % day) + day) % day
         switch value {

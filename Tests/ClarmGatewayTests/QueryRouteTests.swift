@@ -101,3 +101,47 @@ import ClarmTestSupport
         #expect(bad.text.contains("metrics[0]"))
     }
 }
+
+@Suite struct VisitorRouteTests {
+    static func get(_ client: TestClient, _ target: String) throws -> (TestResponse, [String: Any]?) {
+        try client.send("GET \(target) HTTP/1.1\r\nHost: t\r\n\r\n")
+        guard let response = try client.readResponse() else { throw TestFailure("no response") }
+        return (response, try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+    }
+
+    @Test func visitorsAndConversionsOverHTTP() throws {
+        try withGateway { port, _ in
+            let client = try TestClient(port: port)
+            let events = [
+                #"{"event":"page_view","visitor_id":"v 1","session_id":"a","url":"https://shop.example.com/?utm_source=ads","timestamp":"2026-11-05T08:00:00Z"}"#,
+                #"{"event":"identify","visitor_id":"v 1","session_id":"a","url":"https://shop.example.com/","timestamp":"2026-11-05T08:01:00Z","properties":{"email":"v@example.com","name":"V \"One\""}}"#,
+                #"{"event":"purchase","visitor_id":"v 1","session_id":"a","url":"https://shop.example.com/checkout","timestamp":"2026-11-05T08:02:00Z","properties":{"amount":10,"currency":"EUR"}}"#,
+            ]
+            #expect(try QueryRouteTests.post(client, "/api/track", "[" + events.joined(separator: ",") + "]").status == 202)
+
+            let (list, listJSON) = try Self.get(client, "/api/visitors?site=shop.example.com&date_range=all")
+            #expect(list.status == 200, "\(list.text)")
+            let visitors = try #require(listJSON?["visitors"] as? [[String: Any]])
+            #expect(visitors.count == 1)
+            #expect(visitors.first?["visitor_id"] as? String == "v 1")
+            #expect((visitors.first?["identity"] as? [String: String])?["name"] == "V \"One\"")
+            #expect((visitors.first?["revenue"] as? [String: Double])?["EUR"] == 10)
+
+            let (detail, detailJSON) = try Self.get(client, "/api/visitors/v%201?site=shop.example.com")
+            #expect(detail.status == 200, "\(detail.text)")
+            #expect((detailJSON?["timeline"] as? [[String: Any]])?.map { $0["event"] as? String } == ["page_view", "identify", "purchase"])
+            #expect(try Self.get(client, "/api/visitors/nobody?site=shop.example.com").0.status == 404)
+
+            let (conversions, conversionsJSON) = try Self.get(client, "/api/conversions?site=shop.example.com&date_range=2026-11-05,2026-11-06")
+            #expect(conversions.status == 200, "\(conversions.text)")
+            let rows = try #require(conversionsJSON?["conversions"] as? [[String: Any]])
+            #expect(rows.map { $0["kind"] as? String } == ["purchase", "lead"])
+            #expect((rows.first?["first_touch"] as? [String: Any])?["source"] as? String == "ads")
+            #expect(rows.first?["amount"] as? Double == 10)
+
+            #expect(try Self.get(client, "/api/visitors").0.status == 400)
+            #expect(try Self.get(client, "/api/conversions?site=s&date_range=soon").0.text.contains("date_range"))
+            #expect(try Self.get(client, "/api/visitors?site=s&limit=0").0.status == 400)
+        }
+    }
+}

@@ -1,0 +1,221 @@
+import ClarmEvents
+import ClarmHTTP
+import ClarmJSON
+import ClarmQuery
+import ClarmServer
+import ClarmSystem
+import Dispatch
+
+/// `GET /api/visitors`, `GET /api/visitors/{id}` and `GET /api/conversions` (docs/QUERIES.md).
+extension Gateway {
+    enum ListRoute { case visitors, visitor(String), conversions }
+
+    func list(_ route: ListRoute, _ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
+        guard authorized(request, &response) else { return }
+        let parameters = Self.parameters(request.query)
+        guard let site = parameters["site"]?.lowercased(), !site.isEmpty else {
+            sendError(.badRequest, "site: required, as ?site=shop.example.com", request, &response)
+            return
+        }
+        let range: (Int64, Int64)
+        let limit: Int, offset: Int
+        do throws(QueryError) {
+            let text = parameters["date_range"] ?? "30d"
+            let value: JSONValue = text.contains(",")
+                ? .array(text.split(separator: ",", omittingEmptySubsequences: false).map { .string(String($0)) })
+                : .string(text)
+            range = try Query.parseRange(value, now: wallClockMilliseconds())
+            limit = try Self.integer(parameters["limit"], field: "limit", default: 50, range: 1...1000)
+            offset = try Self.integer(parameters["offset"], field: "offset", default: 0, range: 0...Int(Int32.max))
+        } catch {
+            sendError(.badRequest, error.description, request, &response)
+            return
+        }
+        let origin = request.header("origin").map { Array($0) }
+        let engine = queryEngine
+        let pending = response.suspend()
+        DispatchQueue.global(qos: .userInitiated).async {
+            var json = JSONWriter(capacity: 8192)
+            var status = HTTPStatus.ok
+            do throws(QueryError) {
+                switch route {
+                case .visitors:
+                    let (rows, total) = try engine.visitors(site: site, from: range.0, to: range.1, search: parameters["search"],
+                                                            limit: limit, offset: offset)
+                    json.raw(#"{"visitors":["#)
+                    for (i, row) in rows.enumerated() {
+                        if i > 0 { json.raw(",") }
+                        Self.write(row, &json)
+                        json.raw("}")
+                    }
+                    json.raw(#"],"meta":{"total":"#)
+                    json.integer(total)
+                    json.raw("}}")
+                case .visitor(let id):
+                    if let detail = try engine.visitor(site: site, id: id) {
+                        Self.write(detail.summary, &json)
+                        json.raw(#","timeline":["#)
+                        for (i, event) in detail.timeline.enumerated() {
+                            if i > 0 { json.raw(",") }
+                            Self.write(event, &json)
+                        }
+                        json.raw("]}")
+                    } else {
+                        status = .notFound
+                        json.raw(#"{"error":"no events of this visitor on this site"}"#)
+                    }
+                case .conversions:
+                    let (rows, total) = try engine.conversions(site: site, from: range.0, to: range.1, limit: limit, offset: offset)
+                    json.raw(#"{"conversions":["#)
+                    for (i, row) in rows.enumerated() {
+                        if i > 0 { json.raw(",") }
+                        Self.write(row, &json)
+                    }
+                    json.raw(#"],"meta":{"total":"#)
+                    json.integer(total)
+                    json.raw("}}")
+                }
+            } catch {
+                json.reset()
+                json.raw(#"{"error":"#)
+                json.string(error.description)
+                json.raw("}")
+                status = .internalServerError
+            }
+            let body = json.bytes
+            let answer = status
+            pending.resume { response in
+                response.start(answer)
+                if let origin {
+                    origin.withUnsafeBytes { Gateway.allowOrigin($0, &response) }
+                } else {
+                    Gateway.allowOrigin(nil, &response)
+                }
+                body.withUnsafeBytes { response.body($0, contentType: "application/json") }
+            }
+        }
+    }
+
+    /// Decoded `name=value` pairs of a query string; a repeated name keeps its last value.
+    static func parameters(_ query: UnsafeRawBufferPointer?) -> [String: String] {
+        guard let query else { return [:] }
+        var result: [String: String] = [:]
+        for pair in query.split(separator: UInt8(ascii: "&")) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            result[URLParts.decode(parts[0])] = parts.count > 1 ? URLParts.decode(parts[1]) : ""
+        }
+        return result
+    }
+
+    static func integer(_ text: String?, field: String, default fallback: Int, range: ClosedRange<Int>) throws(QueryError) -> Int {
+        guard let text else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            throw QueryError(field: field, problem: "must be an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    /// Writes a visitor summary's members after an opening `{`, leaving the object open.
+    static func write(_ visitor: VisitorSummary, _ json: inout JSONWriter) {
+        json.raw(#"{"visitor_id":"#)
+        json.string(visitor.visitorID)
+        json.raw(#","identity":"#)
+        write(visitor.identity, &json)
+        json.raw(#","first_seen":"#)
+        json.string(Timestamp.format(visitor.firstSeen))
+        json.raw(#","last_seen":"#)
+        json.string(Timestamp.format(visitor.lastSeen))
+        json.raw(#","visits":"#)
+        json.integer(visitor.visits)
+        json.raw(#","events":"#)
+        json.integer(visitor.events)
+        json.raw(#","revenue":"#)
+        write(visitor.revenue, &json)
+    }
+
+    static func write(_ traits: [String: String], _ json: inout JSONWriter) {
+        json.raw("{")
+        for (i, key) in traits.keys.sorted().enumerated() {
+            if i > 0 { json.raw(",") }
+            json.string(key)
+            json.raw(":")
+            json.string(traits[key]!)
+        }
+        json.raw("}")
+    }
+
+    static func write(_ sums: [String: Double], _ json: inout JSONWriter) {
+        json.raw("{")
+        for (i, currency) in sums.keys.sorted().enumerated() {
+            if i > 0 { json.raw(",") }
+            json.string(currency)
+            json.raw(":")
+            json.number((sums[currency]! * 100).rounded() / 100)
+        }
+        json.raw("}")
+    }
+
+    static func write(_ event: TimelineEvent, _ json: inout JSONWriter) {
+        json.raw(#"{"time":"#)
+        json.string(Timestamp.format(event.time))
+        json.raw(#","event":"#)
+        json.string(event.event)
+        json.raw(#","page":"#)
+        json.string(event.page)
+        json.raw(#","url":"#)
+        json.string(event.url)
+        // Stored properties are a validated JSON object: they go out as they came in.
+        json.raw(#","properties":"#)
+        json.bytes.append(contentsOf: event.properties.utf8)
+        json.raw("}")
+    }
+
+    static func write(_ touch: Touch, _ json: inout JSONWriter) {
+        json.raw(#"{"source":"#)
+        json.string(touch.source)
+        json.raw(#","landing_page":"#)
+        json.string(touch.landingPage)
+        json.raw(#","time":"#)
+        json.string(Timestamp.format(touch.time))
+        json.raw("}")
+    }
+
+    static func write(_ conversion: Conversion, _ json: inout JSONWriter) {
+        json.raw(#"{"time":"#)
+        json.string(Timestamp.format(conversion.time))
+        json.raw(#","kind":"#)
+        json.string(conversion.kind)
+        json.raw(#","visitor_id":"#)
+        json.string(conversion.visitorID)
+        json.raw(#","identity":"#)
+        write(conversion.identity, &json)
+        json.raw(#","properties":"#)
+        json.bytes.append(contentsOf: conversion.properties.utf8)
+        if let amount = conversion.amount, let value = Double(amount) {
+            json.raw(#","amount":"#)
+            json.number(value)
+            json.raw(#","currency":"#)
+            json.string(conversion.currency ?? "unknown")
+        }
+        json.raw(#","first_touch":"#)
+        write(conversion.firstTouch, &json)
+        json.raw(#","last_touch":"#)
+        write(conversion.lastTouch, &json)
+        json.raw(#","preceding":{"pages_viewed":"#)
+        json.integer(conversion.pagesViewed)
+        json.raw(#","widget_opens":"#)
+        json.integer(conversion.widgetOpens)
+        json.raw(#","widget_messages":"#)
+        json.integer(conversion.widgetMessages)
+        json.raw(#","cta_clicks":"#)
+        json.integer(conversion.ctaClicks)
+        json.raw(#","last_events":["#)
+        for (i, event) in conversion.preceding.enumerated() {
+            if i > 0 { json.raw(",") }
+            write(event, &json)
+        }
+        json.raw(#"]},"seconds_to_convert":"#)
+        json.number(Double(conversion.millisecondsToConvert) / 1000)
+        json.raw("}")
+    }
+}
