@@ -2,53 +2,70 @@ import ClarmEvents
 import ClarmStorage
 
 /// Computes one shard's groups: visits per visitor, visit attributes, filters, then the sums per group.
+///
+/// Dimension values are kept as numbers while aggregating (a string id, or a time bucket's start) and turned
+/// into text once per group at the end; visit attributes are derived once per distinct first event's
+/// (URL, referrer, user agent), and a filter is decided once per distinct value.
 struct ShardAggregation {
     let query: Query
     var rows: ShardRows
 
+    /// Dimensions of the query and its filters that depend on the visit, each once.
+    private let visitDimensions: [Query.Dimension]
     private var groupIndex: [[Int64]: Int] = [:]
     private var accumulators: [Accumulator] = []
     private var agents: [UInt32: UserAgent] = [:]
     private var amounts: [UInt32: Double?] = [:]
+    private var hosts: [UInt32: Int64] = [:]
+    private var filterDecisions: [[Int64: Bool]]
+    private var visitValueCache: [FirstEvent: [Int64]] = [:]
+
+    /// What visit attributes depend on.
+    private struct FirstEvent: Hashable {
+        var path, origin, rest, referrer, userAgent: UInt32
+    }
 
     init(query: Query, rows: ShardRows) {
         self.query = query
         self.rows = rows
+        var visitDimensions: [Query.Dimension] = []
+        for dimension in query.dimensions + query.filters.map(\.dimension) where dimension.isVisit && !visitDimensions.contains(dimension) {
+            visitDimensions.append(dimension)
+        }
+        self.visitDimensions = visitDimensions
+        filterDecisions = Array(repeating: [:], count: query.filters.count)
     }
 
     mutating func run() -> [[String]: Accumulator] {
-        rows.rows.sort { a, b in
-            a.visitor != b.visitor ? a.visitor < b.visitor
-                : a.timestamp != b.timestamp ? a.timestamp < b.timestamp : a.sequence < b.sequence
-        }
-        let needsVisitAttributes = (query.dimensions + query.filters.map(\.dimension)).contains { $0.isVisit }
+        QueryEngine.sortByVisitor(&rows)
         let pageView = id("page_view"), purchase = id("purchase"), goal = id("goal_achieved")
-        var start = 0
         let all = rows.rows
-        var visitOf: [Int] = []
-        var firsts: [Int] = []
-        var attributes: [VisitAttributes?] = []
+        var visitOf: [Int] = [], firsts: [Int] = []
+        var visitValues: [Int64] = []
         var visitGroups: [Int64: (count: Int, first: Int64, last: Int64, pageViewOnly: Bool)] = [:]
         var visitorGroups: [Int: Bool] = [:]
         var key: [Int64] = []
+        var start = 0
         while start < all.count {
             var end = start + 1
             while end < all.count && all[end].visitor == all[start].visitor { end += 1 }
-
             Visits.assign(all[start..<end], empty: rows.empty, visitOf: &visitOf, firsts: &firsts)
-            attributes.removeAll(keepingCapacity: true)
-            for first in firsts {
-                attributes.append(needsVisitAttributes ? VisitAttributes(first: all[first], strings: rows.strings, agents: &agents) : nil)
+            visitValues.removeAll(keepingCapacity: true)
+            if !visitDimensions.isEmpty {
+                for first in firsts { visitValues += valuesOfVisit(all[first]) }
             }
-
             visitGroups.removeAll(keepingCapacity: true)
             visitorGroups.removeAll(keepingCapacity: true)
             for i in start..<end {
                 let row = all[i]
-                let visit = attributes[visitOf[i - start]]
-                guard query.filters.allSatisfy({ $0.matches(text(of: $0.dimension, row, visit)) }) else { continue }
+                let visit = visitOf[i - start]
+                var kept = true
+                for index in query.filters.indices where kept {
+                    kept = decide(index, value(query.filters[index].dimension, row, visit, visitValues))
+                }
+                guard kept else { continue }
                 key.removeAll(keepingCapacity: true)
-                for dimension in query.dimensions { key.append(keyValue(dimension, row, visit)) }
+                for dimension in query.dimensions { key.append(value(dimension, row, visit, visitValues)) }
                 let group = groupFor(key)
                 let isPageView = row.event == pageView
                 let isConversion = row.event == purchase || row.event == goal
@@ -60,7 +77,7 @@ struct ShardAggregation {
                     accumulators[group].revenue[currency, default: 0] += amount
                 }
                 visitorGroups[group] = (visitorGroups[group] ?? false) || isConversion
-                let visitKey = Int64(visitOf[i - start]) << 32 | Int64(group)
+                let visitKey = Int64(visit) << 32 | Int64(group)
                 if var entry = visitGroups[visitKey] {
                     entry.count += 1
                     entry.last = row.timestamp
@@ -111,19 +128,56 @@ struct ShardAggregation {
 
     // MARK: Dimension values
 
-    /// A dimension's value as a group key part: a string id, or a time bucket's start.
-    private mutating func keyValue(_ dimension: Query.Dimension, _ row: EventRow, _ visit: VisitAttributes?) -> Int64 {
+    /// A dimension's value as a number: a string id, or a time bucket's start.
+    private mutating func value(_ dimension: Query.Dimension, _ row: EventRow, _ visit: Int, _ visitValues: [Int64]) -> Int64 {
         switch dimension {
-        case .time(let bucket): TimeBuckets.start(of: row.timestamp, bucket)
-        case .eventName: Int64(row.event)
-        case .eventPage: Int64(row.path)
-        case .eventProperty: Int64(row.property)
-        case .visitEntryPage: Int64(visit!.entryPage)
-        default: Int64(id(text(of: dimension, row, visit)))
+        case .time(let bucket): return TimeBuckets.start(of: row.timestamp, bucket)
+        case .eventName: return Int64(row.event)
+        case .eventPage: return Int64(row.path)
+        case .eventProperty: return Int64(row.property)
+        case .eventHostname:
+            if let host = hosts[row.origin] { return host }
+            let host = Int64(id(VisitAttributes.host(rows.strings.string(row.origin))))
+            hosts[row.origin] = host
+            return host
+        default:
+            return visitValues[visit * visitDimensions.count + visitDimensions.firstIndex(of: dimension)!]
         }
     }
 
-    /// Turns a group key part back into the text the answer shows.
+    /// The values of `visitDimensions` for a visit, from its first event.
+    private mutating func valuesOfVisit(_ first: EventRow) -> [Int64] {
+        let key = FirstEvent(path: first.path, origin: first.origin, rest: first.rest, referrer: first.referrer, userAgent: first.userAgent)
+        if let cached = visitValueCache[key] { return cached }
+        let attributes = VisitAttributes(first: first, strings: rows.strings, agents: &agents)
+        let values = visitDimensions.map { dimension -> Int64 in
+            let text: String = switch dimension {
+            case .visitEntryPage: rows.strings.string(attributes.entryPage)
+            case .visitSource: attributes.source
+            case .visitReferrer: attributes.referrer
+            case .visitUTMSource: attributes.utmSource
+            case .visitUTMMedium: attributes.utmMedium
+            case .visitUTMCampaign: attributes.utmCampaign
+            case .visitBrowser: attributes.agent.browser
+            case .visitOS: attributes.agent.os
+            default: attributes.agent.device
+            }
+            return Int64(id(text))
+        }
+        visitValueCache[key] = values
+        return values
+    }
+
+    /// Whether filter `index` keeps a value, decided once per distinct value.
+    private mutating func decide(_ index: Int, _ value: Int64) -> Bool {
+        if let decision = filterDecisions[index][value] { return decision }
+        let filter = query.filters[index]
+        let decision = filter.matches(label(filter.dimension, value))
+        filterDecisions[index][value] = decision
+        return decision
+    }
+
+    /// Turns a dimension value back into the text the answer shows.
     private func label(_ dimension: Query.Dimension, _ value: Int64) -> String {
         switch dimension {
         case .time(let bucket): TimeBuckets.label(value, bucket)
@@ -131,27 +185,6 @@ struct ShardAggregation {
         default: rows.strings.string(UInt32(value))
         }
     }
-
-    /// A dimension's value as text, for filters and for dimensions without a cheaper key.
-    private mutating func text(of dimension: Query.Dimension, _ row: EventRow, _ visit: VisitAttributes?) -> String {
-        switch dimension {
-        case .time(let bucket): TimeBuckets.label(TimeBuckets.start(of: row.timestamp, bucket), bucket)
-        case .eventName: rows.strings.string(row.event)
-        case .eventPage: rows.strings.string(row.path)
-        case .eventHostname: VisitAttributes.host(rows.strings.string(row.origin))
-        case .eventProperty: row.property == rows.empty ? "(none)" : rows.strings.string(row.property)
-        case .visitEntryPage: rows.strings.string(visit!.entryPage)
-        case .visitSource: visit!.source
-        case .visitReferrer: visit!.referrer
-        case .visitUTMSource: visit!.utmSource
-        case .visitUTMMedium: visit!.utmMedium
-        case .visitUTMCampaign: visit!.utmCampaign
-        case .visitBrowser: visit!.agent.browser
-        case .visitOS: visit!.agent.os
-        case .visitDevice: visit!.agent.device
-        }
-    }
-
 }
 
 /// Calendar buckets in UTC.

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Query times: Clarm's POST /api/query against DuckDB answering the same SQL over the same events.
+# Usage: Tools/bench/queries.sh [events]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+events=${1:-1000000}
+python3 -c 'import duckdb' 2>/dev/null || pip install -q duckdb
+Tools/setup.sh
+swift build -c release --product clarm >/dev/null
+
+work=$(mktemp -d)
+trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+python3 Tools/bench/events.py --events "$events" --seed 7 --days 31 > "$work/events.ndjson"
+split -n l/2 "$work/events.ndjson" "$work/part-"
+.build/release/clarm serve --port 18093 --data "$work/data" --shards 2 --loops 2 --durability os >/dev/null 2>&1 & pid=$!
+sleep 1
+for part in "$work"/part-*; do
+  python3 Tools/bench/post.py "$part" --url http://127.0.0.1:18093/api/track --batch 1000 >/dev/null &
+done
+wait %2 %3 2>/dev/null || wait
+kill -TERM $pid; wait $pid   # a clean stop seals everything into segments
+.build/release/clarm serve --port 18093 --data "$work/data" --loops 2 >/dev/null 2>&1 & pid=$!
+sleep 1
+python3 Tools/bench/queries.py "$work/events.ndjson" --url http://127.0.0.1:18093
