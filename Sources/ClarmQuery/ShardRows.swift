@@ -122,28 +122,32 @@ struct ShardRows {
         }
         var columns: [Column] = [.visitor_id, .session_id, .event] + selection.columns.sorted { $0.index < $1.index }
         if let keyColumn, !columns.contains(keyColumn) { columns.append(keyColumn) }
-        var dictionaries: [Column: Segment.Dictionary] = [:]
-        var translations: [Column: [UInt32]] = [:]
+        // Per column (by `Column.index`): its dictionary, the translation of its ids, its ids in the current block.
+        let count = Column.allCases.count
+        var dictionaries = [Segment.Dictionary?](repeating: nil, count: count)
+        var translations = [[UInt32]](repeating: [], count: count)
+        var blockIDs = [[UInt32]](repeating: [], count: count)
         for column in columns {
-            dictionaries[column] = try segment.dictionary(column)
-            translations[column] = [UInt32](repeating: .max, count: dictionaries[column]!.count)
+            let dictionary = try segment.dictionary(column)
+            dictionaries[column.index] = dictionary
+            translations[column.index] = [UInt32](repeating: .max, count: dictionary.count)
         }
-        var keyTranslation = keyColumn.map { [UInt32](repeating: .max, count: dictionaries[$0]!.count) } ?? []
+        var keyTranslation = keyColumn.map { [UInt32](repeating: .max, count: dictionaries[$0.index]!.count) } ?? []
         var reader = PropertyReader()
 
-        func translate(_ column: Column, _ id: UInt32) -> UInt32 {
-            let cached = translations[column]![Int(id)]
+        func translate(_ column: Int, _ id: UInt32) -> UInt32 {
+            let cached = translations[column][Int(id)]
             if cached != .max { return cached }
             let result = Array(dictionaries[column]!.value(Int(id))).withUnsafeBytes { strings.id(for: $0) }
-            translations[column]![Int(id)] = result
+            translations[column][Int(id)] = result
             return result
         }
         func keyValue(_ id: UInt32) -> UInt32 {
             guard let keyColumn, let key = selection.propertyKey else { return empty }
-            if keyColumn != .properties { return translate(keyColumn, id) }
+            if keyColumn != .properties { return translate(keyColumn.index, id) }
             if keyTranslation[Int(id)] != .max { return keyTranslation[Int(id)] }
             var result = empty
-            Array(dictionaries[.properties]!.value(Int(id))).withUnsafeBytes { properties in
+            Array(dictionaries[Column.properties.index]!.value(Int(id))).withUnsafeBytes { properties in
                 reader.forEachMember(properties) { name, text in
                     if name.elementsEqual(key) { result = strings.id(for: text) }
                 }
@@ -151,10 +155,12 @@ struct ShardRows {
             keyTranslation[Int(id)] = result
             return result
         }
+        // The columns a row gets, as indexes; the rest stay empty.
+        let wantedColumns = Set([Column.visitor_id, .session_id, .event]).union(selection.columns)
+        let read = Column.allCases.map { wantedColumns.contains($0) }
 
         var timestamps: [Int64] = []
         var scratch: [UInt32] = []
-        var ids: [Column: [UInt32]] = [:]
         for block in 0..<segment.blockCount where segment.zones[block].max >= selection.from && segment.zones[block].min < selection.to {
             try segment.timestamps(block: block, into: &timestamps)
             try segment.ids(.site, block: block, into: &scratch)
@@ -171,20 +177,19 @@ struct ShardRows {
             }
             if matching.isEmpty { continue }
             for column in columns {
-                try segment.ids(column, block: block, into: &scratch)
-                ids[column] = scratch
+                try segment.ids(column, block: block, into: &blockIDs[column.index])
             }
+            rows.reserveCapacity(rows.count + matching.count)
             for row in matching {
                 func value(_ column: Column) -> UInt32 {
-                    selection.columns.contains(column) || column == .visitor_id || column == .session_id || column == .event
-                        ? translate(column, ids[column]![row]) : empty
+                    read[column.index] ? translate(column.index, blockIDs[column.index][row]) : empty
                 }
                 rows.append(EventRow(
                     visitor: value(.visitor_id), session: value(.session_id), timestamp: timestamps[row],
                     sequence: UInt32(rows.count), event: value(.event), path: value(.path), origin: value(.origin),
                     rest: value(.rest), referrer: value(.referrer), userAgent: value(.user_agent),
                     amount: value(.amount), currency: value(.currency), properties: value(.properties),
-                    property: keyColumn.map { keyValue(ids[$0]![row]) } ?? empty))
+                    property: keyColumn.map { keyValue(blockIDs[$0.index][row]) } ?? empty))
             }
         }
     }

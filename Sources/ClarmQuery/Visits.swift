@@ -11,17 +11,16 @@ enum Visits {
     static func assign(_ rows: ArraySlice<EventRow>, empty: UInt32, visitOf: inout [Int], firsts: inout [Int]) {
         visitOf.removeAll(keepingCapacity: true)
         firsts.removeAll(keepingCapacity: true)
-        var sessions: [UInt32: Int] = [:]
         var lastAnonymous: (visit: Int, time: Int64)? = nil
         for i in rows.indices {
             let row = rows[i]
             let visit: Int
             if row.session != empty {
-                if let known = sessions[row.session] {
+                // A visitor has few visits: finding the session among their first events beats a hash table.
+                if let known = firsts.lastIndex(where: { rows[$0].session == row.session }) {
                     visit = known
                 } else {
                     visit = firsts.count
-                    sessions[row.session] = visit
                     firsts.append(i)
                 }
             } else if let last = lastAnonymous, row.timestamp - last.time <= gap {

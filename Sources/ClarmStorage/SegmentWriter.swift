@@ -159,7 +159,30 @@ func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> I
 }
 
 extension SegmentFormat.Column {
-    public var index: Int { Self.allCases.firstIndex(of: self)! }
+    /// Position in `allCases`, for arrays indexed by column.
+    public var index: Int {
+        switch self {
+        case .timestamp: 0
+        case .visitor_id: 1
+        case .session_id: 2
+        case .event: 3
+        case .site: 4
+        case .origin: 5
+        case .path: 6
+        case .rest: 7
+        case .referrer: 8
+        case .user_agent: 9
+        case .amount: 10
+        case .currency: 11
+        case .plan: 12
+        case .goal: 13
+        case .value: 14
+        case .email: 15
+        case .name: 16
+        case .company: 17
+        case .properties: 18
+        }
+    }
 }
 
 import Glibc

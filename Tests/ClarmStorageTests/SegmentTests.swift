@@ -40,6 +40,10 @@ import ClarmTestSupport
         }
     }
 
+    @Test func columnIndexesFollowTheColumnOrder() {
+        #expect(SegmentFormat.Column.allCases.enumerated().allSatisfy { $0.offset == $0.element.index })
+    }
+
     @Test func extractsDashboardProperties() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
