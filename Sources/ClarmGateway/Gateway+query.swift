@@ -153,7 +153,12 @@ enum QueryAnswer {
             }
             json.raw(order.descending ? #","desc"]"# : #","asc"]"#)
         }
-        json.raw(#"],"limit":"#)
+        json.raw("]")
+        if let attribution = query.attribution {
+            json.raw(#","attribution":"#)
+            json.string(attribution.rawValue)
+        }
+        json.raw(#","limit":"#)
         json.integer(query.limit)
         json.raw(#","offset":"#)
         json.integer(query.offset)

@@ -98,6 +98,13 @@ public struct Query: Sendable {
     public var orderBy: [(key: OrderKey, descending: Bool)]
     public var limit: Int
     public var offset: Int
+    /// How conversions are credited to visit dimensions; nil: to the visit they happened in.
+    public var attribution: Attribution?
+
+    public enum Attribution: String, Sendable {
+        case firstTouch = "first_touch"
+        case lastTouch = "last_touch"
+    }
 
     public static let maxLimit = 100_000
 }
@@ -203,11 +210,15 @@ extension Query {
 
         let limit = try integer(json["limit"], field: "limit", default: 10_000, range: 1...maxLimit)
         let offset = try integer(json["offset"], field: "offset", default: 0, range: 0...Int(Int32.max))
-        if let attribution = json["attribution"], attribution != .null {
-            throw QueryError(field: "attribution", problem: "not supported by this version: use GET /api/conversions for first and last touch")
+        var attribution: Attribution? = nil
+        if let value = json["attribution"], value != .null {
+            guard let name = value.string, let model = Attribution(rawValue: name) else {
+                throw QueryError(field: "attribution", problem: "must be \"first_touch\" or \"last_touch\"")
+            }
+            attribution = model
         }
         return Query(site: site.lowercased(), from: from, to: to, metrics: metrics, dimensions: dimensions,
-                     filters: filters, orderBy: orderBy, limit: limit, offset: offset)
+                     filters: filters, orderBy: orderBy, limit: limit, offset: offset, attribution: attribution)
     }
 
     static func integer(_ value: JSONValue?, field: String, default fallback: Int, range: ClosedRange<Int>) throws(QueryError) -> Int {

@@ -43,8 +43,10 @@ public struct QueryEngine: Sendable {
         DispatchQueue.concurrentPerform(iterations: shards.count) { index in
             do throws(SegmentCorruption) {
                 var selection = RowSelection(site: query.site)
-                selection.from = query.from
-                selection.to = query.to
+                // Attribution looks at each visitor's whole history; the aggregation keeps metrics to the range.
+                let attributing = query.attribution != nil && (query.dimensions + query.filters.map(\.dimension)).contains { $0.isVisit }
+                selection.from = attributing ? .min : query.from
+                selection.to = attributing ? .max : query.to
                 selection.columns = query.segmentColumns
                 selection.propertyKey = propertyKeys.first.map { Array($0.utf8) }
                 let rows = try ShardRows.scan(shards[index], selection)

@@ -39,17 +39,36 @@ struct ShardAggregation {
     mutating func run() -> [[String]: Accumulator] {
         QueryEngine.sortByVisitor(&rows)
         let pageView = id("page_view"), purchase = id("purchase"), goal = id("goal_achieved")
-        let all = rows.rows
+        let everything = rows.rows
+        // With attribution the rows cover the visitors' whole history; metrics still see only the range.
+        let attributing = query.attribution != nil && !visitDimensions.isEmpty
+        var inRange: [EventRow] = []
+        var historyVisitOf: [Int] = [], historyFirsts: [Int] = []
+        var historySource: [Bool] = []
         var visitOf: [Int] = [], firsts: [Int] = []
         var visitValues: [Int64] = []
         var visitGroups: [Int64: (count: Int, first: Int64, last: Int64, pageViewOnly: Bool)] = [:]
         var visitorGroups: [Int: Bool] = [:]
         var key: [Int64] = []
-        var start = 0
-        while start < all.count {
-            var end = start + 1
-            while end < all.count && all[end].visitor == all[start].visitor { end += 1 }
-            Visits.assign(all[start..<end], empty: rows.empty, visitOf: &visitOf, firsts: &firsts)
+        var begin = 0
+        while begin < everything.count {
+            var finish = begin + 1
+            while finish < everything.count && everything[finish].visitor == everything[begin].visitor { finish += 1 }
+            let history = everything[begin..<finish]
+            begin = finish
+            let all: ArraySlice<EventRow>
+            if attributing {
+                inRange.removeAll(keepingCapacity: true)
+                for row in history where row.timestamp >= query.from && row.timestamp < query.to { inRange.append(row) }
+                if inRange.isEmpty { continue }
+                all = inRange[...]
+                Visits.assign(history, empty: rows.empty, visitOf: &historyVisitOf, firsts: &historyFirsts)
+                historySource = historyFirsts.map { !isDirect(history[$0]) }
+            } else {
+                all = history
+            }
+            let start = all.startIndex, end = all.endIndex
+            Visits.assign(all, empty: rows.empty, visitOf: &visitOf, firsts: &firsts)
             visitValues.removeAll(keepingCapacity: true)
             if !visitDimensions.isEmpty {
                 for first in firsts { visitValues += valuesOfVisit(all[first]) }
@@ -59,16 +78,31 @@ struct ShardAggregation {
             for i in start..<end {
                 let row = all[i]
                 let visit = visitOf[i - start]
+                let isPageView = row.event == pageView
+                let isConversion = row.event == purchase || row.event == goal
+                // A conversion's visit dimensions come from the visit its attribution model credits.
+                var values = visitValues
+                var slot = visit
+                if attributing && isConversion {
+                    let own = historyVisitOf[history.firstIndex { $0.sequence == row.sequence }! - history.startIndex]
+                    let credited: Int
+                    switch query.attribution! {
+                    case .firstTouch:
+                        credited = 0
+                    case .lastTouch:
+                        credited = historySource[own] ? own : ((0..<own).last { historySource[$0] } ?? own)
+                    }
+                    values = valuesOfVisit(history[historyFirsts[credited]])
+                    slot = 0
+                }
                 var kept = true
                 for index in query.filters.indices where kept {
-                    kept = decide(index, value(query.filters[index].dimension, row, visit, visitValues))
+                    kept = decide(index, value(query.filters[index].dimension, row, slot, values))
                 }
                 guard kept else { continue }
                 key.removeAll(keepingCapacity: true)
-                for dimension in query.dimensions { key.append(value(dimension, row, visit, visitValues)) }
+                for dimension in query.dimensions { key.append(value(dimension, row, slot, values)) }
                 let group = groupFor(key)
-                let isPageView = row.event == pageView
-                let isConversion = row.event == purchase || row.event == goal
                 accumulators[group].events += 1
                 if isPageView { accumulators[group].pageviews += 1 }
                 if isConversion { accumulators[group].conversions += 1 }
@@ -97,7 +131,6 @@ struct ShardAggregation {
                 accumulators[group].durationSum += entry.last - entry.first
                 if entry.count == 1 && entry.pageViewOnly { accumulators[group].bouncedVisits += 1 }
             }
-            start = end
         }
         var result: [[String]: Accumulator] = [:]
         for (key, index) in groupIndex {
@@ -166,6 +199,11 @@ struct ShardAggregation {
         }
         visitValueCache[key] = values
         return values
+    }
+
+    /// Whether a visit's first event came direct (no campaign, no outside referrer).
+    private mutating func isDirect(_ first: EventRow) -> Bool {
+        VisitAttributes(first: first, strings: rows.strings, agents: &agents).source == VisitAttributes.direct
     }
 
     /// Whether filter `index` keeps a value, decided once per distinct value.

@@ -69,6 +69,10 @@ func parse(_ json: String, now: Int64 = 1_793_750_400_000) throws(QueryError) ->
         #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"filters":[["is","event:props:plan",["pro"]]],"dimensions":["time:day"]}"#,
         #"{"site":"SHOP.example.com","date_range":["2026-11-03T18:00:00Z","2026-11-04T00:00:00Z"],\#(allMetrics),"dimensions":["visit:entry_page"]}"#,
         #"{"site":"nobody.example.com","date_range":"all",\#(allMetrics)}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:source"],"attribution":"first_touch"}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:source","visit:entry_page"],"attribution":"last_touch"}"#,
+        #"{"site":"shop.example.com","date_range":["2026-11-02","2026-11-04"],\#(allMetrics),"dimensions":["visit:entry_page"],"attribution":"first_touch"}"#,
+        #"{"site":"shop.example.com","date_range":["2026-11-02T12:00:00Z","2026-11-04"],\#(allMetrics),"filters":[["is","visit:source",["google"]]],"attribution":"last_touch"}"#,
     ]
 
     @Test func matchesTheReferenceOnEveryQuery() throws {

@@ -13,6 +13,9 @@ public enum QueryReference {
         let seen = events.filter { $0.site == query.site && $0.timestamp >= query.from && $0.timestamp < query.to }
         var byVisitor: [String: [EventRecord]] = [:]
         for event in seen { byVisitor[event.visitorID, default: []].append(event) }
+        // Whole histories, for attribution.
+        var historyOf: [String: [EventRecord]] = [:]
+        for event in events where event.site == query.site { historyOf[event.visitorID, default: []].append(event) }
 
         struct Sums {
             var visitors = Set<String>()
@@ -24,24 +27,23 @@ public enum QueryReference {
         var groups: [[String]: Sums] = [:]
         for (visitor, list) in byVisitor {
             let sorted = list.sorted { $0.timestamp < $1.timestamp }
-            var visitOfEvent: [String] = []
-            var firstOfVisit: [String: EventRecord] = [:]
-            var anonymousCount = 0
-            var lastAnonymous: Int64? = nil
-            for event in sorted {
-                let visit: String
-                if !event.sessionID.isEmpty {
-                    visit = "s:" + event.sessionID
-                } else {
-                    if let last = lastAnonymous, event.timestamp - last <= 30 * 60 * 1000 {} else { anonymousCount += 1 }
-                    lastAnonymous = event.timestamp
-                    visit = "a:\(anonymousCount)"
-                }
-                visitOfEvent.append(visit)
-                if firstOfVisit[visit] == nil { firstOfVisit[visit] = event }
-            }
+            let (visitOfEvent, firstOfVisit, _) = visits(sorted)
+            let history = historyOf[visitor]!.sorted { $0.timestamp < $1.timestamp }
+            let (historyVisitOf, historyFirst, historyOrder) = visits(history)
             for (event, visit) in zip(sorted, visitOfEvent) {
-                let first = firstOfVisit[visit]!
+                var first = firstOfVisit[visit]!
+                if let model = query.attribution, event.event == "purchase" || event.event == "goal_achieved" {
+                    let own = historyVisitOf[history.firstIndex(of: event)!]
+                    let direct = { (visit: String) in value(.visitSource, historyFirst[visit]!, historyFirst[visit]!) == "Direct / None" }
+                    switch model {
+                    case .firstTouch:
+                        first = historyFirst[historyOrder[0]]!
+                    case .lastTouch:
+                        let position = historyOrder.firstIndex(of: own)!
+                        let credited = direct(own) ? (historyOrder[..<position].last { !direct($0) } ?? own) : own
+                        first = historyFirst[credited]!
+                    }
+                }
                 guard query.filters.allSatisfy({ matches($0, value($0.dimension, event, first)) }) else { continue }
                 let key = query.dimensions.map { value($0, event, first) }
                 var sums = groups[key] ?? Sums()
@@ -90,6 +92,31 @@ public enum QueryReference {
         case .contains: filter.values.contains { value.contains($0) }
         case .contains_not: !filter.values.contains { value.contains($0) }
         }
+    }
+
+    /// Visits of one visitor's events in time order: each event's visit, each visit's first event, visits in order.
+    static func visits(_ sorted: [EventRecord]) -> ([String], [String: EventRecord], [String]) {
+        var visitOfEvent: [String] = []
+        var firstOfVisit: [String: EventRecord] = [:]
+        var order: [String] = []
+        var anonymousCount = 0
+        var lastAnonymous: Int64? = nil
+        for event in sorted {
+            let visit: String
+            if !event.sessionID.isEmpty {
+                visit = "s:" + event.sessionID
+            } else {
+                if let last = lastAnonymous, event.timestamp - last <= 30 * 60 * 1000 {} else { anonymousCount += 1 }
+                lastAnonymous = event.timestamp
+                visit = "a:\(anonymousCount)"
+            }
+            visitOfEvent.append(visit)
+            if firstOfVisit[visit] == nil {
+                firstOfVisit[visit] = event
+                order.append(visit)
+            }
+        }
+        return (visitOfEvent, firstOfVisit, order)
     }
 
     static func round1(_ x: Double) -> Double { (x * 10).rounded(.toNearestOrAwayFromZero) / 10 }
