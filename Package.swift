@@ -42,7 +42,8 @@ let package = Package(
             dependencies: [
                 "ClarmSystem", "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            exclude: ["Assets"]
         ),
         .executableTarget(
             name: "clarm",

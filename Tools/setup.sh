@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Installs the system packages Clarm builds against, when missing: liblz4 (headers) and pkg-config.
+# Installs what Clarm needs when missing: liblz4 (headers) and pkg-config to build; with --browser, also
+# Chromium, its WebDriver, and Selenium and pytest for the loader's browser test.
 set -euo pipefail
 
-missing=()
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-if ! pkg-config --exists liblz4 2>/dev/null; then missing+=(liblz4-dev); fi
+packages=()
+command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
+pkg-config --exists liblz4 2>/dev/null || packages+=(liblz4-dev)
+if [ "${1:-}" = "--browser" ]; then
+  [ -x /usr/bin/chromium ] || packages+=(chromium)
+  [ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
+fi
 
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}" >&2
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "installing: ${packages[*]}" >&2
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--browser" ]; then
+  python3 -c 'import selenium, pytest' 2>/dev/null || python3 -m pip install -q selenium pytest
 fi

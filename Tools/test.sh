@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what is missing, then builds and runs the whole test suite.
+# Installs what is missing, then builds and runs the whole test suite: the Swift tests, then the loader's
+# test in headless Chromium against a real gateway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-Tools/setup.sh
+Tools/setup.sh --browser
 swift build --build-tests
 swift test --skip-build "$@"
+python3 -m pytest -q Tests/Browser

@@ -10,6 +10,7 @@ import ClarmStorage
 /// - `POST /api/track`: events in (`Gateway+track.swift`).
 /// - `POST /api/query`: aggregates out (`Gateway+query.swift`), behind API keys when configured.
 /// - `GET /api/visitors`, `/api/visitors/{id}`, `/api/conversions` (`Gateway+visitors.swift`), likewise.
+/// - `GET /clarm.js`: the loader (`Gateway+loader.swift`).
 /// - `GET /healthz`: liveness.
 public final class Gateway: HTTPHandler {
     let store: Store
@@ -47,6 +48,11 @@ public final class Gateway: HTTPHandler {
             case .get, .head: list(route, request, &response)
             case .options: preflight(request, &response, methods: "GET, HEAD, OPTIONS")
             default: methodNotAllowed(request, &response, allow: "GET, HEAD, OPTIONS")
+            }
+        } else if request.pathIs("/clarm.js") {
+            switch request.method {
+            case .get, .head: loaderScript(request, &response)
+            default: methodNotAllowed(request, &response, allow: "GET, HEAD")
             }
         } else if request.pathIs("/healthz") {
             switch request.method {

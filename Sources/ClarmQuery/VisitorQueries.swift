@@ -18,8 +18,11 @@ public struct VisitorSummary: Sendable {
 public struct TimelineEvent: Sendable {
     public var time: Int64
     public var event: String
+    public var sessionID: String
     public var page: String
     public var url: String
+    public var referrer: String
+    public var userAgent: String
     /// The properties object as stored (`{}` when none).
     public var properties: String
 }
@@ -94,7 +97,7 @@ extension QueryEngine {
         let shard = Array(id.utf8).withUnsafeBytes { store.shard(forVisitor: $0) }
         var selection = RowSelection(site: site)
         selection.visitors = [Array(id.utf8)]
-        selection.columns = [.path, .origin, .rest, .amount, .currency, .properties]
+        selection.columns = [.path, .origin, .rest, .referrer, .user_agent, .amount, .currency, .properties]
         var scan: ShardRows
         do throws(SegmentCorruption) {
             scan = try ShardRows.scan(store.snapshot()[shard], selection)
@@ -207,8 +210,10 @@ extension QueryEngine {
 
     static func timelineEvent(_ row: EventRow, _ strings: ByteInterner) -> TimelineEvent {
         let properties = strings.string(row.properties)
-        return TimelineEvent(time: row.timestamp, event: strings.string(row.event), page: strings.string(row.path),
+        return TimelineEvent(time: row.timestamp, event: strings.string(row.event), sessionID: strings.string(row.session),
+                             page: strings.string(row.path),
                              url: strings.string(row.origin) + strings.string(row.path) + strings.string(row.rest),
+                             referrer: strings.string(row.referrer), userAgent: strings.string(row.userAgent),
                              properties: properties.isEmpty ? "{}" : properties)
     }
 

@@ -145,3 +145,39 @@ import ClarmTestSupport
         }
     }
 }
+
+@Suite struct LoaderRouteTests {
+    @Test func servesTheLoaderWithValidators() throws {
+        try withGateway { port, _ in
+            let client = try TestClient(port: port)
+            try client.send("GET /clarm.js HTTP/1.1\r\nHost: t\r\n\r\n")
+            let script = try #require(try client.readResponse())
+            #expect(script.status == 200)
+            #expect(script.header("content-type") == "application/javascript; charset=utf-8")
+            #expect(script.header("cache-control") == "public, max-age=3600")
+            let etag = try #require(script.header("etag"))
+            #expect(etag.hasPrefix("\"") && etag.count == 18)
+            #expect(script.text.contains("ClarmTrack"))
+            try client.send("GET /clarm.js HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"other\", \(etag)\r\n\r\n")
+            let revalidated = try #require(try client.readResponse())
+            #expect(revalidated.status == 304)
+            #expect(revalidated.body.isEmpty)
+            #expect(revalidated.header("etag") == etag)
+            try client.send("HEAD /clarm.js HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try client.readResponse(toHead: true)?.header("content-length") == String(script.body.count))
+        }
+    }
+
+    /// The binary serves what Sources/ClarmGateway/Assets holds (Tools/embed-assets.sh keeps them equal).
+    @Test func embeddedLoaderMatchesItsSource() throws {
+        try withGateway { port, _ in
+            let client = try TestClient(port: port)
+            try client.send("GET /clarm.js HTTP/1.1\r\nHost: t\r\n\r\n")
+            let served = try #require(try client.readResponse()).text
+            let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Sources/ClarmGateway/Assets/clarm.js")
+            let file = try String(contentsOf: source, encoding: .utf8)
+            #expect(served + "\n" == file, "run Tools/embed-assets.sh after editing the loader")
+        }
+    }
+}

@@ -1,0 +1,158 @@
+"""The loader in a real browser: headless Chromium loads pages of a site on one port that embed clarm.js from
+a real gateway on another (so CORS is exercised), and the gateway's visitor endpoint must show what happened."""
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import functools
+import http.server
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CLARM = ROOT / ".build" / "debug" / "clarm"
+SITE = "shop.example.com"
+STUB = ("<script>window.ClarmTrack=window.ClarmTrack||{q:[],track:function(){this.q.push(['track',[].slice.call(arguments)])},"
+        "widget:function(){this.q.push(['widget',[].slice.call(arguments)])}};</script>")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gateway:
+    def __init__(self, data):
+        self.data = data
+        self.port = free_port()
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen([str(CLARM), "serve", "--port", str(self.port), "--data", self.data, "--loops", "1"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert b"listening on" in self.process.stdout.readline()
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(timeout=15) == 0
+
+    def timeline(self, visitor):
+        url = "http://127.0.0.1:%d/api/visitors/%s?site=%s" % (self.port, visitor, SITE)
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            raise
+
+
+def wait_for(condition, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+@pytest.fixture
+def world():
+    work = tempfile.mkdtemp(prefix="clarm-browser-")
+    gateway = Gateway(os.path.join(work, "data"))
+    gateway.start()
+    pages = pathlib.Path(work) / "site"
+    pages.mkdir()
+    loader = '<script defer src="http://127.0.0.1:%d/clarm.js" data-site="%s"></script>' % (gateway.port, SITE)
+    (pages / "index.html").write_text(
+        "<!doctype html><html><head><title>Shop</title>" + STUB +
+        "<script>window.ClarmTrack.track('identify', {email: 'ann@example.com', name: 'Ann', plan: 'pro'});</script>" + loader +
+        "</head><body><button id='cta' data-clarm-cta='book-demo'>Book a demo</button>"
+        "<button id='spa' onclick=\"history.pushState({}, '', '/pricing')\">Pricing</button></body></html>")
+    (pages / "thanks.html").write_text("<!doctype html><html><head><title>Thank you</title>" + loader + "</head><body>Thanks</body></html>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(pages))
+    handler.log_message = lambda *args: None
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+
+    options = Options()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]:
+        options.add_argument(argument)
+    options.binary_location = "/usr/bin/chromium"
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(20)
+    try:
+        yield gateway, driver, "http://127.0.0.1:%d" % site.server_address[1]
+    finally:
+        driver.quit()
+        site.shutdown()
+        if gateway.process.poll() is None:
+            gateway.stop()
+        subprocess.run(["rm", "-rf", work])
+
+
+def events_named(timeline, name):
+    return [e for e in (timeline or {}).get("timeline", []) if e["event"] == name]
+
+
+def test_loader_tracks_pages_widget_commerce_and_survives_an_outage(world):
+    gateway, driver, site = world
+    driver.get(site + "/index.html?utm_source=browser-test")
+    wait_for(lambda: driver.execute_script("return !!(window.ClarmTrack && window.ClarmTrack.loaded)"), what="the loader")
+    visitor = driver.execute_script("return localStorage.getItem('clarm_vid')")
+    assert visitor
+
+    driver.find_element(By.ID, "spa").click()
+    driver.find_element(By.ID, "cta").click()
+    driver.execute_script("""
+        document.dispatchEvent(new CustomEvent('clarm:widget', {detail: {kind: 'open', widget: 'chat'}}));
+        ClarmTrack.widget('message', {text: 'Hi there'});
+        ClarmTrack.track('purchase', {amount: 49.5, currency: 'USD', plan: 'pro', orderId: 'o-1'});
+        ClarmTrack.flush();""")
+    driver.get(site + "/thanks.html?payment=success")
+    wait_for(lambda: driver.execute_script("return !!(window.ClarmTrack && window.ClarmTrack.loaded)"), what="the loader again")
+    driver.execute_script("ClarmTrack.flush()")
+
+    wanted = ["identify", "page_view", "click", "widget_open", "widget_message", "purchase", "payment_success"]
+    timeline = wait_for(lambda: (lambda t: t if all(events_named(t, n) for n in wanted) and len(events_named(t, "page_view")) >= 3 else None)(
+        gateway.timeline(visitor)), what="the events at the gateway")
+
+    landing = events_named(timeline, "page_view")[0]
+    assert landing["url"] == site + "/index.html?utm_source=browser-test"
+    assert landing["page"] == "/index.html"
+    assert landing["session_id"]
+    assert "Chrome" in landing["user_agent"]
+    assert landing["referrer"] == ""
+    assert abs(time.time() - time.mktime(time.strptime(landing["time"][:19], "%Y-%m-%dT%H:%M:%S")) + time.timezone) < 120
+    assert [e["page"] for e in events_named(timeline, "page_view")] == ["/index.html", "/pricing", "/thanks.html"]
+    assert events_named(timeline, "identify")[0]["properties"] == {"email": "ann@example.com", "name": "Ann", "plan": "pro"}
+    assert timeline["identity"]["email"] == "ann@example.com"
+    assert events_named(timeline, "click")[0]["properties"] == {"element": "book-demo", "page": "/pricing"}
+    assert events_named(timeline, "widget_open")[0]["properties"] == {"widget": "chat"}
+    assert events_named(timeline, "widget_message")[0]["properties"] == {"text": "Hi there"}
+    assert events_named(timeline, "purchase")[0]["properties"] == {"amount": 49.5, "currency": "USD", "plan": "pro", "orderId": "o-1"}
+    assert events_named(timeline, "payment_success")[0]["properties"] == {"rule": "query:payment=success"}
+    assert len({e["session_id"] for e in timeline["timeline"]}) == 1
+
+    # The gateway goes away: events wait in the outbox and arrive, once, when it is back.
+    gateway.stop()
+    driver.execute_script("ClarmTrack.track('offline_event', {n: 1}); ClarmTrack.flush();")
+    wait_for(lambda: driver.execute_script("return (localStorage.getItem('clarm_outbox') || '[]') !== '[]'"), what="the outbox")
+    gateway.start()
+    wait_for(lambda: events_named(gateway.timeline(visitor), "offline_event"), timeout=30, what="the retried event")
+    time.sleep(3)
+    assert len(events_named(gateway.timeline(visitor), "offline_event")) == 1
+    assert driver.execute_script("return localStorage.getItem('clarm_outbox')") == "[]"
