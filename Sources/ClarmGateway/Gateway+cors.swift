@@ -8,6 +8,15 @@ extension Gateway {
         Self.allowOrigin(request.header("origin"), &response)
     }
 
+    /// The same for a response written after the request is gone, from a copy of its Origin.
+    static func allowOrigin(_ origin: [UInt8]?, _ response: inout HTTPResponseWriter) {
+        if let origin {
+            origin.withUnsafeBytes { allowOrigin($0, &response) }
+        } else {
+            allowOrigin(UnsafeRawBufferPointer?.none, &response)
+        }
+    }
+
     static func allowOrigin(_ origin: UnsafeRawBufferPointer?, _ response: inout HTTPResponseWriter) {
         if let origin {
             response.header("Access-Control-Allow-Origin", origin)

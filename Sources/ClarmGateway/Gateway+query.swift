@@ -17,33 +17,36 @@ extension Gateway {
             sendError(.badRequest, error.description, request, &response)
             return
         }
-        let origin = request.header("origin").map { Array($0) }
         let engine = queryEngine
-        let pending = response.suspend()
-        DispatchQueue.global(qos: .userInitiated).async {
+        respondLater(request, &response) {
             let started = monotonicMilliseconds()
             let outcome = Result { () throws(QueryError) in try engine.run(query) }
-            let took = monotonicMilliseconds() - started
+            var json = JSONWriter(capacity: 4096)
+            switch outcome {
+            case .success(let result):
+                QueryAnswer.write(result, query: query, tookMilliseconds: monotonicMilliseconds() - started, into: &json)
+                return (.ok, json.bytes)
+            case .failure(let error):
+                json.raw(#"{"error":"#)
+                json.string(error.description)
+                json.raw("}")
+                return (error.field == "storage" ? .internalServerError : .badRequest, json.bytes)
+            }
+        }
+    }
+
+    /// Runs `work` on a query thread and answers with the status and JSON body it returns; the event loop
+    /// serves other connections meanwhile.
+    func respondLater(_ request: HTTPRequest, _ response: inout HTTPResponseWriter,
+                      _ work: @escaping @Sendable () -> (HTTPStatus, [UInt8])) {
+        let origin = request.header("origin").map { Array($0) }
+        let pending = response.suspend()
+        DispatchQueue.global(qos: .userInitiated).async {
+            let (status, body) = work()
             pending.resume { response in
-                var json = JSONWriter(capacity: 4096)
-                let status: HTTPStatus
-                switch outcome {
-                case .success(let result):
-                    QueryAnswer.write(result, query: query, tookMilliseconds: took, into: &json)
-                    status = .ok
-                case .failure(let error):
-                    json.raw(#"{"error":"#)
-                    json.string(error.description)
-                    json.raw("}")
-                    status = error.field == "storage" ? .internalServerError : .badRequest
-                }
                 response.start(status)
-                if let origin {
-                    origin.withUnsafeBytes { Gateway.allowOrigin($0, &response) }
-                } else {
-                    Gateway.allowOrigin(nil, &response)
-                }
-                json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
+                Gateway.allowOrigin(origin, &response)
+                body.withUnsafeBytes { response.body($0, contentType: "application/json") }
             }
         }
     }

@@ -110,11 +110,7 @@ final class TrackAnswer: Sendable {
             Self.write(accepted: accepted, duplicates: duplicates, rejections: rejections, into: &json)
             response.start(.accepted)
         }
-        if let origin {
-            origin.withUnsafeBytes { Gateway.allowOrigin($0, &response) }
-        } else {
-            Gateway.allowOrigin(nil, &response)
-        }
+        Gateway.allowOrigin(origin, &response)
         json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
     }
 

@@ -4,7 +4,6 @@ import ClarmJSON
 import ClarmQuery
 import ClarmServer
 import ClarmSystem
-import Dispatch
 
 /// `GET /api/visitors`, `GET /api/visitors/{id}` and `GET /api/conversions` (docs/QUERIES.md).
 extension Gateway {
@@ -31,12 +30,9 @@ extension Gateway {
             sendError(.badRequest, error.description, request, &response)
             return
         }
-        let origin = request.header("origin").map { Array($0) }
         let engine = queryEngine
-        let pending = response.suspend()
-        DispatchQueue.global(qos: .userInitiated).async {
+        respondLater(request, &response) {
             var json = JSONWriter(capacity: 8192)
-            var status = HTTPStatus.ok
             do throws(QueryError) {
                 switch route {
                 case .visitors:
@@ -52,18 +48,17 @@ extension Gateway {
                     json.integer(total)
                     json.raw("}}")
                 case .visitor(let id):
-                    if let detail = try engine.visitor(site: site, id: id) {
-                        Self.write(detail.summary, &json)
-                        json.raw(#","timeline":["#)
-                        for (i, event) in detail.timeline.enumerated() {
-                            if i > 0 { json.raw(",") }
-                            Self.write(event, &json)
-                        }
-                        json.raw("]}")
-                    } else {
-                        status = .notFound
+                    guard let detail = try engine.visitor(site: site, id: id) else {
                         json.raw(#"{"error":"no events of this visitor on this site"}"#)
+                        return (.notFound, json.bytes)
                     }
+                    Self.write(detail.summary, &json)
+                    json.raw(#","timeline":["#)
+                    for (i, event) in detail.timeline.enumerated() {
+                        if i > 0 { json.raw(",") }
+                        Self.write(event, &json)
+                    }
+                    json.raw("]}")
                 case .conversions:
                     let (rows, total) = try engine.conversions(site: site, from: range.0, to: range.1, limit: limit, offset: offset)
                     json.raw(#"{"conversions":["#)
@@ -75,23 +70,13 @@ extension Gateway {
                     json.integer(total)
                     json.raw("}}")
                 }
+                return (.ok, json.bytes)
             } catch {
                 json.reset()
                 json.raw(#"{"error":"#)
                 json.string(error.description)
                 json.raw("}")
-                status = .internalServerError
-            }
-            let body = json.bytes
-            let answer = status
-            pending.resume { response in
-                response.start(answer)
-                if let origin {
-                    origin.withUnsafeBytes { Gateway.allowOrigin($0, &response) }
-                } else {
-                    Gateway.allowOrigin(nil, &response)
-                }
-                body.withUnsafeBytes { response.body($0, contentType: "application/json") }
+                return (.internalServerError, json.bytes)
             }
         }
     }

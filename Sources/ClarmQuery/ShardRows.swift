@@ -179,7 +179,6 @@ struct ShardRows {
             for column in columns {
                 try segment.ids(column, block: block, into: &blockIDs[column.index])
             }
-            rows.reserveCapacity(rows.count + matching.count)
             for row in matching {
                 func value(_ column: Column) -> UInt32 {
                     read[column.index] ? translate(column.index, blockIDs[column.index][row]) : empty
