@@ -44,6 +44,12 @@ public final class Store: Sendable {
                                     options: options, report: report))
         }
         self.shards = shards
+        // The shard directories' entries are durable only once the data directory itself is synced.
+        do throws(StorageIOError) {
+            try fileSystem.syncDirectory(directory)
+        } catch {
+            throw StoreError("cannot sync \(directory): \(error)")
+        }
     }
 
     static func parseManifest(_ text: String) -> Int? {

@@ -82,6 +82,10 @@ def world():
         "<script>window.ClarmTrack.track('identify', {email: 'ann@example.com', name: 'Ann', plan: 'pro'});</script>" + loader +
         "</head><body><button id='cta' data-clarm-cta='book-demo'>Book a demo</button>"
         "<button id='spa' onclick=\"history.pushState({}, '', '/pricing')\">Pricing</button></body></html>")
+    hashed = '<script defer src="http://127.0.0.1:%d/clarm.js" data-site="%s" data-hash></script>' % (gateway.port, SITE)
+    (pages / "app.html").write_text(
+        "<!doctype html><html><head><title>Billing settings</title>" + hashed + "</head><body>"
+        "<a id='out' href='https://example.org/elsewhere'>elsewhere</a></body></html>")
     (pages / "thanks.html").write_text("<!doctype html><html><head><title>Thank you</title>" + loader + "</head><body>Thanks</body></html>")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(pages))
     handler.log_message = lambda *args: None
@@ -156,3 +160,42 @@ def test_loader_tracks_pages_widget_commerce_and_survives_an_outage(world):
     time.sleep(3)
     assert len(events_named(gateway.timeline(visitor), "offline_event")) == 1
     assert driver.execute_script("return localStorage.getItem('clarm_outbox')") == "[]"
+
+
+def test_navigation_rules_opt_out_and_reset(world):
+    gateway, driver, site = world
+    driver.get(site + "/app.html")
+    wait_for(lambda: driver.execute_script("return !!(window.ClarmTrack && window.ClarmTrack.loaded)"), what="the loader")
+    visitor = driver.execute_script("return localStorage.getItem('clarm_vid')")
+    driver.execute_script("""
+        history.replaceState({}, '', '/app.html?tab=1');   // same path: no page view
+        history.replaceState({}, '', '/settings');         // new path: a page view
+        history.pushState({}, '', '/settings');            // same URL again: none
+        location.hash = '#billing';                        // data-hash: a page view
+        // An outbound link, without leaving the page.
+        document.getElementById('out').addEventListener('click', function (e) { e.preventDefault(); });
+        document.getElementById('out').click();""")
+    time.sleep(0.3)
+    driver.execute_script("ClarmTrack.flush()")
+    timeline = wait_for(lambda: (lambda t: t if events_named(t, "outbound_click") and len(events_named(t, "page_view")) >= 3 else None)(
+        gateway.timeline(visitor)), what="navigation events")
+    assert [e["url"].replace(site, "") for e in events_named(timeline, "page_view")] == ["/app.html", "/settings", "/settings#billing"]
+    # The title says billing: a payment page, once per URL.
+    assert events_named(timeline, "payment_page")[0]["properties"] == {"rule": "title:billing"}
+    assert events_named(timeline, "outbound_click")[0]["properties"] == {"url": "https://example.org/elsewhere"}
+
+    # Opted out: nothing is sent, and it is remembered across pages.
+    driver.execute_script("ClarmTrack.optOut(); ClarmTrack.track('secret'); ClarmTrack.flush();")
+    driver.get(site + "/thanks.html")
+    wait_for(lambda: driver.execute_script("return !!(window.ClarmTrack && window.ClarmTrack.loaded)"), what="the loader")
+    driver.execute_script("ClarmTrack.track('secret'); ClarmTrack.flush();")
+    time.sleep(1.5)
+    assert not events_named(gateway.timeline(visitor), "secret")
+    assert not [e for e in gateway.timeline(visitor)["timeline"] if e["page"] == "/thanks.html"]
+
+    # Opted in again and reset (a logout): the next events belong to a new visitor.
+    driver.execute_script("ClarmTrack.optIn(); ClarmTrack.reset(); ClarmTrack.track('after_reset'); ClarmTrack.flush();")
+    fresh = driver.execute_script("return localStorage.getItem('clarm_vid')")
+    assert fresh and fresh != visitor
+    wait_for(lambda: events_named(gateway.timeline(fresh), "after_reset"), what="the new visitor's event")
+    assert not events_named(gateway.timeline(visitor), "after_reset")

@@ -89,6 +89,14 @@ def sql_for(query, start, end):
         return [(sql.format(site=SITE, start=start, end=end), columns),
                 ((sql_other or "").format(site=SITE, start=start, end=end), simple)]
     metrics = [m for m in query["metrics"]]
+    if "visits" not in metrics and not any(d.startswith("visit:") for d in dims):
+        # Nothing about visits: the plain table, with no window functions for DuckDB to evaluate.
+        sql = """SELECT {dims}{comma} {metrics} FROM events
+                 WHERE site = '{site}' AND ts >= TIMESTAMP '{start}' AND ts < TIMESTAMP '{end}' {where} {group_by}""".format(
+            dims=select_dims, comma="," if dims else "", metrics=", ".join(METRICS_SQL[m] for m in metrics),
+            site=SITE, start=start, end=end, where=where_sql.replace("WHERE", "AND"),
+            group_by=("GROUP BY " + group_sql) if dims else "")
+        return [(sql, metrics)]
     sql = BASE + "SELECT {dims}{comma} {metrics} FROM ev {where} {group_by}".format(
         dims=select_dims, comma="," if dims else "", metrics=", ".join(METRICS_SQL[m] for m in metrics), where=where_sql,
         group_by=("GROUP BY " + group_sql) if dims else "")

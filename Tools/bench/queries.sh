@@ -8,17 +8,25 @@ python3 -c 'import duckdb' 2>/dev/null || pip install -q duckdb
 Tools/setup.sh
 swift build -c release --product clarm >/dev/null
 
-work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-python3 Tools/bench/events.py --events "$events" --seed 7 --days 31 > "$work/events.ndjson"
-split -n l/2 "$work/events.ndjson" "$work/part-"
-.build/release/clarm serve --port 18093 --data "$work/data" --shards 2 --loops 2 --durability os >/dev/null 2>&1 & pid=$!
-sleep 1
-for part in "$work"/part-*; do
-  python3 Tools/bench/post.py "$part" --url http://127.0.0.1:18093/api/track --batch 1000 >/dev/null &
-done
-wait %2 %3 2>/dev/null || wait
-kill -TERM $pid; wait $pid   # a clean stop seals everything into segments
+# CLARM_BENCH_DIR keeps the generated events and the loaded store for the next run with the same size.
+work=${CLARM_BENCH_DIR:-$(mktemp -d)}
+mkdir -p "$work"
+pid=
+trap 'kill $pid 2>/dev/null; wait 2>/dev/null; [ -n "${CLARM_BENCH_DIR:-}" ] || rm -rf "$work"' EXIT
+if [ ! -f "$work/loaded-$events" ]; then
+  rm -rf "$work/data" "$work"/part-*
+  python3 Tools/bench/events.py --events "$events" --seed 7 --days 31 > "$work/events.ndjson"
+  split -n l/2 "$work/events.ndjson" "$work/part-"
+  .build/release/clarm serve --port 18093 --data "$work/data" --shards 2 --loops 2 --durability os >/dev/null 2>&1 & pid=$!
+  sleep 1
+  posters=()
+  for part in "$work"/part-*; do
+    python3 Tools/bench/post.py "$part" --url http://127.0.0.1:18093/api/track --batch 1000 >/dev/null & posters+=($!)
+  done
+  wait "${posters[@]}"
+  kill -TERM $pid; wait $pid   # a clean stop seals everything into segments
+  touch "$work/loaded-$events"
+fi
 .build/release/clarm serve --port 18093 --data "$work/data" --loops 2 >/dev/null 2>&1 & pid=$!
 sleep 1
 python3 Tools/bench/queries.py "$work/events.ndjson" --url http://127.0.0.1:18093
