@@ -1,5 +1,6 @@
 import Glibc
 import ArgumentParser
+import Foundation
 import ClarmGateway
 import ClarmServer
 import ClarmStorage
@@ -37,6 +38,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("api-key"), help: "A key query clients must send as 'Authorization: Bearer KEY' (repeatable). Without one, queries are open.")
     var apiKeys: [String] = []
 
+    @Option(help: "A file of API keys, one per line (blank lines and lines starting with # are skipped); adds to --api-key.")
+    var apiKeyFile: String?
+
     @Option(help: "Event loops (threads); defaults to the number of cores.")
     var loops: Int?
 
@@ -67,6 +71,14 @@ struct Serve: ParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "clarm")
 
+        var apiKeys = self.apiKeys
+        if let apiKeyFile {
+            guard let text = try? String(contentsOfFile: apiKeyFile, encoding: .utf8) else {
+                throw ValidationError("cannot read --api-key-file \(apiKeyFile)")
+            }
+            apiKeys += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        }
         var options = StoreOptions()
         options.durability = Durability(rawValue: durability)!
         if let shards { options.shards = shards }
