@@ -65,3 +65,21 @@ let package = Package(
         ),
     ]
 )
+
+// Micro-benchmarks (package-benchmark) of the hot paths, in Benchmarks/. They are part of the package only when
+// CLARM_BENCHMARKS is set, so ordinary builds and CI do not build the benchmark tooling:
+//   CLARM_BENCHMARKS=1 swift package --scratch-path .build-benchmarks benchmark
+if Context.environment["CLARM_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(
+        .executableTarget(
+            name: "ClarmBenchmarks",
+            dependencies: [
+                "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ClarmBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ))
+}

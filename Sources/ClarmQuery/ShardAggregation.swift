@@ -13,6 +13,10 @@ struct ShardAggregation {
     /// Dimensions of the query and its filters that depend on the visit, each once.
     private let visitDimensions: [Query.Dimension]
     private var groupIndex: [[Int64]: Int] = [:]
+    /// For queries of one dimension, groups by that value without building a key array.
+    private var singleGroupIndex: [Int64: Int] = [:]
+    /// Whether any metric needs visits (the rest only need each visitor's events together).
+    private let needsVisits: Bool
     private var accumulators: [Accumulator] = []
     private var agents: [UInt32: UserAgent] = [:]
     private var amounts: [UInt32: Double?] = [:]
@@ -34,6 +38,7 @@ struct ShardAggregation {
         }
         self.visitDimensions = visitDimensions
         filterDecisions = Array(repeating: [:], count: query.filters.count)
+        needsVisits = !visitDimensions.isEmpty || query.metrics.contains { [.visits, .bounce_rate, .visit_duration].contains($0) }
     }
 
     mutating func run() -> [[String]: Accumulator] {
@@ -68,7 +73,12 @@ struct ShardAggregation {
                 all = history
             }
             let start = all.startIndex, end = all.endIndex
-            Visits.assign(all, empty: rows.empty, visitOf: &visitOf, firsts: &firsts)
+            if needsVisits {
+                Visits.assign(all, empty: rows.empty, visitOf: &visitOf, firsts: &firsts)
+            } else {
+                visitOf.removeAll(keepingCapacity: true)
+                visitOf.append(contentsOf: repeatElement(0, count: all.count))
+            }
             visitValues.removeAll(keepingCapacity: true)
             if !visitDimensions.isEmpty {
                 for first in firsts { visitValues += valuesOfVisit(all[first]) }
@@ -100,9 +110,15 @@ struct ShardAggregation {
                     kept = decide(index, value(query.filters[index].dimension, row, slot, values))
                 }
                 guard kept else { continue }
-                key.removeAll(keepingCapacity: true)
-                for dimension in query.dimensions { key.append(value(dimension, row, slot, values)) }
-                let group = groupFor(key)
+                let group: Int
+                switch query.dimensions.count {
+                case 0: group = accumulators.isEmpty ? groupFor([]) : 0
+                case 1: group = singleGroup(value(query.dimensions[0], row, slot, values))
+                default:
+                    key.removeAll(keepingCapacity: true)
+                    for dimension in query.dimensions { key.append(value(dimension, row, slot, values)) }
+                    group = groupFor(key)
+                }
                 accumulators[group].events += 1
                 if isPageView { accumulators[group].pageviews += 1 }
                 if isConversion { accumulators[group].conversions += 1 }
@@ -111,6 +127,7 @@ struct ShardAggregation {
                     accumulators[group].revenue[currency, default: 0] += amount
                 }
                 visitorGroups[group] = (visitorGroups[group] ?? false) || isConversion
+                guard needsVisits else { continue }
                 let visitKey = Int64(visit) << 32 | Int64(group)
                 if var entry = visitGroups[visitKey] {
                     entry.count += 1
@@ -138,6 +155,13 @@ struct ShardAggregation {
             result[names, default: Accumulator()].add(accumulators[index])
         }
         return result
+    }
+
+    private mutating func singleGroup(_ value: Int64) -> Int {
+        if let index = singleGroupIndex[value] { return index }
+        let index = groupFor([value])
+        singleGroupIndex[value] = index
+        return index
     }
 
     private mutating func groupFor(_ key: [Int64]) -> Int {

@@ -11,7 +11,7 @@ public struct ByteInterner: Sendable {
     public var count: Int { offsets.count - 1 }
 
     public mutating func id(for value: UnsafeRawBufferPointer) -> UInt32 {
-        let hash = FNV1a.hash(value)
+        let hash = Self.hash(value)
         var slot = Int(truncatingIfNeeded: hash) & (slots.count - 1)
         while true {
             let id = slots[slot]
@@ -28,10 +28,31 @@ public struct ByteInterner: Sendable {
         return UInt32(id)
     }
 
+    /// A fast in-memory hash, eight bytes at a time (never stored, so free to change).
+    @inline(__always)
+    static func hash(_ value: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(value.count)
+        var i = 0
+        while i + 8 <= value.count {
+            h = (h ^ value.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < value.count {
+            tail |= UInt64(value[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+        return h ^ (h >> 29)
+    }
+
     private func equals(_ id: Int, _ value: UnsafeRawBufferPointer) -> Bool {
         let start = Int(offsets[id]), end = Int(offsets[id + 1])
         guard end - start == value.count else { return false }
-        return bytes.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[start..<end]).elementsEqual(value) }
+        return bytes.withUnsafeBytes { compareBytes(UnsafeRawBufferPointer(rebasing: $0[start..<end]), value) == 0 }
     }
 
     private mutating func rehash() {

@@ -2,12 +2,12 @@
 ///
 /// `add` only encodes into a buffer; `write` issues it in one system call, so a group of records costs one
 /// write and, with `sync`, one fsync.
-final class LogWriter {
+public final class LogWriter {
     let file: AppendableFile
     private var blockOffset: Int
     private var pending: [UInt8] = []
 
-    init(file: AppendableFile) {
+    public init(file: AppendableFile) {
         self.file = file
         self.blockOffset = file.size % LogFormat.blockSize
         pending.reserveCapacity(256 * 1024)
@@ -16,7 +16,7 @@ final class LogWriter {
     var hasPending: Bool { !pending.isEmpty }
 
     /// Encodes one record, split into fragments where it crosses blocks.
-    func add(_ record: UnsafeRawBufferPointer) {
+    public func add(_ record: UnsafeRawBufferPointer) {
         var offset = 0
         var first = true
         repeat {
@@ -42,17 +42,17 @@ final class LogWriter {
     }
 
     /// Writes what `add` encoded. On failure the file may hold part of it and must be abandoned.
-    func write() throws(StorageIOError) {
+    public func write() throws(StorageIOError) {
         guard !pending.isEmpty else { return }
         defer { pending.removeAll(keepingCapacity: true) }
         try pending.withBytes { bytes throws(StorageIOError) in try file.append(bytes) }
     }
 
-    func sync() throws(StorageIOError) {
+    public func sync() throws(StorageIOError) {
         try file.sync()
     }
 
-    func close() {
+    public func close() {
         file.close()
     }
 }

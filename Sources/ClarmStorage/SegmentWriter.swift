@@ -1,16 +1,16 @@
 import ClarmEvents
 
 /// Builds a segment file image from event records (docs/FORMAT.md, "Segments").
-struct SegmentWriter {
-    struct Summary {
-        var rows: Int
-        var minTimestamp: Int64
-        var maxTimestamp: Int64
+public struct SegmentWriter {
+    public struct Summary: Sendable {
+        public var rows: Int
+        public var minTimestamp: Int64
+        public var maxTimestamp: Int64
     }
 
     /// Encodes `records` (back to back, `EventRecord` layout) sorted by (visitor, timestamp, arrival).
     /// `replaces` lists the segments a compaction merged into this one; recovery removes any still present.
-    static func build(records: UnsafeRawBufferPointer, walCovered: UInt64, replaces: [UInt64] = []) -> (image: [UInt8], summary: Summary) {
+    public static func build(records: UnsafeRawBufferPointer, walCovered: UInt64, replaces: [UInt64] = []) -> (image: [UInt8], summary: Summary) {
         var views: [EventRecordView] = []
         EventRecordView.forEach(in: records) { views.append($0) }
         let order = views.indices.sorted { a, b in
