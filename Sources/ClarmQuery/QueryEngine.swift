@@ -48,6 +48,7 @@ public struct QueryEngine: Sendable {
                 selection.from = attributing ? .min : query.from
                 selection.to = attributing ? .max : query.to
                 selection.columns = query.segmentColumns
+                selection.events = query.pushedDownEventNames
                 selection.propertyKey = propertyKeys.first.map { Array($0.utf8) }
                 let rows = try ShardRows.scan(shards[index], selection)
                 var aggregation = ShardAggregation(query: query, rows: rows)
@@ -108,6 +109,24 @@ public struct QueryEngine: Sendable {
 }
 
 extension Query {
+    /// Whether anything in the query depends on visits, which are formed from every event in the range
+    /// before filters apply.
+    var needsVisits: Bool {
+        metrics.contains { [.visits, .bounce_rate, .visit_duration].contains($0) }
+            || (dimensions + filters.map(\.dimension)).contains { $0.isVisit }
+    }
+
+    /// Event names an `is` filter on `event:name` allows, when the scan may drop the other events early
+    /// (only when no visit needs them).
+    var pushedDownEventNames: Set<[UInt8]>? {
+        guard !needsVisits else { return nil }
+        var allowed: Set<String>? = nil
+        for filter in filters where filter.dimension == .eventName && filter.op == .is {
+            allowed = allowed.map { $0.intersection(filter.values) } ?? Set(filter.values)
+        }
+        return allowed.map { Set($0.map { Array($0.utf8) }) }
+    }
+
     /// The segment columns beyond visitor, session and event name that answering needs.
     var segmentColumns: Set<SegmentFormat.Column> {
         var columns: Set<SegmentFormat.Column> = []

@@ -38,7 +38,7 @@ struct ShardAggregation {
         }
         self.visitDimensions = visitDimensions
         filterDecisions = Array(repeating: [:], count: query.filters.count)
-        needsVisits = !visitDimensions.isEmpty || query.metrics.contains { [.visits, .bounce_rate, .visit_duration].contains($0) }
+        needsVisits = query.needsVisits
     }
 
     mutating func run() -> [[String]: Accumulator] {
