@@ -69,6 +69,8 @@ func parse(_ json: String, now: Int64 = 1_793_750_400_000) throws(QueryError) ->
         #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"filters":[["is","event:props:plan",["pro"]]],"dimensions":["time:day"]}"#,
         #"{"site":"SHOP.example.com","date_range":["2026-11-03T18:00:00Z","2026-11-04T00:00:00Z"],\#(allMetrics),"dimensions":["visit:entry_page"]}"#,
         #"{"site":"nobody.example.com","date_range":"all",\#(allMetrics)}"#,
+        #"{"site":"shop.example.com","date_range":"all","metrics":["visitors","events","conversions","total_revenue"],"dimensions":["time:day"],"filters":[["is","event:name",["purchase","page_view"]],["is","event:name",["purchase"]]]}"#,
+        #"{"site":"shop.example.com","date_range":"all","metrics":["visitors","pageviews"],"dimensions":["event:page"],"filters":[["is","event:name",["no_such_event"]]]}"#,
         #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:source"],"attribution":"first_touch"}"#,
         #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:source","visit:entry_page"],"attribution":"last_touch"}"#,
         #"{"site":"shop.example.com","date_range":["2026-11-02","2026-11-04"],\#(allMetrics),"dimensions":["visit:entry_page"],"attribution":"first_touch"}"#,
