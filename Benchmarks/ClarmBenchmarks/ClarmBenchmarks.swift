@@ -40,7 +40,7 @@ func records(_ count: Int) -> [UInt8] {
     return out
 }
 
-nonisolated(unsafe) let benchmarks: @Sendable () -> Void = {
+let benchmarks: @Sendable () -> Void = {
     let throughput = Benchmark.Configuration(metrics: [.throughput, .wallClock, .mallocCountTotal], scalingFactor: .kilo)
 
     Benchmark("HTTP request head parse", configuration: throughput) { benchmark in
@@ -74,6 +74,7 @@ nonisolated(unsafe) let benchmarks: @Sendable () -> Void = {
         guard let file = try? PosixFileSystem().create(path) else { return }
         let writer = LogWriter(file: file)
         defer { writer.close() }
+        benchmark.startMeasurement()
         record.withUnsafeBytes { bytes in
             for _ in benchmark.scaledIterations {
                 writer.add(bytes)
@@ -97,11 +98,12 @@ nonisolated(unsafe) let benchmarks: @Sendable () -> Void = {
         defer { unlink(path) }
         let image = segmentRecords.withUnsafeBytes { SegmentWriter.build(records: $0, walCovered: 1).image }
         guard let file = try? PosixFileSystem().create(path) else { return }
-        _ = image.withUnsafeBytes { try? file.append($0) }
+        image.withUnsafeBytes { _ = try? file.append($0) }
         file.close()
         guard let segment = try? Segment(path: path) else { return }
         var timestamps: [Int64] = []
         var ids: [UInt32] = []
+        benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             for block in 0..<segment.blockCount {
                 try? segment.timestamps(block: block, into: &timestamps)
@@ -140,6 +142,7 @@ nonisolated(unsafe) let benchmarks: @Sendable () -> Void = {
         let engine = QueryEngine(store: reopened)
         let text = Array(#"{"site":"shop.example.com","date_range":"all","metrics":["visitors","visits","pageviews","events","bounce_rate","visit_duration"],"dimensions":["time:day"]}"#.utf8)
         guard let query = text.withUnsafeBytes({ try? Query.parse($0, now: 0) }) else { return }
+        benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
             blackHole(try? engine.run(query).totalRows)
         }

@@ -28,7 +28,6 @@ public struct SegmentWriter {
         var ids = [[UInt32]](repeating: [UInt32](repeating: 0, count: rows), count: columns.count)
         var timestamps = [Int64](repeating: 0, count: rows)
         var reader = PropertyReader()
-        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
         for (row, index) in order.enumerated() {
             let view = views[index]
             timestamps[row] = view.timestamp
