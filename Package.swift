@@ -12,10 +12,12 @@ let package = Package(
     name: "clarm",
     products: [
         .executable(name: "clarm", targets: ["clarm"]),
+        .executable(name: "clarm-load", targets: ["clarm-load"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .target(name: "CClarmLinux"),
@@ -54,6 +56,15 @@ let package = Package(
             ]
         ),
         .target(name: "ClarmTestSupport", dependencies: ["ClarmEvents", "ClarmQuery"], path: "Tests/ClarmTestSupport"),
+        .executableTarget(
+            name: "clarm-load",
+            dependencies: [
+                "CClarmLinux", "ClarmSystem", "ClarmEvents",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Tools/clarm-load"
+        ),
         .testTarget(name: "ClarmHTTPTests", dependencies: ["ClarmHTTP", "ClarmTestSupport"]),
         .testTarget(name: "ClarmJSONTests", dependencies: ["ClarmJSON", "ClarmTestSupport"]),
         .testTarget(name: "ClarmEventsTests", dependencies: ["ClarmEvents"]),
@@ -61,7 +72,7 @@ let package = Package(
         .testTarget(name: "ClarmQueryTests", dependencies: ["ClarmQuery", "ClarmStorage", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(
             name: "ClarmGatewayTests",
-            dependencies: ["ClarmGateway", "ClarmServer", "ClarmHTTP", "ClarmEvents", "ClarmStorage", "ClarmTestSupport", "clarm"]
+            dependencies: ["ClarmGateway", "ClarmServer", "ClarmHTTP", "ClarmEvents", "ClarmStorage", "ClarmTestSupport", "clarm", "clarm-load"]
         ),
     ]
 )

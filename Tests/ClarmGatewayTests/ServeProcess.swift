@@ -2,10 +2,12 @@ import Foundation
 
 /// The real `clarm` binary, run as a child process for the tests that need a whole gateway process.
 enum ServeProcess {
-    static var binary: URL {
-        // Tests/ClarmGatewayTests/ServeProcess.swift → the package root's debug build.
+    static var binary: URL { product("clarm") }
+
+    /// An executable of this package in its debug build (Tests/ClarmGatewayTests/ServeProcess.swift → the root).
+    static func product(_ name: String) -> URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/clarm")
+            .appendingPathComponent(".build/debug/\(name)")
     }
 
     /// Starts `clarm serve --port 0 …` and returns it with the port it printed on its first stdout line.
