@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds and runs the whole test suite: the Swift tests, then the loader's
-# test in headless Chromium against a real gateway.
+# and dashboard tests in headless Chromium against a real gateway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/setup.sh --browser

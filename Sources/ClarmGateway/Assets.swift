@@ -175,4 +175,305 @@ enum Assets {
 })(window, document);
 """####.utf8)
 
+    static let dashboardHtml: [UInt8] = Array(####"""
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Clarm</title>
+<style>
+:root { --bg: #f7f7f9; --panel: #fff; --text: #1d1d22; --muted: #6b6b76; --line: #e3e3e8; --accent: #4f46e5; --accent2: #0ea5a4; --bad: #dc2626; --good: #16a34a; }
+@media (prefers-color-scheme: dark) { :root { --bg: #111116; --panel: #1b1b22; --text: #ececf1; --muted: #9a9aa6; --line: #2c2c36; --accent: #818cf8; --accent2: #2dd4bf; } }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; background: var(--bg); color: var(--text); }
+header { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: center; padding: 12px 20px; background: var(--panel); border-bottom: 1px solid var(--line); }
+header h1 { font-size: 18px; margin: 0 8px 0 0; }
+nav a { color: var(--muted); text-decoration: none; padding: 6px 10px; border-radius: 6px; }
+nav a.on { color: var(--text); background: var(--bg); font-weight: 600; }
+input, select, button { font: inherit; color: var(--text); background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 5px 8px; }
+button { cursor: pointer; }
+.live { margin-left: auto; color: var(--muted); }
+.live b { color: var(--good); }
+main { padding: 16px 20px; max-width: 1280px; margin: 0 auto; }
+.grid { display: grid; gap: 12px; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); }
+.card, .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 12px 14px; }
+.card .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
+.card .value { font-size: 22px; font-weight: 650; margin-top: 4px; word-break: break-word; }
+.card .value.money { font-size: 15px; }
+.card .change { font-size: 12px; color: var(--muted); }
+.up { color: var(--good) !important; } .down { color: var(--bad) !important; }
+.panels { display: grid; gap: 12px; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); margin-top: 12px; }
+.panel h2 { font-size: 14px; margin: 0 0 8px; }
+table { width: 100%; border-collapse: collapse; }
+th, td { text-align: left; padding: 5px 6px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { color: var(--muted); font-weight: 500; font-size: 12px; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.panel { overflow-x: auto; }
+tr.click { cursor: pointer; } tr.click:hover td { background: var(--bg); }
+.chips { display: flex; flex-wrap: wrap; gap: 6px; margin: 10px 0; }
+.chip { background: var(--accent); color: #fff; border-radius: 999px; padding: 3px 10px; font-size: 12px; }
+.chip button { background: none; border: 0; color: #fff; padding: 0 0 0 6px; }
+.chart { width: 100%; height: 240px; }
+.chart text { fill: var(--muted); font-size: 11px; }
+.chart .axis { stroke: var(--line); }
+.legend { display: flex; gap: 14px; font-size: 12px; color: var(--muted); }
+.legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; }
+.notice { background: var(--panel); border: 1px dashed var(--line); border-radius: 10px; padding: 16px; }
+.error { border-color: var(--bad); color: var(--bad); }
+pre { background: var(--bg); padding: 10px; border-radius: 6px; overflow-x: auto; }
+.muted { color: var(--muted); }
+.timeline li { margin: 4px 0; }
+dialog { border: 1px solid var(--line); border-radius: 10px; background: var(--panel); color: var(--text); }
+@media (max-width: 600px) { .panels { grid-template-columns: 1fr; } header { padding: 10px; } main { padding: 10px; } }
+</style>
+</head>
+<body>
+<header>
+  <h1>Clarm</h1>
+  <nav><a href="#/analytics" data-view="analytics">Analytics</a><a href="#/visitors" data-view="visitors">Visitors</a><a href="#/conversions" data-view="conversions">Conversions</a></nav>
+  <input id="site" placeholder="site, e.g. shop.example.com" size="22" aria-label="site">
+  <select id="range" aria-label="date range"><option value="day">Today</option><option value="7d">7 days</option><option value="30d">30 days</option><option value="custom">Custom</option></select>
+  <span id="custom" hidden><input type="date" id="from" aria-label="from"> – <input type="date" id="to" aria-label="to"></span>
+  <span class="live" id="live">live: <b>–</b> visitors in the last 5 minutes</span>
+</header>
+<main id="view"></main>
+<dialog id="keyDialog"><form method="dialog"><p>This gateway needs an API key.</p><input id="keyInput" size="30" placeholder="API key" autocomplete="off"> <button>Save</button></form></dialog>
+<script>
+'use strict';
+(function () {
+  var $ = function (id) { return document.getElementById(id); };
+  var DAY = 86400000;
+  var esc = function (s) { return String(s).replace(/[&<>"']/g, function (c) { return '&#' + c.charCodeAt(0) + ';'; }); };
+  var fmt = function (n) { return typeof n === 'number' ? n.toLocaleString('en-US') : n; };
+
+  // State lives in the URL: #/view[/id]?site=…&range=…&from=…&to=…&filters=[…]&model=…
+  function state() {
+    var hash = location.hash.slice(1) || '/analytics', q = hash.indexOf('?');
+    var path = (q < 0 ? hash : hash.slice(0, q)).split('/').filter(Boolean);
+    var p = new URLSearchParams(q < 0 ? '' : hash.slice(q + 1));
+    var filters = [];
+    try { filters = JSON.parse(p.get('filters') || '[]'); } catch (e) {}
+    return { view: path[0] || 'analytics', id: path[1] ? decodeURIComponent(path[1]) : null, site: p.get('site') || localStorage.getItem('clarm_site') || '',
+             range: p.get('range') || '7d', from: p.get('from') || '', to: p.get('to') || '', filters: filters, model: p.get('model') || 'last_touch' };
+  }
+  function go(change) {
+    var s = Object.assign(state(), change), p = new URLSearchParams();
+    p.set('site', s.site); p.set('range', s.range);
+    if (s.range === 'custom') { p.set('from', s.from); p.set('to', s.to); }
+    if (s.filters.length) p.set('filters', JSON.stringify(s.filters));
+    if (s.view === 'conversions') p.set('model', s.model);
+    location.hash = '/' + s.view + (s.id ? '/' + encodeURIComponent(s.id) : '') + '?' + p.toString();
+  }
+
+  // [from, to) in milliseconds for the current range, and the period before it of the same length.
+  function period(s) {
+    var now = Date.now(), today = now - now % DAY, from, to;
+    if (s.range === 'day') { from = today; to = today + DAY; }
+    else if (s.range === '30d') { from = today - 29 * DAY; to = today + DAY; }
+    else if (s.range === 'custom' && s.from && s.to) { from = Date.parse(s.from + 'T00:00:00Z'); to = Date.parse(s.to + 'T00:00:00Z') + DAY; }
+    else { from = today - 6 * DAY; to = today + DAY; }
+    return { from: from, to: to, previous: [from - (to - from), from] };
+  }
+  var iso = function (ms) { return new Date(ms).toISOString(); };
+
+  function api(path, body) {
+    var headers = { 'Content-Type': 'application/json' }, key = localStorage.getItem('clarm_api_key');
+    if (key) headers.Authorization = 'Bearer ' + key;
+    return fetch(path, body ? { method: 'POST', headers: headers, body: JSON.stringify(body) } : { headers: headers }).then(function (r) {
+      if (r.status === 401) { askKey(); throw new Error('an API key is needed'); }
+      return r.json().then(function (json) { if (!r.ok) throw new Error(json.error || ('HTTP ' + r.status)); return json; });
+    });
+  }
+  function askKey() {
+    var dialog = $('keyDialog');
+    if (dialog.open) return;
+    dialog.showModal();
+    dialog.onclose = function () { localStorage.setItem('clarm_api_key', $('keyInput').value.trim()); render(); };
+  }
+  function query(s, p, extra) {
+    return api('/api/query', Object.assign({ site: s.site, date_range: [iso(p.from), iso(p.to)], filters: s.filters }, extra));
+  }
+
+  var view = $('view');
+  function show(html) { view.innerHTML = html; }
+  function failed(e) { show('<div class="notice error">Could not load: ' + esc(e.message) + '</div>'); }
+  function installSnippet(site) {
+    return '<div class="notice" id="empty"><h2>No events yet for ' + esc(site || 'this site') + '</h2><p>Add these two lines to every page of the site:</p><pre>' +
+      esc('<script>window.ClarmTrack=window.ClarmTrack||{q:[],track:function(){this.q.push([\'track\',[].slice.call(arguments)])},widget:function(){this.q.push([\'widget\',[].slice.call(arguments)])}};<\/script>\n' +
+          '<script defer src="' + location.origin + '/clarm.js" data-site="' + (site || 'shop.example.com') + '"><\/script>') + '</pre></div>';
+  }
+
+  // An SVG line chart: series [{name, color, values}], labels on x; hover shows each point's value.
+  function chart(labels, series) {
+    var w = 800, h = 240, left = 44, bottom = 24, top = 10, max = 1;
+    series.forEach(function (s) { s.values.forEach(function (v) { if (v > max) max = v; }); });
+    var x = function (i) { return left + (labels.length < 2 ? (w - left) / 2 : i * (w - left - 36) / (labels.length - 1)); };
+    var y = function (v) { return top + (h - top - bottom) * (1 - v / max); };
+    var svg = '<svg class="chart" viewBox="0 0 ' + w + ' ' + h + '" preserveAspectRatio="none" role="img">';
+    for (var t = 0; t <= 4; t++) {
+      var v = Math.round(max * t / 4);
+      svg += '<line class="axis" x1="' + left + '" x2="' + w + '" y1="' + y(v) + '" y2="' + y(v) + '"/><text x="' + (left - 6) + '" y="' + (y(v) + 4) + '" text-anchor="end">' + fmt(v) + '</text>';
+    }
+    var step = Math.max(1, Math.ceil(labels.length / 8));
+    labels.forEach(function (l, i) { if (i % step === 0) svg += '<text x="' + x(i) + '" y="' + (h - 6) + '" text-anchor="middle">' + esc(l.length > 10 ? l.slice(5, 16) : l.slice(5)) + '</text>'; });
+    series.forEach(function (s) {
+      svg += '<polyline fill="none" stroke="' + s.color + '" stroke-width="2" points="' + s.values.map(function (v, i) { return x(i) + ',' + y(v); }).join(' ') + '"/>';
+      s.values.forEach(function (v, i) { svg += '<circle cx="' + x(i) + '" cy="' + y(v) + '" r="3" fill="' + s.color + '"><title>' + esc(labels[i] + ' · ' + s.name + ': ' + fmt(v)) + '</title></circle>'; });
+    });
+    return svg + '</svg><div class="legend">' + series.map(function (s) { return '<span><i style="background:' + s.color + '"></i>' + esc(s.name) + '</span>'; }).join('') + '</div>';
+  }
+  function color(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
+
+  var METRICS = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration', 'conversions', 'conversion_rate', 'total_revenue'];
+  var LABELS = { visitors: 'Visitors', visits: 'Visits', pageviews: 'Pageviews', bounce_rate: 'Bounce rate', visit_duration: 'Visit duration',
+                 conversions: 'Conversions', conversion_rate: 'Conversion rate', total_revenue: 'Revenue' };
+  function shown(metric, v) {
+    if (metric === 'total_revenue') { var k = Object.keys(v); return k.length ? k.map(function (c) { return fmt(v[c]) + ' ' + c; }).join(' · ') : '0'; }
+    if (metric === 'bounce_rate' || metric === 'conversion_rate') return v + '%';
+    if (metric === 'visit_duration') return v + ' s';
+    return fmt(v);
+  }
+  var LISTS = [['event:page', 'Top pages'], ['visit:entry_page', 'Entry pages'], ['visit:source', 'Sources'], ['visit:utm_campaign', 'UTM campaigns'],
+               ['event:name', 'Events'], ['visit:browser', 'Browsers'], ['visit:os', 'Operating systems'], ['visit:device', 'Devices']];
+
+  function analytics(s) {
+    var p = period(s);
+    show('<div class="chips" id="chips"></div><div class="grid" id="cards"><div class="notice">Loading…</div></div><div class="panel" style="margin-top:12px"><h2>Visitors and pageviews</h2><div id="series">Loading…</div></div><div class="panels" id="lists"></div>');
+    $('chips').innerHTML = s.filters.map(function (f, i) { return '<span class="chip">' + esc(f[1] + ' ' + f[0] + ' ' + f[2].join(', ')) + '<button data-remove="' + i + '" title="remove">×</button></span>'; }).join('');
+    Promise.all([query(s, p, { metrics: METRICS.concat(['events']) }), query(s, { from: p.previous[0], to: p.previous[1] }, { metrics: METRICS })]).then(function (r) {
+      var now = r[0].results[0].metrics, before = r[1].results[0].metrics;
+      if (now[8] === 0 && !s.filters.length) { show(installSnippet(s.site)); return; }
+      $('cards').innerHTML = METRICS.map(function (m, i) {
+        var change = '';
+        if (typeof now[i] === 'number' && before[i]) {
+          var d = Math.round((now[i] - before[i]) / before[i] * 1000) / 10;
+          change = '<div class="change ' + (d > 0 ? 'up' : d < 0 ? 'down' : '') + '">' + (d > 0 ? '+' : '') + d + '% vs previous period</div>';
+        } else { change = '<div class="change">previous period: ' + esc(shown(m, before[i])) + '</div>'; }
+        return '<div class="card"><div class="label">' + LABELS[m] + '</div><div class="value' + (m === 'total_revenue' ? ' money' : '') + '" data-metric="' + m + '">' + esc(shown(m, now[i])) + '</div>' + change + '</div>';
+      }).join('');
+    }).catch(failed);
+    var bucket = s.range === 'day' ? 'time:hour' : 'time:day';
+    query(s, p, { metrics: ['visitors', 'pageviews'], dimensions: [bucket] }).then(function (r) {
+      var labels = [], rows = {};
+      r.results.forEach(function (row) { rows[row.dimensions[0]] = row.metrics; });
+      for (var t = p.from; t < p.to; t += bucket === 'time:hour' ? 3600000 : DAY) {
+        labels.push(bucket === 'time:hour' ? iso(t).slice(0, 13) + ':00:00Z' : iso(t).slice(0, 10));
+      }
+      $('series').innerHTML = chart(labels, [
+        { name: 'Visitors', color: color('--accent'), values: labels.map(function (l) { return (rows[l] || [0])[0]; }) },
+        { name: 'Pageviews', color: color('--accent2'), values: labels.map(function (l) { return (rows[l] || [0, 0])[1]; }) }]);
+    }).catch(function (e) { $('series').textContent = e.message; });
+    $('lists').innerHTML = LISTS.map(function (l, i) { return '<div class="panel"><h2>' + l[1] + '</h2><div id="list' + i + '" data-dimension="' + l[0] + '">Loading…</div></div>'; }).join('');
+    LISTS.forEach(function (l, i) {
+      query(s, p, { metrics: ['visitors', 'events'], dimensions: [l[0]], limit: 10 }).then(function (r) {
+        $('list' + i).innerHTML = r.results.length ? '<table><tr><th>' + esc(l[1]) + '</th><th class="n">Visitors</th><th class="n">Events</th></tr>' + r.results.map(function (row) {
+          return '<tr class="click" data-filter="' + esc(JSON.stringify(['is', l[0], [row.dimensions[0]]])) + '"><td>' + esc(row.dimensions[0]) + '</td><td class="n">' + fmt(row.metrics[0]) + '</td><td class="n">' + fmt(row.metrics[1]) + '</td></tr>';
+        }).join('') + '</table>' : '<span class="muted">Nothing in this period.</span>';
+      }).catch(function (e) { $('list' + i).textContent = e.message; });
+    });
+  }
+
+  function visitors(s) {
+    var p = period(s);
+    if (s.id) {
+      show('<p><a href="#" id="back">← all visitors</a></p><div id="visitor">Loading…</div>');
+      api('/api/visitors/' + encodeURIComponent(s.id) + '?site=' + encodeURIComponent(s.site)).then(function (v) {
+        var identity = Object.keys(v.identity).map(function (k) { return '<b>' + esc(k) + '</b> ' + esc(v.identity[k]); }).join(' · ') || '<span class="muted">anonymous</span>';
+        $('visitor').innerHTML = '<div class="panel"><h2>' + esc(v.visitor_id) + '</h2><p>' + identity + '</p><p class="muted">first seen ' + esc(v.first_seen) + ' · last seen ' + esc(v.last_seen) +
+          ' · ' + v.visits + ' visits · ' + v.events + ' events · revenue ' + esc(shown('total_revenue', v.revenue)) + '</p><ol class="timeline" id="timeline">' +
+          v.timeline.map(function (e) { return '<li data-event="' + esc(e.event) + '"><span class="muted">' + esc(e.time.replace('T', ' ').slice(0, 19)) + '</span> <b>' + esc(e.event) + '</b> ' + esc(e.page) +
+            (e.properties && Object.keys(e.properties).length ? ' <span class="muted">' + esc(JSON.stringify(e.properties)) + '</span>' : '') + '</li>'; }).join('') + '</ol></div>';
+      }).catch(failed);
+      return;
+    }
+    show('<p><input id="search" placeholder="search by email or id" size="30"></p><div id="visitorList">Loading…</div>');
+    var load = function () {
+      var search = $('search').value.trim();
+      api('/api/visitors?site=' + encodeURIComponent(s.site) + '&date_range=' + iso(p.from) + ',' + iso(p.to) + '&limit=100' + (search ? '&search=' + encodeURIComponent(search) : '')).then(function (r) {
+        $('visitorList').innerHTML = r.visitors.length ? '<div class="panel"><table><tr><th>Visitor</th><th>Email</th><th>Name</th><th>Company</th><th>Plan</th><th>First seen</th><th>Last seen</th><th class="n">Visits</th><th class="n">Events</th><th class="n">Revenue</th></tr>' +
+          r.visitors.map(function (v) {
+            var t = v.identity;
+            return '<tr class="click" data-visitor="' + esc(v.visitor_id) + '"><td>' + esc(v.visitor_id.slice(0, 12)) + '</td><td>' + esc(t.email || '') + '</td><td>' + esc(t.name || '') + '</td><td>' + esc(t.company || '') + '</td><td>' + esc(t.plan || '') +
+              '</td><td>' + esc(v.first_seen.slice(0, 16).replace('T', ' ')) + '</td><td>' + esc(v.last_seen.slice(0, 16).replace('T', ' ')) + '</td><td class="n">' + v.visits + '</td><td class="n">' + v.events + '</td><td class="n">' + esc(shown('total_revenue', v.revenue)) + '</td></tr>';
+          }).join('') + '</table><p class="muted">' + fmt(r.meta.total) + ' visitors</p></div>' : installSnippet(s.site);
+      }).catch(failed);
+    };
+    $('search').addEventListener('change', load);
+    load();
+  }
+
+  function conversions(s) {
+    var p = period(s);
+    show('<div class="panel"><h2>Conversions and revenue</h2><div id="revenue">Loading…</div></div><p>Attribution: <select id="model"><option value="first_touch">first touch</option><option value="last_touch">last touch</option></select></p>' +
+         '<div class="panels"><div class="panel"><h2>By source</h2><div id="bySource">Loading…</div></div><div class="panel"><h2>By landing page</h2><div id="byLanding">Loading…</div></div></div>' +
+         '<div class="panel" style="margin-top:12px"><h2>Conversions</h2><div id="conversionList">Loading…</div></div>');
+    $('model').value = s.model;
+    $('model').addEventListener('change', function () { go({ model: $('model').value }); });
+    query(s, p, { metrics: ['conversions', 'total_revenue'], dimensions: ['time:day'] }).then(function (r) {
+      var labels = [], rows = {}, currencies = {};
+      r.results.forEach(function (row) { rows[row.dimensions[0]] = row.metrics; Object.keys(row.metrics[1]).forEach(function (c) { currencies[c] = 1; }); });
+      for (var t = p.from; t < p.to; t += DAY) labels.push(iso(t).slice(0, 10));
+      var palette = [color('--accent2'), '#f59e0b', '#ec4899', '#8b5cf6'];
+      $('revenue').innerHTML = chart(labels, [{ name: 'Conversions', color: color('--accent'), values: labels.map(function (l) { return (rows[l] || [0])[0]; }) }].concat(
+        Object.keys(currencies).sort().map(function (c, i) { return { name: 'Revenue ' + c, color: palette[i % 4], values: labels.map(function (l) { return rows[l] ? (rows[l][1][c] || 0) : 0; }) }; })));
+    }).catch(failed);
+    [['visit:source', 'bySource'], ['visit:entry_page', 'byLanding']].forEach(function (d) {
+      query(s, p, { metrics: ['conversions', 'total_revenue'], dimensions: [d[0]], attribution: s.model }).then(function (r) {
+        var rows = r.results.filter(function (row) { return row.metrics[0] > 0; });
+        $(d[1]).innerHTML = rows.length ? '<table><tr><th></th><th class="n">Conversions</th><th class="n">Revenue</th></tr>' + rows.map(function (row) {
+          return '<tr><td>' + esc(row.dimensions[0]) + '</td><td class="n">' + fmt(row.metrics[0]) + '</td><td class="n">' + esc(shown('total_revenue', row.metrics[1])) + '</td></tr>'; }).join('') + '</table>' : '<span class="muted">No conversions in this period.</span>';
+      }).catch(function (e) { $(d[1]).textContent = e.message; });
+    });
+    api('/api/conversions?site=' + encodeURIComponent(s.site) + '&date_range=' + iso(p.from) + ',' + iso(p.to) + '&limit=100').then(function (r) {
+      $('conversionList').innerHTML = r.conversions.length ? '<table><tr><th>Time</th><th>Kind</th><th>Visitor</th><th class="n">Amount</th><th>First touch</th><th>Last touch</th><th>Before it</th><th class="n">Time to convert</th></tr>' +
+        r.conversions.map(function (c) {
+          var who = c.identity.email || c.identity.name || c.visitor_id.slice(0, 12), b = c.preceding;
+          return '<tr class="click" data-visitor="' + esc(c.visitor_id) + '"><td>' + esc(c.time.slice(0, 16).replace('T', ' ')) + '</td><td>' + esc(c.kind) + '</td><td>' + esc(who) + '</td><td class="n">' + (c.amount != null ? esc(c.amount + ' ' + c.currency) : '') +
+            '</td><td>' + esc(c.first_touch.source + ' · ' + c.first_touch.landing_page) + '</td><td>' + esc(c.last_touch.source + ' · ' + c.last_touch.landing_page) + '</td><td>' +
+            esc(b.pages_viewed + ' pages, ' + b.widget_messages + ' widget messages, ' + b.cta_clicks + ' CTA clicks') + '</td><td class="n">' + esc(Math.round(c.seconds_to_convert / 60) + ' min') + '</td></tr>';
+        }).join('') + '</table>' : '<span class="muted">No conversions in this period.</span>';
+    }).catch(failed);
+  }
+
+  function render() {
+    var s = state();
+    $('site').value = s.site;
+    $('range').value = s.range;
+    $('custom').hidden = s.range !== 'custom';
+    $('from').value = s.from; $('to').value = s.to;
+    document.querySelectorAll('nav a').forEach(function (a) { a.className = a.getAttribute('data-view') === s.view ? 'on' : ''; a.href = '#/' + a.getAttribute('data-view') + '?' + (location.hash.split('?')[1] || ''); });
+    if (!s.site) { show('<div class="notice">Enter the site to look at (the <code>data-site</code> of its script tag) above.</div>' + installSnippet('')); return; }
+    localStorage.setItem('clarm_site', s.site);
+    ({ analytics: analytics, visitors: visitors, conversions: conversions }[s.view] || analytics)(s);
+  }
+
+  view.addEventListener('click', function (e) {
+    var row = e.target.closest('[data-filter]'), remove = e.target.closest('[data-remove]'), person = e.target.closest('[data-visitor]');
+    var s = state();
+    if (row) { s.filters.push(JSON.parse(row.getAttribute('data-filter'))); go({ filters: s.filters }); }
+    if (remove) { s.filters.splice(+remove.getAttribute('data-remove'), 1); go({ filters: s.filters }); }
+    if (person) go({ view: 'visitors', id: person.getAttribute('data-visitor') });
+    if (e.target.id === 'back') { e.preventDefault(); go({ view: 'visitors', id: null }); }
+  });
+  $('site').addEventListener('change', function () { go({ site: $('site').value.trim().toLowerCase(), filters: [] }); });
+  $('range').addEventListener('change', function () { go({ range: $('range').value }); });
+  $('from').addEventListener('change', function () { go({ from: $('from').value }); });
+  $('to').addEventListener('change', function () { go({ to: $('to').value }); });
+  window.addEventListener('hashchange', render);
+
+  function live() {
+    var s = state();
+    if (s.site) api('/api/query', { site: s.site, date_range: [iso(Date.now() - 300000), iso(Date.now() + 1000)], metrics: ['visitors'] })
+      .then(function (r) { $('live').innerHTML = 'live: <b>' + fmt(r.results[0].metrics[0]) + '</b> visitors in the last 5 minutes'; }, function () {});
+  }
+  setInterval(live, 5000);
+  live();
+  render();
+})();
+</script>
+</body>
+</html>
+"""####.utf8)
+
 }

@@ -10,7 +10,7 @@ import ClarmStorage
 /// - `POST /api/track`: events in (`Gateway+track.swift`).
 /// - `POST /api/query`: aggregates out (`Gateway+query.swift`), behind API keys when configured.
 /// - `GET /api/visitors`, `/api/visitors/{id}`, `/api/conversions` (`Gateway+visitors.swift`), likewise.
-/// - `GET /clarm.js`: the loader (`Gateway+loader.swift`).
+/// - `GET /clarm.js`: the loader; `GET /`: the dashboard (`Gateway+assets.swift`, files in `Assets/`).
 /// - `GET /healthz`: liveness.
 public final class Gateway: HTTPHandler {
     let store: Store
@@ -49,9 +49,9 @@ public final class Gateway: HTTPHandler {
             case .options: preflight(request, &response, methods: "GET, HEAD, OPTIONS")
             default: methodNotAllowed(request, &response, allow: "GET, HEAD, OPTIONS")
             }
-        } else if request.pathIs("/clarm.js") {
+        } else if request.pathIs("/clarm.js") || request.pathIs("/") {
             switch request.method {
-            case .get, .head: loaderScript(request, &response)
+            case .get, .head: serve(request.pathIs("/") ? Self.dashboard : Self.loader, request, &response)
             default: methodNotAllowed(request, &response, allow: "GET, HEAD")
             }
         } else if request.pathIs("/healthz") {

@@ -1,23 +1,16 @@
 """The loader in a real browser: headless Chromium loads pages of a site on one port that embed clarm.js from
 a real gateway on another (so CORS is exercised), and the gateway's visitor endpoint must show what happened."""
-import json
+import functools
+import http.server
 import os
 import pathlib
-import signal
-import socket
 import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-import functools
-import http.server
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
+from conftest import Gateway, SITE, chromium, free_port, wait_for
 from selenium.webdriver.common.by import By
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -25,48 +18,6 @@ CLARM = ROOT / ".build" / "debug" / "clarm"
 SITE = "shop.example.com"
 STUB = ("<script>window.ClarmTrack=window.ClarmTrack||{q:[],track:function(){this.q.push(['track',[].slice.call(arguments)])},"
         "widget:function(){this.q.push(['widget',[].slice.call(arguments)])}};</script>")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Gateway:
-    def __init__(self, data):
-        self.data = data
-        self.port = free_port()
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen([str(CLARM), "serve", "--port", str(self.port), "--data", self.data, "--loops", "1"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        assert b"listening on" in self.process.stdout.readline()
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        assert self.process.wait(timeout=15) == 0
-
-    def timeline(self, visitor):
-        url = "http://127.0.0.1:%d/api/visitors/%s?site=%s" % (self.port, visitor, SITE)
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return json.load(response)
-        except urllib.error.HTTPError as error:
-            if error.code == 404:
-                return None
-            raise
-
-
-def wait_for(condition, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for " + what)
 
 
 @pytest.fixture
@@ -92,12 +43,7 @@ def world():
     site = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     threading.Thread(target=site.serve_forever, daemon=True).start()
 
-    options = Options()
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]:
-        options.add_argument(argument)
-    options.binary_location = "/usr/bin/chromium"
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(20)
+    driver = chromium()
     try:
         yield gateway, driver, "http://127.0.0.1:%d" % site.server_address[1]
     finally:

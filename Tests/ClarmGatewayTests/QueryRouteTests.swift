@@ -169,15 +169,15 @@ import ClarmTestSupport
     }
 
     /// The binary serves what Sources/ClarmGateway/Assets holds (Tools/embed-assets.sh keeps them equal).
-    @Test func embeddedLoaderMatchesItsSource() throws {
+    @Test(arguments: [("/clarm.js", "clarm.js"), ("/", "dashboard.html")])
+    func embeddedAssetsMatchTheirSources(_ path: String, _ file: String) throws {
         try withGateway { port, _ in
             let client = try TestClient(port: port)
-            try client.send("GET /clarm.js HTTP/1.1\r\nHost: t\r\n\r\n")
+            try client.send("GET \(path) HTTP/1.1\r\nHost: t\r\n\r\n")
             let served = try #require(try client.readResponse()).text
             let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Sources/ClarmGateway/Assets/clarm.js")
-            let file = try String(contentsOf: source, encoding: .utf8)
-            #expect(served + "\n" == file, "run Tools/embed-assets.sh after editing the loader")
+                .appendingPathComponent("Sources/ClarmGateway/Assets/\(file)")
+            #expect(served + "\n" == (try String(contentsOf: source, encoding: .utf8)), "run Tools/embed-assets.sh after editing \(file)")
         }
     }
 }

@@ -117,10 +117,12 @@ struct Traffic {
         }
         out.put(#"","visitor_id":""#)
         out.hex(visitor &* 0x9E37_79B9_7F4A_7C15, width: 16)
+        // A visitor's events in the same two hours share a session.
+        let time = start + Int64(random.next() % UInt64(span))
         out.put(#"","session_id":""#)
-        out.hex(visitor &* 31 &+ UInt64(random.below(3)), width: 12)
+        out.hex(visitor &* 31 &+ UInt64(time / 7_200_000), width: 12)
         out.put(#"","timestamp":""#)
-        out.timestamp(start + Int64(random.next() % UInt64(span)))
+        out.timestamp(time)
         out.put(#"","url":"https://"#)
         out.put(site)
         out.put(page)

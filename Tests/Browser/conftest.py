@@ -1,0 +1,71 @@
+"""Shared pieces of the browser tests: a real gateway process, a free port, polling, headless Chromium."""
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CLARM = ROOT / ".build" / "debug" / "clarm"
+SITE = "shop.example.com"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gateway:
+    def __init__(self, data):
+        self.data = data
+        self.port = free_port()
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen([str(CLARM), "serve", "--port", str(self.port), "--data", self.data, "--loops", "1"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert b"listening on" in self.process.stdout.readline()
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(timeout=15) == 0
+
+    def timeline(self, visitor):
+        url = "http://127.0.0.1:%d/api/visitors/%s?site=%s" % (self.port, visitor, SITE)
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            raise
+
+
+def wait_for(condition, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+
+def chromium(width=1280, height=1600):
+    options = Options()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=%d,%d" % (width, height)]:
+        options.add_argument(argument)
+    options.binary_location = "/usr/bin/chromium"
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(20)
+    return driver
