@@ -45,7 +45,8 @@ let package = Package(
                 "ClarmSystem", "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            exclude: ["Assets"]
+            exclude: ["Assets"],
+            plugins: ["EmbedAssets"]
         ),
         .executableTarget(
             name: "clarm",
@@ -56,6 +57,8 @@ let package = Package(
             ]
         ),
         .target(name: "ClarmTestSupport", dependencies: ["ClarmEvents", "ClarmQuery"], path: "Tests/ClarmTestSupport"),
+        .executableTarget(name: "embed-assets", path: "Tools/embed-assets"),
+        .plugin(name: "EmbedAssets", capability: .buildTool(), dependencies: ["embed-assets"], path: "Tools/EmbedAssetsPlugin"),
         .executableTarget(
             name: "clarm-load",
             dependencies: [

@@ -37,7 +37,7 @@ extension Gateway {
             shardRecords = Array(repeating: [], count: store.shardCount)
             shardCounts = Array(repeating: 0, count: store.shardCount)
         }
-        batch.records.withUnsafeBytes { records in
+        _ = batch.records.withUnsafeBytes { records in
             EventRecordView.forEach(in: records) { view in
                 let shard = store.shard(forVisitor: view.visitorID)
                 shardRecords[shard].append(contentsOf: view.bytes)
