@@ -8,16 +8,19 @@ public struct SegmentWriter {
         public var maxTimestamp: Int64
     }
 
-    /// Encodes `records` (back to back, `EventRecord` layout) sorted by (visitor, timestamp, arrival).
+    /// Encodes `records` (back to back, `EventRecord` layout) grouped by visitor, each visitor's rows by
+    /// (timestamp, arrival).
     /// `replaces` lists the segments a compaction merged into this one; recovery removes any still present.
     public static func build(records: UnsafeRawBufferPointer, walCovered: UInt64, replaces: [UInt64] = []) -> (image: [UInt8], summary: Summary) {
         var views: [EventRecordView] = []
         EventRecordView.forEach(in: records) { views.append($0) }
+        // Group rows by visitor (visitors in order of first arrival) and order each visitor's rows by time:
+        // integer keys make the sort cheap, and queries only need a visitor's rows together and in order.
+        var visitorKeys = ByteInterner()
+        let visitorOf = views.map { visitorKeys.id(for: $0.visitorID) }
         let order = views.indices.sorted { a, b in
-            let va = views[a], vb = views[b]
-            let c = compareBytes(va.visitorID, vb.visitorID)
-            if c != 0 { return c < 0 }
-            if va.timestamp != vb.timestamp { return va.timestamp < vb.timestamp }
+            if visitorOf[a] != visitorOf[b] { return visitorOf[a] < visitorOf[b] }
+            if views[a].timestamp != views[b].timestamp { return views[a].timestamp < views[b].timestamp }
             return a < b
         }
         let rows = order.count

@@ -26,8 +26,11 @@ import ClarmTestSupport
         #expect(segment.blockCount == 3)
         #expect(segment.minTimestamp == 5)
         #expect(segment.maxTimestamp == events.map(\.timestamp).max())
+        // Visitors in order of first arrival, each visitor's events by time, then arrival.
+        var firstArrival: [String: Int] = [:]
+        for (i, event) in events.enumerated() where firstArrival[event.visitorID] == nil { firstArrival[event.visitorID] = i }
         let expected = events.enumerated().sorted { a, b in
-            a.element.visitorID != b.element.visitorID ? Array(a.element.visitorID.utf8).lexicographicallyPrecedes(Array(b.element.visitorID.utf8))
+            firstArrival[a.element.visitorID]! != firstArrival[b.element.visitorID]! ? firstArrival[a.element.visitorID]! < firstArrival[b.element.visitorID]!
                 : a.element.timestamp != b.element.timestamp ? a.element.timestamp < b.element.timestamp : a.offset < b.offset
         }.map { stored($0.element) }
         #expect(try segment.records() == expected)
