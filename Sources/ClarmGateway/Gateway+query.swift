@@ -93,15 +93,7 @@ enum QueryAnswer {
                 switch value {
                 case .count(let n): json.integer(n)
                 case .decimal(let d): json.number(d)
-                case .money(let sums):
-                    json.raw("{")
-                    for (k, currency) in sums.keys.sorted().enumerated() {
-                        if k > 0 { json.raw(",") }
-                        json.string(currency)
-                        json.raw(":")
-                        json.number((sums[currency]! * 100).rounded() / 100)
-                    }
-                    json.raw("}")
+                case .money(let sums): Gateway.write(sums, &json)
                 }
             }
             json.raw("]}")

@@ -119,23 +119,23 @@ extension Gateway {
     }
 
     static func write(_ traits: [String: String], _ json: inout JSONWriter) {
+        writeObject(traits, &json) { value, json in json.string(value) }
+    }
+
+    /// Money per currency, rounded to cents.
+    static func write(_ sums: [String: Double], _ json: inout JSONWriter) {
+        writeObject(sums, &json) { value, json in json.number((value * 100).rounded() / 100) }
+    }
+
+    /// An object with the dictionary's keys in order, so answers are stable.
+    static func writeObject<Value>(_ members: [String: Value], _ json: inout JSONWriter,
+                                   _ value: (Value, inout JSONWriter) -> Void) {
         json.raw("{")
-        for (i, key) in traits.keys.sorted().enumerated() {
+        for (i, key) in members.keys.sorted().enumerated() {
             if i > 0 { json.raw(",") }
             json.string(key)
             json.raw(":")
-            json.string(traits[key]!)
-        }
-        json.raw("}")
-    }
-
-    static func write(_ sums: [String: Double], _ json: inout JSONWriter) {
-        json.raw("{")
-        for (i, currency) in sums.keys.sorted().enumerated() {
-            if i > 0 { json.raw(",") }
-            json.string(currency)
-            json.raw(":")
-            json.number((sums[currency]! * 100).rounded() / 100)
+            value(members[key]!, &json)
         }
         json.raw("}")
     }
