@@ -59,7 +59,7 @@ import ClarmTestSupport
                             ledger.state.withLock { $0.unanswered.append(numbers) }
                             return
                         }
-                        ledger.state.withLock { _ = $0.acknowledged.formUnion(numbers) }
+                        ledger.state.withLock { $0.acknowledged.formUnion(numbers) }
                     }
                 }
             }
@@ -78,7 +78,7 @@ import ClarmTestSupport
         for numbers in ledger.state.withLock({ $0.unanswered }) {
             try client.send(trackRequest(Self.body(numbers)))
             #expect(try client.readResponse()?.status == 202)
-            ledger.state.withLock { _ = $0.acknowledged.formUnion(numbers) }
+            ledger.state.withLock { $0.acknowledged.formUnion(numbers) }
         }
         client.hangUp()
         kill(process.processIdentifier, SIGTERM)

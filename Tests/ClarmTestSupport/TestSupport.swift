@@ -21,9 +21,10 @@ public struct TemporaryDirectory: Sendable {
 
     public init() {
         var template = Array("/tmp/clarm-test-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        path = String(cString: template)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            preconditionFailure("mkdtemp failed")
+        }
+        path = String(cString: made)
     }
 
     public func remove() {
