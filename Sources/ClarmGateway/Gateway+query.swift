@@ -79,26 +79,21 @@ extension Gateway {
 /// The JSON of a query's answer: results, meta, and the query as normalised.
 enum QueryAnswer {
     static func write(_ result: QueryResult, query: Query, tookMilliseconds: Int64, into json: inout JSONWriter) {
-        json.raw(#"{"results":["#)
-        for (i, row) in result.rows.enumerated() {
-            if i > 0 { json.raw(",") }
-            json.raw(#"{"dimensions":["#)
-            for (j, value) in row.dimensions.enumerated() {
-                if j > 0 { json.raw(",") }
-                json.string(value)
-            }
-            json.raw(#"],"metrics":["#)
-            for (j, value) in row.metrics.enumerated() {
-                if j > 0 { json.raw(",") }
+        json.raw(#"{"results":"#)
+        json.array(result.rows) { row, json in
+            json.raw(#"{"dimensions":"#)
+            json.strings(row.dimensions)
+            json.raw(#","metrics":"#)
+            json.array(row.metrics) { value, json in
                 switch value {
                 case .count(let n): json.integer(n)
                 case .decimal(let d): json.number(d)
                 case .money(let sums): Gateway.write(sums, &json)
                 }
             }
-            json.raw("]}")
+            json.raw("}")
         }
-        json.raw(#"],"meta":{"total_rows":"#)
+        json.raw(#","meta":{"total_rows":"#)
         json.integer(result.totalRows)
         json.raw(#","took_ms":"#)
         json.integer(Int(tookMilliseconds))
@@ -108,47 +103,29 @@ enum QueryAnswer {
         if query.from == Int64.min {
             json.string("all")
         } else {
-            json.raw("[")
-            json.string(Timestamp.format(query.from))
-            json.raw(",")
-            json.string(Timestamp.format(query.to))
-            json.raw("]")
+            json.strings([Timestamp.format(query.from), Timestamp.format(query.to)])
         }
-        json.raw(#","metrics":["#)
-        for (i, metric) in query.metrics.enumerated() {
-            if i > 0 { json.raw(",") }
-            json.string(metric.rawValue)
-        }
-        json.raw(#"],"dimensions":["#)
-        for (i, dimension) in query.dimensions.enumerated() {
-            if i > 0 { json.raw(",") }
-            json.string(dimension.name)
-        }
-        json.raw(#"],"filters":["#)
-        for (i, filter) in query.filters.enumerated() {
-            if i > 0 { json.raw(",") }
+        json.raw(#","metrics":"#)
+        json.strings(query.metrics.map(\.rawValue))
+        json.raw(#","dimensions":"#)
+        json.strings(query.dimensions.map(\.name))
+        json.raw(#","filters":"#)
+        json.array(query.filters) { filter, json in
             json.raw("[")
             json.string(filter.op.rawValue)
             json.raw(",")
             json.string(filter.dimension.name)
-            json.raw(",[")
-            for (j, value) in filter.values.enumerated() {
-                if j > 0 { json.raw(",") }
-                json.string(value)
-            }
-            json.raw("]]")
+            json.raw(",")
+            json.strings(filter.values)
+            json.raw("]")
         }
-        json.raw(#"],"order_by":["#)
-        for (i, order) in query.orderBy.enumerated() {
-            if i > 0 { json.raw(",") }
-            json.raw("[")
+        json.raw(#","order_by":"#)
+        json.array(query.orderBy) { order, json in
             switch order.key {
-            case .metric(let metric): json.string(metric.rawValue)
-            case .dimension(let dimension): json.string(dimension.name)
+            case .metric(let metric): json.strings([metric.rawValue, order.descending ? "desc" : "asc"])
+            case .dimension(let dimension): json.strings([dimension.name, order.descending ? "desc" : "asc"])
             }
-            json.raw(order.descending ? #","desc"]"# : #","asc"]"#)
         }
-        json.raw("]")
         if let attribution = query.attribution {
             json.raw(#","attribution":"#)
             json.string(attribution.rawValue)
@@ -159,5 +136,4 @@ enum QueryAnswer {
         json.integer(query.offset)
         json.raw("}}")
     }
-
 }

@@ -119,15 +119,14 @@ final class TrackAnswer: Sendable {
         json.integer(accepted)
         json.raw(#","duplicates":"#)
         json.integer(duplicates)
-        json.raw(#","rejected":["#)
-        for (i, rejection) in rejections.enumerated() {
-            if i > 0 { json.raw(",") }
+        json.raw(#","rejected":"#)
+        json.array(rejections) { rejection, json in
             json.raw(#"{"index":"#)
             json.integer(rejection.index)
             json.raw(#","error":"#)
             json.string(rejection.message)
             json.raw("}")
         }
-        json.raw("]}")
+        json.raw("}")
     }
 }

@@ -38,13 +38,12 @@ extension Gateway {
                 case .visitors:
                     let (rows, total) = try engine.visitors(site: site, from: range.0, to: range.1, search: parameters["search"],
                                                             limit: limit, offset: offset)
-                    json.raw(#"{"visitors":["#)
-                    for (i, row) in rows.enumerated() {
-                        if i > 0 { json.raw(",") }
+                    json.raw(#"{"visitors":"#)
+                    json.array(rows) { row, json in
                         Self.write(row, &json)
                         json.raw("}")
                     }
-                    json.raw(#"],"meta":{"total":"#)
+                    json.raw(#","meta":{"total":"#)
                     json.integer(total)
                     json.raw("}}")
                 case .visitor(let id):
@@ -53,20 +52,14 @@ extension Gateway {
                         return (.notFound, json.bytes)
                     }
                     Self.write(detail.summary, &json)
-                    json.raw(#","timeline":["#)
-                    for (i, event) in detail.timeline.enumerated() {
-                        if i > 0 { json.raw(",") }
-                        Self.write(event, &json)
-                    }
-                    json.raw("]}")
+                    json.raw(#","timeline":"#)
+                    json.array(detail.timeline) { event, json in Self.write(event, &json) }
+                    json.raw("}")
                 case .conversions:
                     let (rows, total) = try engine.conversions(site: site, from: range.0, to: range.1, limit: limit, offset: offset)
-                    json.raw(#"{"conversions":["#)
-                    for (i, row) in rows.enumerated() {
-                        if i > 0 { json.raw(",") }
-                        Self.write(row, &json)
-                    }
-                    json.raw(#"],"meta":{"total":"#)
+                    json.raw(#"{"conversions":"#)
+                    json.array(rows) { row, json in Self.write(row, &json) }
+                    json.raw(#","meta":{"total":"#)
                     json.integer(total)
                     json.raw("}}")
                 }
@@ -200,12 +193,9 @@ extension Gateway {
         json.integer(conversion.widgetMessages)
         json.raw(#","cta_clicks":"#)
         json.integer(conversion.ctaClicks)
-        json.raw(#","last_events":["#)
-        for (i, event) in conversion.preceding.enumerated() {
-            if i > 0 { json.raw(",") }
-            write(event, &json)
-        }
-        json.raw(#"]},"seconds_to_convert":"#)
+        json.raw(#","last_events":"#)
+        json.array(conversion.preceding) { event, json in write(event, &json) }
+        json.raw(#"},"seconds_to_convert":"#)
         json.number(Double(conversion.millisecondsToConvert) / 1000)
         json.raw("}")
     }

@@ -43,6 +43,23 @@ public struct JSONWriter {
         }
     }
 
+    /// Writes `[`, each item through `element`, separated by commas, then `]`.
+    public mutating func array<Items: Sequence>(_ items: Items, _ element: (Items.Element, inout JSONWriter) -> Void) {
+        bytes.append(UInt8(ascii: "["))
+        var first = true
+        for item in items {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
+            element(item, &self)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// Writes an array of strings.
+    public mutating func strings<Items: Sequence<String>>(_ items: Items) {
+        array(items) { item, json in json.string(item) }
+    }
+
     /// Writes a number in its shortest round-trip form; JSON has no infinities or NaN, so those write 0.
     public mutating func number(_ value: Double) {
         let text = value.isFinite ? "\(value)" : "0"

@@ -31,6 +31,13 @@ import Testing
         #expect(String(decoding: out, as: UTF8.self) == text)
     }
 
+    @Test func writerArrays() {
+        var writer = JSONWriter()
+        writer.array([[String](), ["a"], ["b", "c\""]]) { item, json in json.strings(item) }
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == #"[[],["a"],["b","c\""]]"#)
+        #expect(validate(writer.bytes) == nil)
+    }
+
     @Test func writerIntegers() {
         for value in [0, 7, 10, 99, 100, 1234567890, -1, -42, Int.max, Int.min] {
             var writer = JSONWriter()
