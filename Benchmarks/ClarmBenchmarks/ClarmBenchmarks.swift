@@ -97,9 +97,9 @@ let benchmarks: @Sendable () -> Void = {
     let segmentRows = 65_536
     let segmentRecords = records(segmentRows)
     Benchmark("SegmentEncode64kEvents", configuration: heavy) { benchmark in
-        segmentRecords.withUnsafeBytes { bytes in
+        try segmentRecords.withUnsafeBytes { bytes in
             for _ in benchmark.scaledIterations {
-                blackHole(SegmentWriter.build(records: bytes, walCovered: 1).summary)
+                blackHole(try SegmentWriter.build(records: bytes, walCovered: 1).summary)
             }
         }
     }
@@ -107,7 +107,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("SegmentDecode4Columns64kEvents", configuration: heavy) { benchmark in
         let path = "/tmp/clarm-benchmark-\(getpid()).cseg"
         defer { unlink(path) }
-        let image = segmentRecords.withUnsafeBytes { SegmentWriter.build(records: $0, walCovered: 1).image }
+        let image = try segmentRecords.withUnsafeBytes { try SegmentWriter.build(records: $0, walCovered: 1).image }
         guard let file = try? PosixFileSystem().create(path) else { return }
         image.withUnsafeBytes { _ = try? file.append($0) }
         file.close()

@@ -242,7 +242,14 @@ final class Shard: @unchecked Sendable {
     /// a later seal must never remove logs an earlier, unfinished one still needs.
     private func seal(_ frozen: MemtableSnapshot, number: UInt64, covered: UInt64, dedupImage: [UInt8]) {
         let records = frozen.contiguous()
-        let image = records.withUnsafeBytes { SegmentWriter.build(records: $0, walCovered: covered).image }
+        let image: [UInt8]
+        do throws(SegmentWriteError) {
+            image = try records.withBytes { raw throws(SegmentWriteError) in try SegmentWriter.build(records: raw, walCovered: covered).image }
+        } catch {
+            // The events stay in the WAL and in the sealing memtable (still read by queries); nothing is deleted.
+            report("shard \(index): cannot seal \(frozen.count) events: \(error)")
+            return
+        }
         let name = Self.segmentName(number)
         var attempt = 0
         while true {
@@ -293,8 +300,14 @@ final class Shard: @unchecked Sendable {
         }
         let number = nextSegmentNumber.add(1, ordering: .relaxed).oldValue
         let name = Self.segmentName(number)
-        let image = records.withUnsafeBytes {
-            SegmentWriter.build(records: $0, walCovered: chosen.map(\.walCovered).max() ?? 0, replaces: chosen.map(\.number)).image
+        let image: [UInt8]
+        do throws(SegmentWriteError) {
+            image = try records.withBytes { raw throws(SegmentWriteError) in
+                try SegmentWriter.build(records: raw, walCovered: chosen.map(\.walCovered).max() ?? 0, replaces: chosen.map(\.number)).image
+            }
+        } catch {
+            report("shard \(index): compaction skipped: \(error)")
+            return
         }
         records = []
         let merged: Segment

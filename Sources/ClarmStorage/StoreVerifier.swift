@@ -60,17 +60,7 @@ public enum StoreVerifier {
     static func verifySegment(_ path: String) -> Finding {
         do {
             let segment = try Segment(path: path)
-            try segment.verifyFileChecksum()
-            var scratch: [UInt8] = []
-            for column in segment.columns {
-                if let dictionary = column.dictionary {
-                    try segment.decode(dictionary, column: column.name, block: "dictionary", into: &scratch)
-                }
-                for (index, block) in column.blocks.enumerated() {
-                    try segment.decode(block, column: column.name, block: "block \(index)", into: &scratch)
-                }
-            }
-            _ = try segment.records()
+            try segment.verify()
             return Finding(path: path, message: "\(segment.rowCount) rows, \(segment.blockCount) blocks", isDamage: false)
         } catch {
             return Finding(path: path, message: error.reason, isDamage: true)
@@ -110,7 +100,7 @@ public enum StoreInspector {
                     let columns = segment.columns.map { column in
                         var stats = ColumnStats(name: column.name, encoding: column.encoding, width: column.width,
                                                 dictionaryEntries: column.dictionaryCount)
-                        for ref in column.blocks + (column.dictionary.map { [$0] } ?? []) {
+                        for ref in column.blocks + column.dictionaryBlocks.map(\.ref) {
                             stats.storedBytes += ref.storedLength
                             stats.rawBytes += ref.rawLength
                         }
