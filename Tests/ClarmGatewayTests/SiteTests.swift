@@ -165,9 +165,16 @@ import ClarmTestSupport
             let many = "[" + (0..<50).map { Self.event("blog.example.com", visitor: "b\($0)") }.joined(separator: ",") + "]"
             #expect(try exchange(client, "POST", "/api/track", body: many).status == 202)
             #expect(store.count == 54)
+            // A batch refused for one site gives back what it took from the others.
+            #expect(try exchange(client, "POST", "/api/sites", body: #"{"site":"tiny.example.com","events_per_second":1,"events_burst":3}"#).status == 201)
+            let mixed = "[" + [Self.event("tiny.example.com"), Self.event("shop.example.com")].joined(separator: ",") + "]"
+            #expect(try exchange(client, "POST", "/api/track", body: mixed).status == 429)
+            let three = "[" + (0..<3).map { Self.event("tiny.example.com", visitor: "t\($0)") }.joined(separator: ",") + "]"
+            #expect(try exchange(client, "POST", "/api/track", body: three).status == 202)
+            #expect(store.count == 57)
             usleep(120_000)  // 20 a second: two tokens
             #expect(try exchange(client, "POST", "/api/track", body: Self.event("shop.example.com")).status == 202)
-            #expect(store.count == 55)
+            #expect(store.count == 58)
         }
     }
 
