@@ -122,10 +122,11 @@ struct Serve: ParsableCommand {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
-        if sites.snapshot().snapshot.isEmpty {
+        let registered = sites.snapshot().snapshot.entries.count
+        if registered == 0 {
             logger.warning("no site is registered: events of every site are accepted; register sites (clarm sites add, POST /api/sites) to accept only theirs")
         } else {
-            logger.info("\(sites.snapshot().snapshot.entries.count) registered sites: events of other sites are rejected")
+            logger.info("\(registered) registered sites: events of other sites are rejected")
         }
         let trusted = trustedProxies.compactMap(AddressRange.init)
         let traffic = TrafficPolicy(
