@@ -6,6 +6,8 @@ set -euo pipefail
 packages=()
 command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
 pkg-config --exists liblz4 2>/dev/null || packages+=(liblz4-dev)
+# Site registrations name time zones of the system's tz database.
+[ -f /usr/share/zoneinfo/Europe/Berlin ] || packages+=(tzdata)
 if [ "${1:-}" = "--browser" ]; then
   [ -x /usr/bin/chromium ] || packages+=(chromium)
   [ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)

@@ -24,8 +24,13 @@ extension Gateway {
             sendError(status, error.description, request, &response)
             return
         }
-        let rejections = batch.rejections.map { (index: $0.index, message: $0.reason.description) }
-        guard batch.acceptedCount > 0 else {
+        var rejections = batch.rejections.map { (index: $0.index, message: $0.reason.description) }
+        if case .overLimit(let site, let retryAfter) = checkSites(request, rejections: &rejections) {
+            sendError(.tooManyRequests, "site \(site) is over its event rate limit; nothing was stored, retry after \(retryAfter) s",
+                      request, &response, retryAfter: retryAfter)
+            return
+        }
+        guard siteRules.keptCount > 0 else {
             json.reset()
             TrackAnswer.write(accepted: 0, duplicates: 0, rejections: rejections, into: &json)
             send(.accepted, request, &response)
@@ -37,8 +42,11 @@ extension Gateway {
             shardRecords = Array(repeating: [], count: store.shardCount)
             shardCounts = Array(repeating: 0, count: store.shardCount)
         }
+        var ordinal = 0
         _ = batch.records.withUnsafeBytes { records in
             EventRecordView.forEach(in: records) { view in
+                defer { ordinal += 1 }
+                guard siteRules.keeps(ordinal) else { return }
                 let shard = store.shard(forVisitor: view.visitorID)
                 shardRecords[shard].append(contentsOf: view.bytes)
                 shardCounts[shard] += 1

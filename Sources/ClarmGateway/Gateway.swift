@@ -12,6 +12,8 @@ import ClarmStorage
 /// - `GET /api/visitors`, `/api/visitors/{id}`, `/api/conversions` (`Gateway+visitors.swift`), likewise.
 /// - `GET /clarm.js`: the loader; `GET /`: the dashboard (`Gateway+assets.swift`, files in `Assets/`).
 /// - `GET /healthz`: liveness.
+/// - `/api/sites`, `/api/sites/{site}`: registered sites (`Gateway+sites.swift`), behind API keys when configured.
+/// Every request first passes the per-address rate limit (`Gateway+admission.swift`).
 public final class Gateway: HTTPHandler {
     let store: Store
     let queryEngine: QueryEngine
@@ -23,14 +25,19 @@ public final class Gateway: HTTPHandler {
     /// Records of the current request, split by shard; reused.
     var shardRecords: [[UInt8]] = []
     var shardCounts: [Int] = []
+    let traffic: TrafficPolicy
+    /// This loop's copy of the registered sites and its per-request scratch (`Gateway+siteRules.swift`).
+    var siteRules = SiteRules()
 
-    public init(store: Store, apiKeys: [String] = []) {
+    public init(store: Store, apiKeys: [String] = [], traffic: TrafficPolicy = TrafficPolicy()) {
         self.store = store
         self.queryEngine = QueryEngine(store: store)
         self.apiKeys = apiKeys.map { Array($0.utf8) }
+        self.traffic = traffic
     }
 
     public func handle(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
+        guard admit(request, &response) else { return }
         if request.pathIs("/api/track") {
             switch request.method {
             case .post: track(request, &response)
@@ -54,6 +61,8 @@ public final class Gateway: HTTPHandler {
             case .get, .head: serve(request.pathIs("/") ? Self.dashboard : Self.loader, request, &response)
             default: methodNotAllowed(request, &response, allow: "GET, HEAD")
             }
+        } else if let route = Self.siteRoute(request.path) {
+            sites(route, request, &response)
         } else if request.pathIs("/healthz") {
             switch request.method {
             case .get, .head:
@@ -108,7 +117,7 @@ public final class Gateway: HTTPHandler {
         send(status, request, &response, retryAfter: retryAfter)
     }
 
-    private func methodNotAllowed(_ request: HTTPRequest, _ response: inout HTTPResponseWriter, allow: StaticString) {
+    func methodNotAllowed(_ request: HTTPRequest, _ response: inout HTTPResponseWriter, allow: StaticString) {
         json.reset()
         json.raw(#"{"error":"method not allowed"}"#)
         response.start(.methodNotAllowed)

@@ -9,10 +9,12 @@ final class ServerShared: Sendable {
     let configuration: ServerConfiguration
     let makeHandler: @Sendable () -> HTTPHandler
     let connectionCount = Atomic<Int>(0)
+    let connectionsPerAddress: ConnectionsPerAddress
 
     init(configuration: ServerConfiguration, makeHandler: @escaping @Sendable () -> HTTPHandler) {
         self.configuration = configuration
         self.makeHandler = makeHandler
+        connectionsPerAddress = ConnectionsPerAddress(limit: configuration.maxConnectionsPerAddress)
     }
 }
 
@@ -144,7 +146,14 @@ final class EventLoop: @unchecked Sendable {
 
     private func acceptConnections() {
         for _ in 0..<64 {
-            let fd = clarm_accept4(listenerFD, nil, nil, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            // accept4 writes at most `length` bytes, which sockaddr_storage holds for every family.
+            let fd = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    clarm_accept4(listenerFD, $0, &length, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
+                }
+            }
             if fd < 0 {
                 switch errno {
                 case EAGAIN, EINTR, ECONNABORTED:
@@ -160,12 +169,20 @@ final class EventLoop: @unchecked Sendable {
             }
             if shared.connectionCount.add(1, ordering: .relaxed).newValue > configuration.maxConnections {
                 shared.connectionCount.subtract(1, ordering: .relaxed)
-                refuse(fd)
+                refuse(fd, "server is at its connection limit")
+                continue
+            }
+            let peer = IPAddress(&address) ?? .unspecified
+            let capped = configuration.maxConnectionsPerAddress > 0 && !configuration.uncappedPeers.contains(peer)
+            if capped && !shared.connectionsPerAddress.open(peer) {
+                shared.connectionCount.subtract(1, ordering: .relaxed)
+                refuse(fd, "too many connections from this address")
                 continue
             }
             _ = clarm_set_tcp_nodelay(fd)
             nextSerial += 1
-            let connection = Connection(fd: fd, serial: nextSerial, limits: configuration.limits, now: now)
+            let connection = Connection(fd: fd, serial: nextSerial, peer: peer, countedForPeer: capped,
+                                        limits: configuration.limits, now: now)
             while connections.count <= Int(fd) { connections.append(nil) }
             connections[Int(fd)] = connection
             liveConnections += 1
@@ -178,10 +195,10 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// Answers 503 to a connection over the limit, without waiting on it, and closes it.
-    private func refuse(_ fd: Int32) {
+    /// Answers 503 to a connection over a limit, without waiting on it, and closes it.
+    private func refuse(_ fd: Int32, _ message: StaticString) {
         var writer = HTTPResponseWriter(output: [], keepAlive: false, omitBody: false, minorVersion: 1, date: dateLine)
-        handler.respondToError(.serviceUnavailable, message: "server is at its connection limit", &writer)
+        handler.respondToError(.serviceUnavailable, message: message, &writer)
         let bytes = writer.finish()
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         closeDescriptor(fd)
@@ -298,7 +315,8 @@ final class EventLoop: @unchecked Sendable {
         let request = HTTPRequest(
             head: head,
             bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]),
-            body: UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + bodyCount)]))
+            body: UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + bodyCount)]),
+            peer: connection.peer)
         let keepAlive = head.keepAlive && !draining && !connection.peerClosed
         let mark = connection.output.count
         var writer = HTTPResponseWriter(output: take(&connection.output), keepAlive: keepAlive,
@@ -436,6 +454,7 @@ final class EventLoop: @unchecked Sendable {
         closeDescriptor(connection.fd)
         liveConnections -= 1
         shared.connectionCount.subtract(1, ordering: .relaxed)
+        if connection.countedForPeer { shared.connectionsPerAddress.close(connection.peer) }
     }
 
     // MARK: Deadlines and shutdown

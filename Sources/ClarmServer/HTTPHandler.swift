@@ -19,11 +19,15 @@ public struct HTTPRequest {
     public let bytes: UnsafeRawBufferPointer
     /// The body, with any chunked framing removed.
     public let body: UnsafeRawBufferPointer
+    /// The address of the connection's other end (a proxy's, when there is one in front).
+    public let peer: IPAddress
 
-    public init(head: HTTPRequestHead, bytes: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) {
+    public init(head: HTTPRequestHead, bytes: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer,
+                peer: IPAddress = .unspecified) {
         self.head = head
         self.bytes = bytes
         self.body = body
+        self.peer = peer
     }
 
     public var method: HTTPMethod { head.method }
@@ -37,6 +41,13 @@ public struct HTTPRequest {
     /// The first value of a header, by lowercase name.
     public func header(_ lowercaseName: StaticString) -> UnsafeRawBufferPointer? {
         head.firstValue(of: lowercaseName, in: bytes).map { UnsafeRawBufferPointer(rebasing: bytes[$0]) }
+    }
+
+    /// Calls `body` with the value of every header named `lowercaseName`, the last received first, until it returns false.
+    public func forEachValueLastFirst(of lowercaseName: StaticString, _ body: (UnsafeRawBufferPointer) -> Bool) {
+        for field in head.headers.reversed() where HTTPRequestHead.nameEquals(field.name, lowercaseName, in: bytes) {
+            if !body(UnsafeRawBufferPointer(rebasing: bytes[field.value])) { return }
+        }
     }
 
     /// Whether the path is exactly `literal`.

@@ -56,6 +56,18 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a client has to send a request body after its head (408 after).")
     var bodyTimeout = 30
 
+    @Option(name: .customLong("trusted-proxy"), help: "A proxy in front (CIDR, such as 10.0.0.0/8, or one address) whose X-Forwarded-For is believed; repeatable. Loopback always is.")
+    var trustedProxies: [String] = []
+
+    @Option(help: "Requests a second one client address may send (a token bucket); 0: no limit. Loopback clients without X-Forwarded-For are never limited.")
+    var rateLimitPerIp = 50
+
+    @Option(help: "Requests one client address may send at once before --rate-limit-per-ip applies.")
+    var rateLimitBurst = 200
+
+    @Option(help: "Connections one peer address may hold open (trusted proxies and loopback excepted); 0: no cap.")
+    var maxConnectionsPerIp = 256
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
@@ -65,6 +77,13 @@ struct Serve: ParsableCommand {
         guard sealEvents >= 1, sealInterval >= 1 else { throw ValidationError("--seal-events and --seal-interval must be at least 1") }
         if let retentionDays, retentionDays < 1 { throw ValidationError("--retention-days must be at least 1") }
         guard idleTimeout >= 1, headerTimeout >= 1, bodyTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
+        for proxy in trustedProxies where AddressRange(proxy) == nil {
+            throw ValidationError("--trusted-proxy \(proxy) is not an address or CIDR block such as 10.0.0.0/8 or 2001:db8::/32")
+        }
+        guard (0...1_000_000).contains(rateLimitPerIp), (1...1_000_000).contains(rateLimitBurst) else {
+            throw ValidationError("--rate-limit-per-ip must be 0...1000000 and --rate-limit-burst 1...1000000")
+        }
+        guard maxConnectionsPerIp >= 0 else { throw ValidationError("--max-connections-per-ip must be at least 0") }
     }
 
     func run() throws {
@@ -96,6 +115,24 @@ struct Serve: ParsableCommand {
             throw ExitCode.failure
         }
 
+        let sites: SiteRegistry
+        do {
+            sites = try SiteRegistry.open(directory: data)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+        let registered = sites.snapshot().snapshot.entries.count
+        if registered == 0 {
+            logger.warning("no site is registered: events of every site are accepted; register sites (clarm sites add, POST /api/sites) to accept only theirs")
+        } else {
+            logger.info("\(registered) registered sites: events of other sites are rejected")
+        }
+        let trusted = trustedProxies.compactMap(AddressRange.init)
+        let traffic = TrafficPolicy(
+            sites: sites, clients: ClientAddressRule(trustedProxies: trusted),
+            requestsPerAddress: rateLimitPerIp > 0 ? AddressRateLimiter(rate: rateLimitPerIp, burst: rateLimitBurst) : nil)
+
         // Block the stop signals before any thread starts, so every thread inherits the mask and only sigwait sees them.
         var signals = sigset_t()
         sigemptyset(&signals)
@@ -111,10 +148,12 @@ struct Serve: ParsableCommand {
         configuration.idleTimeout = Int64(idleTimeout) * 1000
         configuration.headerTimeout = Int64(headerTimeout) * 1000
         configuration.bodyTimeout = Int64(bodyTimeout) * 1000
+        configuration.maxConnectionsPerAddress = maxConnectionsPerIp
+        configuration.uncappedPeers = traffic.clients.trustedProxies
 
         let server: HTTPServer
         do {
-            server = try HTTPServer(configuration: configuration) { [apiKeys] in Gateway(store: store, apiKeys: apiKeys) }
+            server = try HTTPServer(configuration: configuration) { [apiKeys] in Gateway(store: store, apiKeys: apiKeys, traffic: traffic) }
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
