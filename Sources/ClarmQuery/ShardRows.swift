@@ -14,6 +14,7 @@ struct EventRow {
     var rest: UInt32
     var referrer: UInt32
     var userAgent: UInt32
+    /// The `amount` property as written when it is a finite JSON number (so it counts as revenue), else `empty`.
     var amount: UInt32
     var currency: UInt32
     /// The raw properties JSON, when the scan asked for `.properties`.
@@ -81,8 +82,10 @@ struct ShardRows {
         let url = view.url
         let parts = URLParts(url)
         var amount = empty, currency = empty, property = empty
-        reader.forEachMember(view.properties) { key, text in
-            if key.elementsEqual("amount".utf8) { amount = strings.id(for: text) }
+        reader.forEachMember(view.properties) { key, text, kind in
+            if key.elementsEqual("amount".utf8) {
+                amount = kind == .number && PropertyReader.finiteValue(ofNumber: text) != nil ? strings.id(for: text) : empty
+            }
             if key.elementsEqual("currency".utf8) { currency = strings.id(for: text) }
             if let propertyKey = selection.propertyKey, key.elementsEqual(propertyKey) { property = strings.id(for: text) }
         }
@@ -133,6 +136,9 @@ struct ShardRows {
             translations[column.index] = [UInt32](repeating: .max, count: dictionary.count)
         }
         var keyTranslation = keyColumn.map { [UInt32](repeating: .max, count: dictionaries[$0.index]!.count) } ?? []
+        var amounts = dictionaries[Column.amount.index].map {
+            SegmentAmounts(segment, amounts: $0, properties: dictionaries[Column.properties.index])
+        }
         var reader = PropertyReader()
 
         func translate(_ column: Int, _ id: UInt32) -> UInt32 {
@@ -183,11 +189,15 @@ struct ShardRows {
                 func value(_ column: Column) -> UInt32 {
                     read[column.index] ? translate(column.index, blockIDs[column.index][row]) : empty
                 }
+                var amount = value(.amount)
+                if amount != empty, try !amounts!.counts(blockIDs[Column.amount.index][row], row: row, block: block) {
+                    amount = empty
+                }
                 rows.append(EventRow(
                     visitor: value(.visitor_id), session: value(.session_id), timestamp: timestamps[row],
                     sequence: UInt32(rows.count), event: value(.event), path: value(.path), origin: value(.origin),
                     rest: value(.rest), referrer: value(.referrer), userAgent: value(.user_agent),
-                    amount: value(.amount), currency: value(.currency), properties: value(.properties),
+                    amount: amount, currency: value(.currency), properties: value(.properties),
                     property: keyColumn.map { keyValue(blockIDs[$0.index][row]) } ?? empty))
             }
         }
