@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "clarm",
             dependencies: [
-                "ClarmGateway", "ClarmServer", "ClarmStorage",
+                "ClarmGateway", "ClarmServer", "ClarmStorage", "ClarmEvents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

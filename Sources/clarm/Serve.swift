@@ -1,6 +1,7 @@
 import Glibc
 import ArgumentParser
 import Foundation
+import ClarmEvents
 import ClarmGateway
 import ClarmServer
 import ClarmStorage
@@ -56,6 +57,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a client has to send a request body after its head (408 after).")
     var bodyTimeout = 30
 
+    @Option(help: "Days before now an event's timestamp may be (older events are rejected; up to an hour ahead is accepted).")
+    var maxEventAge = TrackDecoder.defaultMaxEventAgeDays
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
@@ -65,6 +69,9 @@ struct Serve: ParsableCommand {
         guard sealEvents >= 1, sealInterval >= 1 else { throw ValidationError("--seal-events and --seal-interval must be at least 1") }
         if let retentionDays, retentionDays < 1 { throw ValidationError("--retention-days must be at least 1") }
         guard idleTimeout >= 1, headerTimeout >= 1, bodyTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
+        guard (1...TrackDecoder.maxEventAgeLimit).contains(maxEventAge) else {
+            throw ValidationError("--max-event-age must be 1...\(TrackDecoder.maxEventAgeLimit) days")
+        }
     }
 
     func run() throws {
@@ -114,7 +121,9 @@ struct Serve: ParsableCommand {
 
         let server: HTTPServer
         do {
-            server = try HTTPServer(configuration: configuration) { [apiKeys] in Gateway(store: store, apiKeys: apiKeys) }
+            server = try HTTPServer(configuration: configuration) { [apiKeys, maxEventAge] in
+                Gateway(store: store, apiKeys: apiKeys, maxEventAgeDays: maxEventAge)
+            }
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
