@@ -17,19 +17,17 @@ public final class Gateway: HTTPHandler {
     let queryEngine: QueryEngine
     /// Keys accepted for the query routes; none means the query routes are open.
     let apiKeys: [[UInt8]]
-    var decoder: TrackDecoder
+    var decoder = TrackDecoder()
     var batch = TrackBatch()
     var json = JSONWriter(capacity: 1024)
     /// Records of the current request, split by shard; reused.
     var shardRecords: [[UInt8]] = []
     var shardCounts: [Int] = []
 
-    /// `maxEventAgeDays`: how old an event's timestamp may be (`--max-event-age`; see `TrackDecoder`).
-    public init(store: Store, apiKeys: [String] = [], maxEventAgeDays: Int = TrackDecoder.defaultMaxEventAgeDays) {
+    public init(store: Store, apiKeys: [String] = []) {
         self.store = store
         self.queryEngine = QueryEngine(store: store)
         self.apiKeys = apiKeys.map { Array($0.utf8) }
-        decoder = TrackDecoder(maxEventAgeDays: maxEventAgeDays)
     }
 
     public func handle(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {

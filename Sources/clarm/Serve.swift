@@ -122,7 +122,7 @@ struct Serve: ParsableCommand {
         let server: HTTPServer
         do {
             server = try HTTPServer(configuration: configuration) { [apiKeys, maxEventAge] in
-                Gateway(store: store, apiKeys: apiKeys, maxEventAgeDays: maxEventAge)
+                Gateway(store: store, apiKeys: apiKeys).withMaxEventAge(days: maxEventAge)
             }
         } catch {
             logger.critical("\(error)")

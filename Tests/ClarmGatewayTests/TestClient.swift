@@ -154,7 +154,7 @@ func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
     var options = options
     options.shards = 2
     let store = try Store(directory: directory.path, options: options)
-    let server = try HTTPServer(configuration: configuration) { Gateway(store: store, maxEventAgeDays: historyMaxEventAgeDays) }
+    let server = try HTTPServer(configuration: configuration) { Gateway(store: store).withMaxEventAge(days: historyMaxEventAgeDays) }
     defer {
         server.shutdown()
         server.waitUntilStopped()
