@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "clarm",
             dependencies: [
-                "ClarmGateway", "ClarmServer", "ClarmStorage", "ClarmEvents",
+                "ClarmGateway", "ClarmServer", "ClarmStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

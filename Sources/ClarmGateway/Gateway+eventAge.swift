@@ -1,8 +1,13 @@
 import ClarmEvents
 
 extension Gateway {
+    /// `--max-event-age` when not given, in days.
+    public static let defaultMaxEventAgeDays = TrackDecoder.defaultMaxEventAgeDays
+    /// The most `--max-event-age` may be, in days.
+    public static let maxEventAgeLimit = TrackDecoder.maxEventAgeLimit
+
     /// Accepts event timestamps from `days` before the server clock to an hour after it (`--max-event-age`;
-    /// 30 days unless set; see `TrackDecoder`). Returns the gateway, to configure it where it is made.
+    /// `defaultMaxEventAgeDays` unless set; see `TrackDecoder`). Returns the gateway, to configure it where it is made.
     @discardableResult
     public func withMaxEventAge(days: Int) -> Gateway {
         decoder = TrackDecoder(maxEventAgeDays: days)

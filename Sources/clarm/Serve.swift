@@ -1,7 +1,6 @@
 import Glibc
 import ArgumentParser
 import Foundation
-import ClarmEvents
 import ClarmGateway
 import ClarmServer
 import ClarmStorage
@@ -58,7 +57,7 @@ struct Serve: ParsableCommand {
     var bodyTimeout = 30
 
     @Option(help: "Days before now an event's timestamp may be (older events are rejected; up to an hour ahead is accepted).")
-    var maxEventAge = TrackDecoder.defaultMaxEventAgeDays
+    var maxEventAge = Gateway.defaultMaxEventAgeDays
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -69,8 +68,8 @@ struct Serve: ParsableCommand {
         guard sealEvents >= 1, sealInterval >= 1 else { throw ValidationError("--seal-events and --seal-interval must be at least 1") }
         if let retentionDays, retentionDays < 1 { throw ValidationError("--retention-days must be at least 1") }
         guard idleTimeout >= 1, headerTimeout >= 1, bodyTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
-        guard (1...TrackDecoder.maxEventAgeLimit).contains(maxEventAge) else {
-            throw ValidationError("--max-event-age must be 1...\(TrackDecoder.maxEventAgeLimit) days")
+        guard (1...Gateway.maxEventAgeLimit).contains(maxEventAge) else {
+            throw ValidationError("--max-event-age must be 1...\(Gateway.maxEventAgeLimit) days")
         }
     }
 
