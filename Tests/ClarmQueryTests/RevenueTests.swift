@@ -64,6 +64,15 @@ import ClarmTestSupport
         #expect(answer.rows.map(\.metrics) == [[.count(2 * Self.purchases.count), .money(doubled)]], source)
         #expect(QueryReference.run(Self.events, query)[[]] == [.count(2 * Self.purchases.count), .money(doubled)], "reference")
 
+        // The amount as a dimension is still its text, whatever its kind.
+        let byAmount = try engine.run(try parse(#"{"site":"shop.example.com","date_range":"all","metrics":["events","total_revenue"],"dimensions":["event:props:amount"]}"#))
+        let groups = Dictionary(uniqueKeysWithValues: byAmount.rows.map { ($0.dimensions[0], $0.metrics) })
+        #expect(groups["19.99"] == [.count(2), .money([:])], source)
+        #expect(groups["nan"] == [.count(2), .money([:])], source)
+        #expect(groups["1e999"] == [.count(2), .money([:])], source)
+        #expect(groups["10"] == [.count(2), .money(["USD": 20])], source)
+        #expect(groups["5"] == [.count(4), .money(["GBP": 10])], source)
+
         let visitors = try engine.visitors(site: "shop.example.com", from: .min, to: .max, search: nil, limit: 1000, offset: 0).rows
         #expect(visitors.first { $0.visitorID == "one" }?.revenue == Self.expected, source)
         for (i, purchase) in Self.purchases.enumerated() {
