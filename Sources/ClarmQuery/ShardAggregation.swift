@@ -48,9 +48,10 @@ struct ShardAggregation {
         // With attribution the rows cover the visitors' whole history; metrics still see only the range.
         let attributing = query.attribution != nil && !visitDimensions.isEmpty
         var inRange: [EventRow] = []
-        var historyVisitOf: [Int] = [], historyFirsts: [Int] = []
-        var historySource: [Bool] = []
-        var visitOf: [Int] = [], firsts: [Int] = []
+        /// `history` index of each `inRange` row.
+        var historyIndex: [Int] = []
+        var historyVisits = Visits(), visits = Visits()
+        var historySource: [Bool] = [], lastTouch: [Int] = []
         var visitValues: [Int64] = []
         var visitGroups: [Int64: (count: Int, first: Int64, last: Int64, pageViewOnly: Bool)] = [:]
         var visitorGroups: [Int: Bool] = [:]
@@ -64,45 +65,43 @@ struct ShardAggregation {
             let all: ArraySlice<EventRow>
             if attributing {
                 inRange.removeAll(keepingCapacity: true)
-                for row in history where row.timestamp >= query.from && row.timestamp < query.to { inRange.append(row) }
+                historyIndex.removeAll(keepingCapacity: true)
+                for i in history.indices where history[i].timestamp >= query.from && history[i].timestamp < query.to {
+                    inRange.append(history[i])
+                    historyIndex.append(i)
+                }
                 if inRange.isEmpty { continue }
                 all = inRange[...]
-                Visits.assign(history, empty: rows.empty, visitOf: &historyVisitOf, firsts: &historyFirsts)
-                historySource = historyFirsts.map { !isDirect(history[$0]) }
+                historyVisits.assign(history, empty: rows.empty)
+                historySource = historyVisits.firsts.map { !isDirect(history[$0]) }
+                Visits.lastTouch(sourced: historySource, into: &lastTouch)
             } else {
                 all = history
             }
             let start = all.startIndex, end = all.endIndex
-            if needsVisits {
-                Visits.assign(all, empty: rows.empty, visitOf: &visitOf, firsts: &firsts)
-            } else {
-                visitOf.removeAll(keepingCapacity: true)
-                visitOf.append(contentsOf: repeatElement(0, count: all.count))
-            }
+            if needsVisits { visits.assign(all, empty: rows.empty) }
             visitValues.removeAll(keepingCapacity: true)
             if !visitDimensions.isEmpty {
-                for first in firsts { visitValues += valuesOfVisit(all[first]) }
+                for first in visits.firsts { visitValues += valuesOfVisit(all[first]) }
             }
-            visitGroups.removeAll(keepingCapacity: true)
+            // Emptying a table costs its capacity: after a visitor with many visits, start small again.
+            visitGroups.removeAll(keepingCapacity: visitGroups.capacity <= 1024)
             visitorGroups.removeAll(keepingCapacity: true)
             for i in start..<end {
                 let row = all[i]
-                let visit = visitOf[i - start]
+                let visit = needsVisits ? visits.visitOf[i - start] : 0
                 let isPageView = row.event == pageView
                 let isConversion = row.event == purchase || row.event == goal
                 // A conversion's visit dimensions come from the visit its attribution model credits.
                 var values = visitValues
                 var slot = visit
                 if attributing && isConversion {
-                    let own = historyVisitOf[history.firstIndex { $0.sequence == row.sequence }! - history.startIndex]
-                    let credited: Int
-                    switch query.attribution! {
-                    case .firstTouch:
-                        credited = 0
-                    case .lastTouch:
-                        credited = historySource[own] ? own : ((0..<own).last { historySource[$0] } ?? own)
+                    let own = historyVisits.visitOf[historyIndex[i - start] - history.startIndex]
+                    let credited = switch query.attribution! {
+                    case .firstTouch: 0
+                    case .lastTouch: lastTouch[own]
                     }
-                    values = valuesOfVisit(history[historyFirsts[credited]])
+                    values = valuesOfVisit(history[historyVisits.firsts[credited]])
                     slot = 0
                 }
                 var kept = true

@@ -14,6 +14,7 @@ struct EventRow {
     var rest: UInt32
     var referrer: UInt32
     var userAgent: UInt32
+    /// The `amount` property as written when it is a finite JSON number (so it counts as revenue), else `empty`.
     var amount: UInt32
     var currency: UInt32
     /// The raw properties JSON, when the scan asked for `.properties`.
@@ -62,6 +63,7 @@ struct ShardRows {
             try scan.read(segment, selection)
         }
         var reader = PropertyReader()
+        let wanted = SegmentFormat.Column.allCases.map { selection.columns.contains($0) }
         for memtable in shard.memtables {
             memtable.forEachChunk { chunk in
                 EventRecordView.forEach(in: chunk) { view in
@@ -70,30 +72,41 @@ struct ShardRows {
                           selection.visitors.map({ $0.contains(Array(view.visitorID)) }) ?? true,
                           selection.events.map({ $0.contains(Array(view.event)) }) ?? true
                     else { return }
-                    scan.append(view, selection, reader: &reader)
+                    scan.append(view, selection, wanted: wanted, reader: &reader)
                 }
             }
         }
         return scan
     }
 
-    private mutating func append(_ view: EventRecordView, _ selection: RowSelection, reader: inout PropertyReader) {
+    /// Appends a memtable event's row, with the columns `wanted` (by `Column.index`) and the rest empty,
+    /// as rows read from segments have.
+    private mutating func append(_ view: EventRecordView, _ selection: RowSelection, wanted: [Bool],
+                                 reader: inout PropertyReader) {
+        typealias Column = SegmentFormat.Column
+        func value(_ column: Column, _ bytes: @autoclosure () -> UnsafeRawBufferPointer) -> UInt32 {
+            wanted[column.index] ? strings.id(for: bytes()) : empty
+        }
         let url = view.url
         let parts = URLParts(url)
         var amount = empty, currency = empty, property = empty
-        reader.forEachMember(view.properties) { key, text in
-            if key.elementsEqual("amount".utf8) { amount = strings.id(for: text) }
-            if key.elementsEqual("currency".utf8) { currency = strings.id(for: text) }
-            if let propertyKey = selection.propertyKey, key.elementsEqual(propertyKey) { property = strings.id(for: text) }
+        if wanted[Column.amount.index] || wanted[Column.currency.index] || selection.propertyKey != nil {
+            reader.forEachMember(view.properties) { key, text, kind in
+                if key.elementsEqual("amount".utf8) {
+                    amount = kind == .number && PropertyReader.finiteValue(ofNumber: text) != nil ? value(.amount, text) : empty
+                }
+                if key.elementsEqual("currency".utf8) { currency = value(.currency, text) }
+                if let propertyKey = selection.propertyKey, key.elementsEqual(propertyKey) { property = strings.id(for: text) }
+            }
         }
         rows.append(EventRow(
             visitor: strings.id(for: view.visitorID), session: strings.id(for: view.sessionID), timestamp: view.timestamp,
             sequence: UInt32(rows.count), event: strings.id(for: view.event),
-            path: strings.id(for: UnsafeRawBufferPointer(rebasing: url[parts.path])),
-            origin: strings.id(for: UnsafeRawBufferPointer(rebasing: url[parts.origin])),
-            rest: strings.id(for: UnsafeRawBufferPointer(rebasing: url[parts.rest])),
-            referrer: strings.id(for: view.referrer), userAgent: strings.id(for: view.userAgent),
-            amount: amount, currency: currency, properties: strings.id(for: view.properties), property: property))
+            path: value(.path, UnsafeRawBufferPointer(rebasing: url[parts.path])),
+            origin: value(.origin, UnsafeRawBufferPointer(rebasing: url[parts.origin])),
+            rest: value(.rest, UnsafeRawBufferPointer(rebasing: url[parts.rest])),
+            referrer: value(.referrer, view.referrer), userAgent: value(.user_agent, view.userAgent),
+            amount: amount, currency: currency, properties: value(.properties, view.properties), property: property))
     }
 
     private mutating func read(_ segment: Segment, _ selection: RowSelection) throws(SegmentCorruption) {
@@ -133,6 +146,9 @@ struct ShardRows {
             translations[column.index] = [UInt32](repeating: .max, count: dictionary.count)
         }
         var keyTranslation = keyColumn.map { [UInt32](repeating: .max, count: dictionaries[$0.index]!.count) } ?? []
+        var amounts = dictionaries[Column.amount.index].map {
+            SegmentAmounts(segment, amounts: $0, properties: dictionaries[Column.properties.index])
+        }
         var reader = PropertyReader()
 
         func translate(_ column: Int, _ id: UInt32) -> UInt32 {
@@ -183,11 +199,15 @@ struct ShardRows {
                 func value(_ column: Column) -> UInt32 {
                     read[column.index] ? translate(column.index, blockIDs[column.index][row]) : empty
                 }
+                var amount = value(.amount)
+                if amount != empty, try !amounts!.counts(blockIDs[Column.amount.index][row], row: row, block: block) {
+                    amount = empty
+                }
                 rows.append(EventRow(
                     visitor: value(.visitor_id), session: value(.session_id), timestamp: timestamps[row],
                     sequence: UInt32(rows.count), event: value(.event), path: value(.path), origin: value(.origin),
                     rest: value(.rest), referrer: value(.referrer), userAgent: value(.user_agent),
-                    amount: value(.amount), currency: value(.currency), properties: value(.properties),
+                    amount: amount, currency: value(.currency), properties: value(.properties),
                     property: keyColumn.map { keyValue(blockIDs[$0.index][row]) } ?? empty))
             }
         }

@@ -172,11 +172,11 @@ extension QueryEngine {
 
     static func summaries(_ scan: inout ShardRows) -> [VisitorSummary] {
         var result: [VisitorSummary] = []
-        var visitOf: [Int] = [], firsts: [Int] = []
+        var visits = Visits()
         let strings = scan.strings, empty = scan.empty
         let purchase = Array("purchase".utf8)
         forEachVisitor(&scan) { rows in
-            Visits.assign(rows, empty: empty, visitOf: &visitOf, firsts: &firsts)
+            visits.assign(rows, empty: empty)
             var revenue: [String: Double] = [:]
             for row in rows where strings.value(row.event).elementsEqual(purchase) {
                 if let amount = Double(strings.string(row.amount)) {
@@ -185,7 +185,7 @@ extension QueryEngine {
             }
             result.append(VisitorSummary(
                 visitorID: strings.string(rows.first!.visitor), identity: [:], firstSeen: rows.first!.timestamp,
-                lastSeen: rows.last!.timestamp, visits: firsts.count, events: rows.count, revenue: revenue))
+                lastSeen: rows.last!.timestamp, visits: visits.firsts.count, events: rows.count, revenue: revenue))
         }
         return result
     }
@@ -220,12 +220,15 @@ extension QueryEngine {
     static func conversions(_ scan: inout ShardRows, from: Int64, to: Int64) -> [Conversion] {
         let identities = identities(&scan)
         var result: [Conversion] = []
-        var visitOf: [Int] = [], firsts: [Int] = []
+        var visits = Visits()
+        var lastTouch: [Int] = []
         var agents: [UInt32: UserAgent] = [:]
         let strings = scan.strings, empty = scan.empty
         forEachVisitor(&scan) { rows in
-            Visits.assign(rows, empty: empty, visitOf: &visitOf, firsts: &firsts)
+            visits.assign(rows, empty: empty)
+            let firsts = visits.firsts
             let attributes = firsts.map { VisitAttributes(first: rows[$0], strings: strings, agents: &agents) }
+            Visits.lastTouch(sourced: attributes.map { $0.source != VisitAttributes.direct }, into: &lastTouch)
             func touch(_ visit: Int) -> Touch {
                 Touch(source: attributes[visit].source, landingPage: strings.string(attributes[visit].entryPage),
                       time: rows[firsts[visit]].timestamp)
@@ -242,13 +245,8 @@ extension QueryEngine {
                 default: nil
                 }
                 if let kind, row.timestamp >= from, row.timestamp < to {
-                    let visit = visitOf[offset]
                     // Last touch: the converting visit, or the latest earlier one that did not come direct.
-                    var last = visit
-                    if attributes[visit].source == VisitAttributes.direct,
-                       let earlier = (0..<visit).last(where: { attributes[$0].source != VisitAttributes.direct }) {
-                        last = earlier
-                    }
+                    let last = lastTouch[visits.visitOf[offset]]
                     let properties = strings.string(row.properties)
                     result.append(Conversion(
                         time: row.timestamp, kind: kind, visitorID: visitor, identity: identities[visitor] ?? [:],

@@ -1,14 +1,21 @@
 import ClarmEvents
 import ClarmStorage
 
-/// How a visitor's events form visits (docs/QUERIES.md, step 3).
-enum Visits {
+/// How a visitor's events form visits (docs/QUERIES.md, step 3), in time linear in the rows whatever the ids.
+struct Visits {
     /// A visit without a session id ends after this much inactivity of its visitor.
     static let gap: Int64 = 30 * 60 * 1000
 
-    /// Assigns each row of one visitor, in time order, to a visit: `visitOf[i]` is the visit of
-    /// `rows[rows.startIndex + i]`, and `firsts[v]` the index (into `rows`' base) of visit `v`'s first row.
-    static func assign(_ rows: ArraySlice<EventRow>, empty: UInt32, visitOf: inout [Int], firsts: inout [Int]) {
+    /// `visitOf[i]`: the visit of the `i`th row of the last `assign`.
+    private(set) var visitOf: [Int] = []
+    /// `firsts[v]`: the index (into the rows' base) of visit `v`'s first row.
+    private(set) var firsts: [Int] = []
+    /// The visit of each session id (an id of the scan's strings) during one `assign`, -1 for none: a direct
+    /// table, so one visitor with many sessions costs one lookup per row, and no id can collide.
+    private var visitOfSession: [Int32] = []
+
+    /// Assigns each row of one visitor, in time order, to a visit.
+    mutating func assign(_ rows: ArraySlice<EventRow>, empty: UInt32) {
         visitOf.removeAll(keepingCapacity: true)
         firsts.removeAll(keepingCapacity: true)
         var lastAnonymous: (visit: Int, time: Int64)? = nil
@@ -16,14 +23,18 @@ enum Visits {
             let row = rows[i]
             let visit: Int
             if row.session != empty {
-                // A visitor has few visits: finding the session among their first events beats a hash table.
-                if let known = firsts.lastIndex(where: { rows[$0].session == row.session }) {
-                    visit = known
+                let session = Int(row.session)
+                if session >= visitOfSession.count {
+                    visitOfSession.append(contentsOf: repeatElement(-1, count: session + 1 - visitOfSession.count))
+                }
+                if visitOfSession[session] >= 0 {
+                    visit = Int(visitOfSession[session])
                 } else {
                     visit = firsts.count
                     firsts.append(i)
+                    visitOfSession[session] = Int32(visit)
                 }
-            } else if let last = lastAnonymous, row.timestamp - last.time <= gap {
+            } else if let last = lastAnonymous, row.timestamp - last.time <= Self.gap {
                 visit = last.visit
                 lastAnonymous = (visit, row.timestamp)
             } else {
@@ -32,6 +43,19 @@ enum Visits {
                 lastAnonymous = (visit, row.timestamp)
             }
             visitOf.append(visit)
+        }
+        // Clear only what this visitor set, so the next one starts from an empty table at no cost.
+        for first in firsts where rows[first].session != empty { visitOfSession[Int(rows[first].session)] = -1 }
+    }
+
+    /// For each visit, the visit last-touch attribution credits (docs/QUERIES.md): itself when `sourced`
+    /// (it did not come direct), else the latest earlier sourced visit, else itself.
+    static func lastTouch(sourced: [Bool], into credited: inout [Int]) {
+        credited.removeAll(keepingCapacity: true)
+        var latest: Int? = nil
+        for (visit, hasSource) in sourced.enumerated() {
+            if hasSource { latest = visit }
+            credited.append(latest ?? visit)
         }
     }
 }

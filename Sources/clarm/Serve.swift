@@ -67,6 +67,8 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Connections one peer address may hold open (trusted proxies and loopback excepted); 0: no cap.")
     var maxConnectionsPerIp = 256
+    @Option(help: "Days before now an event's timestamp may be (older events are rejected; up to an hour ahead is accepted).")
+    var maxEventAge = Gateway.defaultMaxEventAgeDays
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -84,6 +86,9 @@ struct Serve: ParsableCommand {
             throw ValidationError("--rate-limit-per-ip must be 0...1000000 and --rate-limit-burst 1...1000000")
         }
         guard maxConnectionsPerIp >= 0 else { throw ValidationError("--max-connections-per-ip must be at least 0") }
+        guard (1...Gateway.maxEventAgeLimit).contains(maxEventAge) else {
+            throw ValidationError("--max-event-age must be 1...\(Gateway.maxEventAgeLimit) days")
+        }
     }
 
     func run() throws {
@@ -153,7 +158,9 @@ struct Serve: ParsableCommand {
 
         let server: HTTPServer
         do {
-            server = try HTTPServer(configuration: configuration) { [apiKeys] in Gateway(store: store, apiKeys: apiKeys, traffic: traffic) }
+            server = try HTTPServer(configuration: configuration) { [apiKeys, maxEventAge] in
+                Gateway(store: store, apiKeys: apiKeys, traffic: traffic).withMaxEventAge(days: maxEventAge)
+            }
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure

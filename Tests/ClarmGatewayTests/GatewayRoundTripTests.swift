@@ -287,7 +287,7 @@ import ClarmTestSupport
         defer { directory.remove() }
         let store = try Store(directory: directory.path)
         defer { store.close() }
-        let server = try HTTPServer(configuration: configuration) { Gateway(store: store) }
+        let server = try HTTPServer(configuration: configuration) { Gateway(store: store).withMaxEventAge(days: historyMaxEventAgeDays) }
         let busy = try TestClient(port: server.port)
         let idle = try TestClient(port: server.port)
         try idle.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")

@@ -1,6 +1,7 @@
 import Glibc
 import Foundation
 import Testing
+import ClarmEvents
 import ClarmTestSupport
 
 /// Runs the real `clarm serve` binary: it must answer, and stop cleanly (exit 0) on SIGTERM and SIGINT.
@@ -42,14 +43,34 @@ import ClarmTestSupport
         }
     }
 
-    @Test func rejectsBadOptions() throws {
+    @Test(arguments: [["--port", "70000"], ["--max-event-age", "0"], ["--max-event-age", "36501"]])
+    func rejectsBadOptions(_ arguments: [String]) throws {
         let process = Process()
         process.executableURL = ServeProcess.binary
-        process.arguments = ["serve", "--port", "70000"]
+        process.arguments = ["serve"] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
         #expect(process.terminationStatus != 0)
+    }
+
+    @Test func takesTimestampsWithinTheMaxEventAge() throws {
+        let data = TemporaryDirectory()
+        defer { data.remove() }
+        let (process, port) = try ServeProcess.launch(["--data", data.path + "/store", "--loops", "1", "--max-event-age", "2"])
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        let now = Int64(Date().timeIntervalSince1970 * 1000), day: Int64 = 86_400_000
+        let events = [now - 3 * day, now - day, now + 2 * 3_600_000].map { time in
+            #"{"event":"page_view","visitor_id":"v","site":"s.example","timestamp":"\#(Timestamp.format(time))"}"#
+        }
+        let client = try TestClient(port: port)
+        try client.send(trackRequest("[" + events.joined(separator: ",") + "]"))
+        let response = try #require(try client.readResponse())
+        #expect(response.status == 202)
+        #expect(String(decoding: response.body, as: UTF8.self) == #"{"accepted":1,"duplicates":0,"rejected":[{"index":0,"error":"timestamp is more than 2 days old"},{"index":2,"error":"timestamp is more than 1 hour in the future"}]}"#)
     }
 }

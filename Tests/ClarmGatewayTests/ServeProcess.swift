@@ -11,10 +11,12 @@ enum ServeProcess {
     }
 
     /// Starts `clarm serve --port 0 …` and returns it with the port it printed on its first stdout line.
+    /// Unless the arguments set `--max-event-age`, it takes events of any age (`historyMaxEventAgeDays`).
     static func launch(_ arguments: [String]) throws -> (process: Process, port: Int) {
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["serve", "--port", "0"] + arguments
+        let age = arguments.contains("--max-event-age") ? [] : ["--max-event-age", String(historyMaxEventAgeDays)]
+        process.arguments = ["serve", "--port", "0"] + age + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

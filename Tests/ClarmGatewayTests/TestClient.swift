@@ -1,4 +1,5 @@
 import Glibc
+import ClarmEvents
 import ClarmGateway
 import ClarmServer
 import ClarmStorage
@@ -137,6 +138,9 @@ extension String {
     }
 }
 
+/// Tests post events of November 2026 whatever today's date, so their gateways take events of any age.
+let historyMaxEventAgeDays = TrackDecoder.maxEventAgeLimit
+
 /// Runs a gateway with a store in a fresh temporary directory on a free loopback port for the duration of `body`.
 func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
                  options: StoreOptions = StoreOptions(),
@@ -151,7 +155,7 @@ func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
     var options = options
     options.shards = 2
     let store = try Store(directory: directory.path, options: options)
-    let server = try HTTPServer(configuration: configuration) { Gateway(store: store) }
+    let server = try HTTPServer(configuration: configuration) { Gateway(store: store).withMaxEventAge(days: historyMaxEventAgeDays) }
     defer {
         server.shutdown()
         server.waitUntilStopped()

@@ -7,26 +7,28 @@ import ClarmStorage
 import ClarmTestSupport
 @testable import ClarmQuery
 
+/// Appends the events to their shards and waits until every shard has them.
+func append(_ store: Store, _ events: [EventRecord]) {
+    var byShard: [Int: [UInt8]] = [:]
+    var counts: [Int: Int] = [:]
+    for event in events {
+        let shard = Array(event.visitorID.utf8).withUnsafeBytes { store.shard(forVisitor: $0) }
+        event.append(to: &byShard[shard, default: []])
+        counts[shard, default: 0] += 1
+    }
+    let group = DispatchGroup()
+    for (shard, records) in byShard {
+        group.enter()
+        store.append(shard: shard, records: records, count: counts[shard]!) { _ in group.leave() }
+    }
+    group.wait()
+}
+
 /// A store holding the events, partly sealed into segments and partly in memtables.
 func makeStore(_ events: [EventRecord], directory: TemporaryDirectory) throws -> Store {
     var options = StoreOptions()
     options.shards = 3
     options.compactionFanIn = 1_000
-    func append(_ store: Store, _ events: [EventRecord]) {
-        var byShard: [Int: [UInt8]] = [:]
-        var counts: [Int: Int] = [:]
-        for event in events {
-            let shard = Array(event.visitorID.utf8).withUnsafeBytes { store.shard(forVisitor: $0) }
-            event.append(to: &byShard[shard, default: []])
-            counts[shard, default: 0] += 1
-        }
-        let group = DispatchGroup()
-        for (shard, records) in byShard {
-            group.enter()
-            store.append(shard: shard, records: records, count: counts[shard]!) { _ in group.leave() }
-        }
-        group.wait()
-    }
     let half = events.count / 2
     let first = try Store(directory: directory.path, options: options)
     append(first, Array(events[..<half]))

@@ -1,8 +1,8 @@
 import ClarmEvents
 
 /// Events with the awkward cases in them: visits crossing midnight and the range's ends, events without a
-/// session id around the 30-minute gap, identify after anonymous events, several currencies, a
-/// non-numeric amount, referrers on the site's own host, another site's events.
+/// session id around the 30-minute gap, identify after anonymous events, several currencies, amounts that
+/// are not numbers (`"n/a"`, `"19.99"`, `"nan"`), referrers on the site's own host, another site's events.
 public func generateEvents(seed: UInt64, visitors: Int) -> [EventRecord] {
     var random = SplitMix64(seed: seed)
     func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
@@ -27,7 +27,7 @@ public func generateEvents(seed: UInt64, visitors: Int) -> [EventRecord] {
                 let properties: String = switch name {
                 case "purchase": pick([#"{"amount":49.5,"currency":"USD","plan":"pro","orderId":"o-\#(v)-\#(e)"}"#,
                                        #"{"amount":10,"currency":"EUR","plan":"starter"}"#, #"{"amount":"n/a","currency":"USD"}"#,
-                                       #"{"amount":7.25}"#])
+                                       #"{"amount":7.25}"#, #"{"amount":"19.99","currency":"EUR"}"#, #"{"amount":"nan","currency":"USD"}"#])
                 case "goal_achieved": #"{"goal":"signup","value":3}"#
                 case "identify": #"{"email":"u\#(v)@example.com","name":"User \#(v)","plan":"pro"}"#
                 default: random.next() % 3 == 0 ? #"{"plan":"free"}"# : ""

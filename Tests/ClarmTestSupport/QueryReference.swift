@@ -55,7 +55,7 @@ public enum QueryReference {
                     sums.conversions += 1
                     sums.converting.insert(visitor)
                 }
-                if event.event == "purchase", let amount = property("amount", event).flatMap(Double.init) {
+                if event.event == "purchase", let amount = amount(event) {
                     sums.revenue[property("currency", event) ?? "unknown", default: 0] += amount
                 }
                 groups[key] = sums
@@ -130,6 +130,17 @@ public enum QueryReference {
         guard let range = event.properties.range(of: "\"\(key)\":") else { return "\(value)" }
         let rest = event.properties[range.upperBound...].drop { $0 == " " }
         return String(rest.prefix { $0 != "," && $0 != "}" }).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// The purchase's `amount` when JSONSerialization reads it as a number (not a string, not a boolean)
+    /// that is finite; a number too large for a Double makes JSONSerialization refuse the whole object.
+    static func amount(_ event: EventRecord) -> Double? {
+        guard !event.properties.isEmpty,
+              let object = try? JSONSerialization.jsonObject(with: Data(event.properties.utf8)) as? [String: Any],
+              let number = object["amount"] as? NSNumber, !(object["amount"] is String),
+              String(cString: number.objCType) != "c"
+        else { return nil }
+        return number.doubleValue.isFinite ? number.doubleValue : nil
     }
 
     static func value(_ dimension: Query.Dimension, _ event: EventRecord, _ first: EventRecord) -> String {
