@@ -27,7 +27,8 @@ public final class HTTPServer: Sendable {
                 }
             }
         } catch {
-            for loop in loops { loop.requestStop() }
+            // These loops never ran: nothing but their descriptors to release.
+            for loop in loops { loop.closeDescriptors() }
             throw error
         }
         self.port = port

@@ -4,6 +4,7 @@ import Foundation
 import ClarmGateway
 import ClarmServer
 import ClarmStorage
+import ClarmSystem
 import Logging
 
 struct Serve: ParsableCommand {
@@ -44,8 +45,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Event loops (threads); defaults to the number of cores.")
     var loops: Int?
 
-    @Option(help: "Open connections beyond this are answered 503 and closed.")
-    var maxConnections = 10_000
+    @Option(help: "Open connections beyond this are answered 503 and closed (default: 10000, or what the descriptor limit leaves after a reserve for storage).")
+    var maxConnections: Int?
 
     @Option(help: "Seconds an idle keep-alive connection stays open.")
     var idleTimeout = 60
@@ -56,20 +57,28 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a client has to send a request body after its head (408 after).")
     var bodyTimeout = 30
 
+    @Option(name: .customLong("public-host"), help: "A name the query API and the dashboard answer to besides the listen address and localhost (repeatable); other Host names get 421.")
+    var publicHosts: [String] = []
+
+    @Option(name: .customLong("dashboard-origin"), help: "An origin (https://host[:port]) whose pages may read the query API cross-origin (repeatable).")
+    var dashboardOrigins: [String] = []
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
-        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
         guard Durability(rawValue: durability) != nil else { throw ValidationError("--durability must be fsync or os") }
         if let shards, !(1...4096).contains(shards) { throw ValidationError("--shards must be 1...4096") }
         guard sealEvents >= 1, sealInterval >= 1 else { throw ValidationError("--seal-events and --seal-interval must be at least 1") }
         if let retentionDays, retentionDays < 1 { throw ValidationError("--retention-days must be at least 1") }
         guard idleTimeout >= 1, headerTimeout >= 1, bodyTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
+        try validateExposure()
     }
 
     func run() throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "clarm")
+        let descriptorLimit = raiseDescriptorLimit(logger)
 
         var apiKeys = self.apiKeys
         if let apiKeyFile {
@@ -79,6 +88,7 @@ struct Serve: ParsableCommand {
             apiKeys += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty && !$0.hasPrefix("#") }
         }
+        try Self.validateKeys(apiKeys)
         var options = StoreOptions()
         options.durability = Durability(rawValue: durability)!
         if let shards { options.shards = shards }
@@ -107,20 +117,31 @@ struct Serve: ParsableCommand {
         configuration.host = host
         configuration.port = port
         if let loops { configuration.eventLoops = loops }
-        configuration.maxConnections = maxConnections
+        do {
+            let budget = try DescriptorBudget(limit: descriptorLimit, shards: store.shardCount, loops: configuration.eventLoops,
+                                              requested: maxConnections)
+            if budget.lowered {
+                logger.warning("--max-connections \(maxConnections!) does not fit the descriptor limit: lowered to \(budget.maxConnections)")
+            }
+            logger.info("\(budget)")
+            configuration.maxConnections = budget.maxConnections
+        } catch {
+            logger.critical("\(error)")
+            store.close()
+            throw ExitCode.failure
+        }
         configuration.idleTimeout = Int64(idleTimeout) * 1000
         configuration.headerTimeout = Int64(headerTimeout) * 1000
         configuration.bodyTimeout = Int64(bodyTimeout) * 1000
 
         let server: HTTPServer
         do {
-            server = try HTTPServer(configuration: configuration) { [apiKeys] in Gateway(store: store, apiKeys: apiKeys) }
+            let access = try gatewayAccess(apiKeys: apiKeys, logger)
+            server = try HTTPServer(configuration: configuration) { Gateway(store: store, access: access) }
         } catch {
             logger.critical("\(error)")
+            store.close()
             throw ExitCode.failure
-        }
-        if apiKeys.isEmpty {
-            logger.warning("no --api-key given: the query API answers anyone who can reach \(host):\(server.port); use keys unless it is loopback only")
         }
         logger.info("listening on \(host):\(server.port) with \(configuration.eventLoops) event loops; \(store.shardCount) shards in \(data), durability \(durability)")
         // The bound port on stdout alone, so scripts that ask for port 0 can read it.

@@ -66,6 +66,8 @@ def chromium(width=1280, height=1600):
     for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=%d,%d" % (width, height)]:
         options.add_argument(argument)
     options.binary_location = "/usr/bin/chromium"
+    # The console, for the tests that check a page logs no errors (a CSP violation is one).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(20)
     return driver

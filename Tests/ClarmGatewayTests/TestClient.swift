@@ -138,7 +138,7 @@ extension String {
 
 /// Runs a gateway with a store in a fresh temporary directory on a free loopback port for the duration of `body`.
 func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
-                 options: StoreOptions = StoreOptions(),
+                 options: StoreOptions = StoreOptions(), access: GatewayAccess = GatewayAccess(),
                  _ body: (_ port: Int, _ store: Store) throws -> Void) throws {
     var configuration = ServerConfiguration()
     configuration.port = 0
@@ -150,7 +150,7 @@ func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
     var options = options
     options.shards = 2
     let store = try Store(directory: directory.path, options: options)
-    let server = try HTTPServer(configuration: configuration) { Gateway(store: store) }
+    let server = try HTTPServer(configuration: configuration) { Gateway(store: store, access: access) }
     defer {
         server.shutdown()
         server.waitUntilStopped()
