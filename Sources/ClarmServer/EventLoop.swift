@@ -23,7 +23,7 @@ final class EventLoop: @unchecked Sendable {
     private let shared: ServerShared
     private let configuration: ServerConfiguration
     private let epollFD: Int32
-    private let wakeFD: Int32
+    let wakeFD: Int32
     private var listenerFD: Int32
     private let stopRequested = Atomic<Bool>(false)
 

@@ -10,14 +10,20 @@ enum ServeProcess {
             .appendingPathComponent(".build/debug/\(name)")
     }
 
-    /// Starts `clarm serve --port 0 …` and returns it with the port it printed on its first stdout line.
-    static func launch(_ arguments: [String]) throws -> (process: Process, port: Int) {
+    /// Starts `clarm serve --port 0 …` and returns it with the port it printed on its first stdout line; `wrapper`
+    /// runs it under another command (`prlimit …`), `log` receives its standard error.
+    static func launch(_ arguments: [String], wrapper: [String] = [], log: URL? = nil) throws -> (process: Process, port: Int) {
         let process = Process()
-        process.executableURL = binary
-        process.arguments = ["serve", "--port", "0"] + arguments
+        process.executableURL = wrapper.isEmpty ? binary : URL(fileURLWithPath: wrapper[0])
+        process.arguments = wrapper.dropFirst() + (wrapper.isEmpty ? [] : [binary.path]) + ["serve", "--port", "0"] + arguments
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        if let log {
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: log)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         var line = Data()
         while !line.contains(0x0A) {
