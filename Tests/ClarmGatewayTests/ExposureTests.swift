@@ -1,3 +1,4 @@
+import Glibc
 import Foundation
 import Testing
 import ClarmGateway
@@ -167,5 +168,42 @@ import ClarmTestSupport
             #expect(malformed.status == 400)
             #expect(malformed.header("x-content-type-options") == "nosniff")
         }
+    }
+}
+
+/// The same rules as `clarm serve` sets them from its options.
+@Suite struct ServeExposureTests {
+    @Test func onAnAddressOthersReachQueriesNeedAKey() throws {
+        let data = TemporaryDirectory()
+        defer { data.remove() }
+        let log = URL(fileURLWithPath: data.path + "/log")
+        let (process, port) = try ServeProcess.launch(["--host", "0.0.0.0", "--data", data.path + "/store", "--loops", "1"], log: log)
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        let client = try TestClient(port: port)
+        let refused = try ExposureTests.request(client, "POST", "/api/query", body: ExposureTests.query)
+        #expect(refused.status == 401)
+        #expect(refused.text.contains("--api-key"))
+        try client.send(trackRequest(oneEvent))
+        #expect(try client.readResponse()?.status == 202)
+        #expect(try String(contentsOf: log, encoding: .utf8).contains("the query API answers 401 to every request"))
+    }
+
+    @Test(arguments: [["--api-key", "short"], ["--dashboard-origin", "https://dash.example.com/path"],
+                      ["--dashboard-origin", "dash.example.com"], ["--public-host", "evil.example/x"]])
+    func refusesUnsafeOptions(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = ServeProcess.binary
+        process.arguments = ["serve", "--port", "0", "--data", "/nonexistent/never-created"] + arguments
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains(arguments[0]) || text.contains("API keys"), "\(text)")
     }
 }

@@ -4,6 +4,7 @@
 # tracking, the query API under the public name, the dashboard's headers, /metrics kept from the outside.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+PATH="$PATH:/usr/sbin:/sbin"  # nginx
 clarm="$PWD/.build/debug/clarm"
 work="$(mktemp -d)"
 pids=()
