@@ -36,7 +36,7 @@ extension Gateway {
     }
 
     /// Runs `work` on a query thread and answers with the status and JSON body it returns; the event loop
-    /// serves other connections meanwhile.
+    /// serves other connections meanwhile. Answers hold visitors' data: no cache keeps them.
     func respondLater(_ request: HTTPRequest, _ response: inout HTTPResponseWriter,
                       _ work: @escaping @Sendable () -> (HTTPStatus, [UInt8])) {
         let crossOrigin = crossOrigin
@@ -45,6 +45,7 @@ extension Gateway {
             let (status, body) = work()
             pending.resume { response in
                 response.start(status)
+                response.header("Cache-Control", "no-store")
                 crossOrigin.write(&response)
                 body.withUnsafeBytes { response.body($0, contentType: "application/json") }
             }

@@ -25,13 +25,14 @@ def free_port():
 
 
 class Gateway:
-    def __init__(self, data):
+    def __init__(self, data, options=()):
         self.data = data
         self.port = free_port()
+        self.options = list(options)
         self.process = None
 
     def start(self):
-        self.process = subprocess.Popen([str(CLARM), "serve", "--port", str(self.port), "--data", self.data, "--loops", "1"],
+        self.process = subprocess.Popen([str(CLARM), "serve", "--port", str(self.port), "--data", self.data, "--loops", "1"] + self.options,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert b"listening on" in self.process.stdout.readline()
 

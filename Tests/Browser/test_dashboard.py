@@ -167,3 +167,29 @@ def test_dashboard_runs_under_its_security_policy_without_console_errors(dashboa
         assert response.status == 200 and response.headers["Content-Type"] == "image/svg+xml"
     errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
+
+
+def test_the_key_dialog_works_under_the_policy():
+    """With --api-key the dashboard asks for the key in a <form method=dialog>, which form-action 'none' must let through."""
+    key = "dashboard-test-key-0123456789"
+    work = tempfile.mkdtemp(prefix="clarm-dashboard-key-")
+    gateway = Gateway(os.path.join(work, "data"), ["--api-key", key])
+    gateway.start()
+    driver = chromium()
+    try:
+        request = urllib.request.Request("http://127.0.0.1:%d/api/track" % gateway.port, data=json.dumps(known_events()).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.load(response)["accepted"] == 12
+        driver.get("http://127.0.0.1:%d/#/visitors?site=%s&range=7d" % (gateway.port, SITE))
+        wait_for(lambda: driver.find_element(By.ID, "keyDialog").get_attribute("open") is not None, what="the key dialog")
+        driver.find_element(By.ID, "keyInput").send_keys(key)
+        driver.find_element(By.CSS_SELECTOR, "#keyDialog button").click()
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "tr[data-visitor]"), what="the visitors, with the key")
+        assert driver.execute_script("return localStorage.getItem('clarm_api_key')") == key
+        # The first, keyless requests were refused (401, logged by the browser); nothing else went wrong.
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "401" not in e["message"]]
+        assert errors == []
+    finally:
+        driver.quit()
+        gateway.stop()
+        subprocess.run(["rm", "-rf", work])

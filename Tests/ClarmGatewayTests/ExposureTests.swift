@@ -28,6 +28,7 @@ import ClarmTestSupport
             let visitors = try Self.request(client, "GET", "/api/visitors?site=shop.example.com", headers: [Self.evil])
             #expect(visitors.status == 200)
             #expect(visitors.header("access-control-allow-origin") == nil)
+            #expect(visitors.header("cache-control") == "no-store")
             for (method, target, body) in [("POST", "/api/query", Self.query), ("GET", "/api/visitors/v1?site=s", ""),
                                            ("GET", "/api/conversions?site=s", ""), ("GET", "/", ""), ("GET", "/healthz", ""),
                                            ("GET", "/api/nothing-here", ""), ("DELETE", "/api/query", "")] {
