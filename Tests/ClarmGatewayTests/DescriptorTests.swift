@@ -64,8 +64,13 @@ import ClarmTestSupport
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errors
         try process.run()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        for _ in 0..<1000 where process.isRunning { usleep(10_000) }
+        if process.isRunning {
+            process.terminate()
+            Issue.record("clarm serve kept running on a descriptor limit that leaves no room for connections")
+        }
         process.waitUntilExit()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(process.terminationStatus != 0)
         #expect(text.contains("leaves nothing for connections"), "\(text)")
     }
