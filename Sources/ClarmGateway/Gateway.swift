@@ -40,7 +40,10 @@ public final class Gateway: HTTPHandler {
             crossOrigin = request.pathIs("/api/track") ? Self.trackCrossOrigin(request) : .none
         } else {
             crossOrigin = privateCrossOrigin(request)
-            guard hostAllowed(request) else { return misdirected(request, &response) }
+            guard hostAllowed(request) else {
+                misdirected(request, &response)
+                return
+            }
         }
         if request.pathIs("/api/track") {
             switch request.method {

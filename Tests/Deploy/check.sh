@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks deploy/: the systemd unit passes `systemd-analyze verify` without a warning, and the nginx front passes
 # `nginx -t` and then really serves the gateway over TLS and HTTP/2 with a self-signed certificate made here:
-# tracking, the query API under the public name, the dashboard's headers, /metrics kept from the outside.
+# tracking, the query API under the public name, the dashboard's headers, /metrics kept from the outside; every
+# system call of that run must pass the unit's SystemCallFilter=.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PATH="$PATH:/usr/sbin:/sbin"  # nginx
@@ -41,9 +42,12 @@ nginx -t -q -p "$work" -c "$work/nginx.conf" -e "$work/error.log" || fail "nginx
 # The gateway as the unit starts it, then nginx in front.
 key="$(openssl rand -hex 32)"
 echo "$key" > "$work/api-keys"
-"$clarm" serve --host 127.0.0.1 --port "$gateway_port" --data "$work/data" --loops 1 --api-key-file "$work/api-keys" \
+# Traced, so that every system call it makes can be checked against the unit's SystemCallFilter= below.
+strace -f -qq -o "$work/syscalls" \
+  "$clarm" serve --host 127.0.0.1 --port "$gateway_port" --data "$work/data" --loops 1 --api-key-file "$work/api-keys" \
   --public-host analytics.example.com > "$work/clarm.out" 2> "$work/clarm.log" &
-pids+=($!)
+strace_pid=$!
+pids+=($strace_pid)
 nginx -p "$work" -c "$work/nginx.conf" -e "$work/error.log" -g "daemon off;" &
 pids+=($!)
 for _ in $(seq 50); do
@@ -66,4 +70,8 @@ grep -qi "^content-security-policy: default-src 'none'" <<<"$headers" || fail "t
 grep -qi "^strict-transport-security:" <<<"$headers" || fail "HSTS: $headers"
 [ "$(https -o /dev/null -w '%{http_code}' "$base/metrics")" = "404" ] || fail "/metrics must not be reachable through nginx"
 [ "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$http_port/api/track")" = "301" ] || fail "plain HTTP must redirect"
+# A graceful stop (seals segments, syncs), then the system calls of the whole run.
+kill -TERM "$(pgrep -P "$strace_pid")"
+wait "$strace_pid" || fail "the gateway did not stop cleanly: $(cat "$work/clarm.log")"
+python3 Tests/Deploy/syscalls-allowed.py "$work/syscalls" deploy/clarm.service || fail "the unit's system call filter"
 echo "deploy/: clarm.service verified; nginx.conf verified and serving the gateway over TLS"
