@@ -1,5 +1,6 @@
 """Checks that every system call a traced run of the gateway made (strace -f output, argv[1]) is allowed by the
-unit's filter (SystemCallFilter= lines of deploy/clarm.service, argv[2]), as systemd-analyze expands its groups."""
+unit's filter (SystemCallFilter= lines of deploy/clarm.service, argv[2]), as systemd-analyze expands its groups,
+and that no mapping is both writable and executable (MemoryDenyWriteExecute=yes refuses those)."""
 import re
 import subprocess
 import sys
@@ -29,12 +30,17 @@ for line in open(sys.argv[2]):
         allowed = allowed - names if match.group(1) else allowed | names
 
 used = set()
+writable_and_executable = []
 for line in open(sys.argv[1]):
+    if re.search(r"\b(mmap|mprotect|pkey_mprotect)\(.*PROT_WRITE", line) and "PROT_EXEC" in line:
+        writable_and_executable.append(line.strip())
     match = re.match(r"\d+\s+(?:<\.\.\. )?([a-z0-9_]+)[( ]", line)
     if match and not line.split(None, 1)[1].startswith("+++") and not line.split(None, 1)[1].startswith("---"):
         used.add(match.group(1))
 # The exec that starts the service happens before the filter applies.
 used.discard("execve")
+if writable_and_executable:
+    sys.exit("mappings MemoryDenyWriteExecute=yes refuses: " + "; ".join(writable_and_executable[:3]))
 refused = sorted(used - allowed)
 if refused:
     sys.exit("system calls the unit's SystemCallFilter= refuses: " + ", ".join(refused))
