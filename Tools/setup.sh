@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Clarm needs when missing: liblz4 (headers) and pkg-config to build; with --browser, also
-# Chromium, its WebDriver, and Selenium and pytest for the loader's browser test.
+# Chromium, its WebDriver, and Selenium and pytest for the loader's browser test, and what checks deploy/.
 set -euo pipefail
 
 packages=()
@@ -11,6 +11,12 @@ pkg-config --exists liblz4 2>/dev/null || packages+=(liblz4-dev)
 if [ "${1:-}" = "--browser" ]; then
   [ -x /usr/bin/chromium ] || packages+=(chromium)
   [ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
+  # deploy/'s check (Tests/Deploy/check.sh): systemd-analyze, nginx, openssl for a certificate, curl, strace.
+  command -v systemd-analyze >/dev/null 2>&1 || packages+=(systemd)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || packages+=(nginx)
+  command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+  command -v curl >/dev/null 2>&1 || packages+=(curl)
+  command -v strace >/dev/null 2>&1 || packages+=(strace)
 fi
 
 if [ ${#packages[@]} -gt 0 ]; then

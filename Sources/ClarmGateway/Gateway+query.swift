@@ -36,43 +36,20 @@ extension Gateway {
     }
 
     /// Runs `work` on a query thread and answers with the status and JSON body it returns; the event loop
-    /// serves other connections meanwhile.
+    /// serves other connections meanwhile. Answers hold visitors' data: no cache keeps them.
     func respondLater(_ request: HTTPRequest, _ response: inout HTTPResponseWriter,
                       _ work: @escaping @Sendable () -> (HTTPStatus, [UInt8])) {
-        let origin = request.header("origin").map { Array($0) }
+        let crossOrigin = crossOrigin
         let pending = response.suspend()
         DispatchQueue.global(qos: .userInitiated).async {
             let (status, body) = work()
             pending.resume { response in
                 response.start(status)
-                Gateway.allowOrigin(origin, &response)
+                response.header("Cache-Control", "no-store")
+                crossOrigin.write(&response)
                 body.withUnsafeBytes { response.body($0, contentType: "application/json") }
             }
         }
-    }
-
-    /// Query routes need `Authorization: Bearer <key>` when keys are configured; a missing or wrong key gets 401.
-    func authorized(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) -> Bool {
-        guard !apiKeys.isEmpty else { return true }
-        if let header = request.header("authorization"), header.count > 7,
-           header.prefix(7).elementsEqual("Bearer ".utf8) {
-            let presented = header.dropFirst(7)
-            // Compare every key in full, so timing does not tell how much of a key matched.
-            var match = false
-            for key in apiKeys where key.count == presented.count {
-                var difference: UInt8 = 0
-                for (a, b) in zip(key, presented) { difference |= a ^ b }
-                if difference == 0 { match = true }
-            }
-            if match { return true }
-        }
-        json.reset()
-        json.raw(#"{"error":"a valid API key is required: send Authorization: Bearer <key>"}"#)
-        response.start(.unauthorized)
-        response.header("WWW-Authenticate", "Bearer")
-        allowOrigin(request, &response)
-        json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
-        return false
     }
 }
 

@@ -53,8 +53,7 @@ extension Gateway {
             }
         }
         let shardsUsed = shardCounts.count { $0 > 0 }
-        let answer = TrackAnswer(shards: shardsUsed, rejections: rejections,
-                                 origin: request.header("origin").map { Array($0) })
+        let answer = TrackAnswer(shards: shardsUsed, rejections: rejections, crossOrigin: crossOrigin)
         let pending = response.suspend()
         for shard in 0..<store.shardCount where shardCounts[shard] > 0 {
             store.append(shard: shard, records: shardRecords[shard], count: shardCounts[shard]) { outcome in
@@ -81,12 +80,12 @@ final class TrackAnswer: Sendable {
 
     private let state: Mutex<State>
     private let rejections: [(index: Int, message: String)]
-    private let origin: [UInt8]?
+    private let crossOrigin: CrossOrigin
 
-    init(shards: Int, rejections: [(index: Int, message: String)], origin: [UInt8]?) {
+    init(shards: Int, rejections: [(index: Int, message: String)], crossOrigin: CrossOrigin) {
         state = Mutex(State(remaining: shards))
         self.rejections = rejections
-        self.origin = origin
+        self.crossOrigin = crossOrigin
     }
 
     /// Records one shard's outcome; true when it was the last.
@@ -118,7 +117,7 @@ final class TrackAnswer: Sendable {
             Self.write(accepted: accepted, duplicates: duplicates, rejections: rejections, into: &json)
             response.start(.accepted)
         }
-        Gateway.allowOrigin(origin, &response)
+        crossOrigin.write(&response)
         json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
     }
 

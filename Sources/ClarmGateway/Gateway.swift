@@ -14,11 +14,16 @@ import ClarmStorage
 /// - `GET /healthz`: liveness.
 /// - `/api/sites`, `/api/sites/{site}`: registered sites (`Gateway+sites.swift`), behind API keys when configured.
 /// Every request first passes the per-address rate limit (`Gateway+admission.swift`).
+///
+/// Routes other than the loader, tracking, liveness and the icon are private (`Gateway+host.swift`): they answer
+/// only to the gateway's own names and let only `--dashboard-origin`s read them cross-origin (`Gateway+cors.swift`).
 public final class Gateway: HTTPHandler {
     let store: Store
     let queryEngine: QueryEngine
-    /// Keys accepted for the query routes; none means the query routes are open.
-    let apiKeys: [[UInt8]]
+    /// Host names, browser origins and API keys the private routes accept.
+    let access: GatewayAccess
+    /// What the current request's responses tell browsers about cross-origin reads; set for each request.
+    var crossOrigin = CrossOrigin.none
     var decoder = TrackDecoder()
     var batch = TrackBatch()
     var json = JSONWriter(capacity: 1024)
@@ -29,14 +34,23 @@ public final class Gateway: HTTPHandler {
     /// This loop's copy of the registered sites and its per-request scratch (`Gateway+siteRules.swift`).
     var siteRules = SiteRules()
 
-    public init(store: Store, apiKeys: [String] = [], traffic: TrafficPolicy = TrafficPolicy()) {
+    public init(store: Store, access: GatewayAccess = GatewayAccess(), traffic: TrafficPolicy = TrafficPolicy()) {
         self.store = store
         self.queryEngine = QueryEngine(store: store)
-        self.apiKeys = apiKeys.map { Array($0.utf8) }
+        self.access = access
         self.traffic = traffic
     }
 
     public func handle(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
+        if Self.answersAnyHost(request) {
+            crossOrigin = request.pathIs("/api/track") ? Self.trackCrossOrigin(request) : .none
+        } else {
+            crossOrigin = privateCrossOrigin(request)
+            guard hostAllowed(request) else {
+                misdirected(request, &response)
+                return
+            }
+        }
         guard admit(request, &response) else { return }
         if request.pathIs("/api/track") {
             switch request.method {
@@ -63,6 +77,11 @@ public final class Gateway: HTTPHandler {
             }
         } else if let route = Self.siteRoute(request.path) {
             sites(route, request, &response)
+        } else if request.pathIs("/favicon.svg") || request.pathIs("/favicon.ico") {
+            switch request.method {
+            case .get, .head: serve(Self.favicon, request, &response)
+            default: methodNotAllowed(request, &response, allow: "GET, HEAD")
+            }
         } else if request.pathIs("/healthz") {
             switch request.method {
             case .get, .head:
@@ -99,11 +118,11 @@ public final class Gateway: HTTPHandler {
         json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
     }
 
-    /// Sends `json` as the body of a `status` response, with the CORS header a browser needs to read it.
+    /// Sends `json` as the body of a `status` response, with the route's CORS headers.
     func send(_ status: HTTPStatus, _ request: HTTPRequest, _ response: inout HTTPResponseWriter,
               retryAfter: Int? = nil) {
         response.start(status)
-        allowOrigin(request, &response)
+        crossOrigin.write(&response)
         if let retryAfter { response.header("Retry-After", retryAfter) }
         json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
     }
@@ -122,7 +141,7 @@ public final class Gateway: HTTPHandler {
         json.raw(#"{"error":"method not allowed"}"#)
         response.start(.methodNotAllowed)
         response.header("Allow", allow)
-        allowOrigin(request, &response)
+        crossOrigin.write(&response)
         json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
     }
 }

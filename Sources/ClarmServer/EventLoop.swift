@@ -25,7 +25,7 @@ final class EventLoop: @unchecked Sendable {
     private let shared: ServerShared
     private let configuration: ServerConfiguration
     private let epollFD: Int32
-    private let wakeFD: Int32
+    let wakeFD: Int32
     private var listenerFD: Int32
     private let stopRequested = Atomic<Bool>(false)
 
@@ -34,8 +34,15 @@ final class EventLoop: @unchecked Sendable {
         let write: @Sendable (inout HTTPResponseWriter) -> Void
     }
 
-    /// Suspended responses handed back by other threads, taken on the next turn.
-    private let inbox = Mutex<[Resumption]>([])
+    /// Suspended responses handed back by other threads, taken on the next turn; `open` until the loop ends.
+    /// Other threads write to `wakeFD` only under this lock while `open`, and the loop closes it under the same
+    /// lock when it ends, so no late writer (a store completing after shutdown) reaches the number once closed,
+    /// when it may already name another file.
+    private struct Inbox {
+        var resumptions: [Resumption] = []
+        var open = true
+    }
+    private let inbox = Mutex(Inbox())
     private var taken: [Resumption] = []
     private var nextSerial: UInt64 = 0
 
@@ -82,21 +89,39 @@ final class EventLoop: @unchecked Sendable {
     /// Asks the loop to stop accepting, finish requests in flight, and return from `run`. Any thread.
     func requestStop() {
         stopRequested.store(true, ordering: .releasing)
-        wake()
-    }
-
-    /// Queues a suspended response for this loop's thread. Any thread.
-    func resume(_ pending: PendingResponse, _ write: @escaping @Sendable (inout HTTPResponseWriter) -> Void) {
-        let wasEmpty = inbox.withLock { inbox in
-            inbox.append(Resumption(pending: pending, write: write))
-            return inbox.count == 1
+        inbox.withLock { inbox in
+            if inbox.open { wake() }
         }
-        if wasEmpty { wake() }
     }
 
+    /// Queues a suspended response for this loop's thread. Any thread. Once the loop has ended (its connections
+    /// are closed) it does nothing.
+    func resume(_ pending: PendingResponse, _ write: @escaping @Sendable (inout HTTPResponseWriter) -> Void) {
+        inbox.withLock { inbox in
+            guard inbox.open else { return }
+            inbox.resumptions.append(Resumption(pending: pending, write: write))
+            if inbox.resumptions.count == 1 { wake() }
+        }
+    }
+
+    /// Called with the inbox locked and open. The eventfd is non-blocking, so this never waits.
     private func wake() {
         var one: UInt64 = 1
         _ = Glibc.write(wakeFD, &one, 8)
+    }
+
+    /// Closes the loop's own descriptors: at the end of `run`, or instead of it for a loop that never ran.
+    func closeDescriptors() {
+        inbox.withLock { inbox in
+            inbox.open = false
+            inbox.resumptions.removeAll()
+            closeDescriptor(wakeFD)
+        }
+        closeDescriptor(epollFD)
+        if listenerFD >= 0 {
+            closeDescriptor(listenerFD)
+            listenerFD = -1
+        }
     }
 
     func run() {
@@ -104,8 +129,7 @@ final class EventLoop: @unchecked Sendable {
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(Self.maxEvents))
         defer {
             events.deallocate()
-            closeDescriptor(wakeFD)
-            closeDescriptor(epollFD)
+            closeDescriptors()
         }
         tick()
         while true {
@@ -345,7 +369,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Writes the suspended responses other threads handed back, and carries on with their connections.
     private func deliverResumptions() {
-        inbox.withLock { swap(&$0, &taken) }
+        inbox.withLock { swap(&$0.resumptions, &taken) }
         for resumption in taken {
             let pending = resumption.pending
             guard Int(pending.fd) < connections.count, let connection = connections[Int(pending.fd)],

@@ -2,7 +2,8 @@ import ClarmHTTP
 
 /// Writes one response into a connection's output buffer: `start`, any `header`s, then `body` or `noBody`.
 ///
-/// The writer adds `Date`, `Server`, `Content-Length` and, when the connection will close, `Connection: close`.
+/// The writer adds `Date`, `Server`, `X-Content-Type-Options: nosniff` (every body is sent with the type it is, so
+/// browsers must not guess another), `Content-Length` and, when the connection will close, `Connection: close`.
 public struct HTTPResponseWriter: ~Copyable {
     var output: [UInt8]
     let keepAlive: Bool
@@ -47,7 +48,7 @@ public struct HTTPResponseWriter: ~Copyable {
         state = .headers
         Self.appendStatusLine(status, to: &output)
         output.append(contentsOf: date)
-        append("Server: clarm\r\n")
+        append("Server: clarm\r\nX-Content-Type-Options: nosniff\r\n")
     }
 
     public mutating func header(_ name: StaticString, _ value: UnsafeRawBufferPointer) {

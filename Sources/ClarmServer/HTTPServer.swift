@@ -6,7 +6,7 @@ import Glibc
 public final class HTTPServer: Sendable {
     /// The port the server listens on.
     public let port: Int
-    private let loops: [EventLoop]
+    let loops: [EventLoop]
     private let threads: [UInt]
 
     /// Binds and starts serving; each loop calls `makeHandler` once, on its own thread.
@@ -27,7 +27,8 @@ public final class HTTPServer: Sendable {
                 }
             }
         } catch {
-            for loop in loops { loop.requestStop() }
+            // These loops never ran: nothing but their descriptors to release.
+            for loop in loops { loop.closeDescriptors() }
             throw error
         }
         self.port = port

@@ -4,6 +4,7 @@ import Foundation
 import ClarmGateway
 import ClarmServer
 import ClarmStorage
+import ClarmSystem
 import Logging
 
 struct Serve: ParsableCommand {
@@ -44,8 +45,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Event loops (threads); defaults to the number of cores.")
     var loops: Int?
 
-    @Option(help: "Open connections beyond this are answered 503 and closed.")
-    var maxConnections = 10_000
+    @Option(help: "Open connections beyond this are answered 503 and closed (default: 10000, or what the descriptor limit leaves after a reserve for storage).")
+    var maxConnections: Int?
 
     @Option(help: "Seconds an idle keep-alive connection stays open.")
     var idleTimeout = 60
@@ -67,13 +68,20 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Connections one peer address may hold open (trusted proxies and loopback excepted); 0: no cap.")
     var maxConnectionsPerIp = 256
+
     @Option(help: "Days before now an event's timestamp may be (older events are rejected; up to an hour ahead is accepted).")
     var maxEventAge = Gateway.defaultMaxEventAgeDays
+
+    @Option(name: .customLong("public-host"), help: "A name the query API and the dashboard answer to besides the listen address and localhost (repeatable); other Host names get 421.")
+    var publicHosts: [String] = []
+
+    @Option(name: .customLong("dashboard-origin"), help: "An origin (https://host[:port]) whose pages may read the query API cross-origin (repeatable).")
+    var dashboardOrigins: [String] = []
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
-        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
         guard Durability(rawValue: durability) != nil else { throw ValidationError("--durability must be fsync or os") }
         if let shards, !(1...4096).contains(shards) { throw ValidationError("--shards must be 1...4096") }
         guard sealEvents >= 1, sealInterval >= 1 else { throw ValidationError("--seal-events and --seal-interval must be at least 1") }
@@ -89,11 +97,13 @@ struct Serve: ParsableCommand {
         guard (1...Gateway.maxEventAgeLimit).contains(maxEventAge) else {
             throw ValidationError("--max-event-age must be 1...\(Gateway.maxEventAgeLimit) days")
         }
+        try validateExposure()
     }
 
     func run() throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "clarm")
+        let descriptorLimit = raiseDescriptorLimit(logger)
 
         var apiKeys = self.apiKeys
         if let apiKeyFile {
@@ -103,6 +113,7 @@ struct Serve: ParsableCommand {
             apiKeys += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty && !$0.hasPrefix("#") }
         }
+        try Self.validateKeys(apiKeys)
         var options = StoreOptions()
         options.durability = Durability(rawValue: durability)!
         if let shards { options.shards = shards }
@@ -149,7 +160,19 @@ struct Serve: ParsableCommand {
         configuration.host = host
         configuration.port = port
         if let loops { configuration.eventLoops = loops }
-        configuration.maxConnections = maxConnections
+        do {
+            let budget = try DescriptorBudget(limit: descriptorLimit, shards: store.shardCount, loops: configuration.eventLoops,
+                                              requested: maxConnections)
+            if budget.lowered {
+                logger.warning("--max-connections \(maxConnections!) does not fit the descriptor limit: lowered to \(budget.maxConnections)")
+            }
+            logger.info("\(budget)")
+            configuration.maxConnections = budget.maxConnections
+        } catch {
+            logger.critical("\(error)")
+            store.close()
+            throw ExitCode.failure
+        }
         configuration.idleTimeout = Int64(idleTimeout) * 1000
         configuration.headerTimeout = Int64(headerTimeout) * 1000
         configuration.bodyTimeout = Int64(bodyTimeout) * 1000
@@ -158,15 +181,14 @@ struct Serve: ParsableCommand {
 
         let server: HTTPServer
         do {
-            server = try HTTPServer(configuration: configuration) { [apiKeys, maxEventAge] in
-                Gateway(store: store, apiKeys: apiKeys, traffic: traffic).withMaxEventAge(days: maxEventAge)
+            let access = try gatewayAccess(apiKeys: apiKeys, logger)
+            server = try HTTPServer(configuration: configuration) { [maxEventAge] in
+                Gateway(store: store, access: access, traffic: traffic).withMaxEventAge(days: maxEventAge)
             }
         } catch {
             logger.critical("\(error)")
+            store.close()
             throw ExitCode.failure
-        }
-        if apiKeys.isEmpty {
-            logger.warning("no --api-key given: the query API answers anyone who can reach \(host):\(server.port); use keys unless it is loopback only")
         }
         logger.info("listening on \(host):\(server.port) with \(configuration.eventLoops) event loops; \(store.shardCount) shards in \(data), durability \(durability)")
         // The bound port on stdout alone, so scripts that ask for port 0 can read it.

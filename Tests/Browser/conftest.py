@@ -25,13 +25,14 @@ def free_port():
 
 
 class Gateway:
-    def __init__(self, data):
+    def __init__(self, data, options=()):
         self.data = data
         self.port = free_port()
+        self.options = list(options)
         self.process = None
 
     def start(self):
-        self.process = subprocess.Popen([str(CLARM), "serve", "--port", str(self.port), "--data", self.data, "--loops", "1"],
+        self.process = subprocess.Popen([str(CLARM), "serve", "--port", str(self.port), "--data", self.data, "--loops", "1"] + self.options,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert b"listening on" in self.process.stdout.readline()
 
@@ -66,6 +67,8 @@ def chromium(width=1280, height=1600):
     for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=%d,%d" % (width, height)]:
         options.add_argument(argument)
     options.binary_location = "/usr/bin/chromium"
+    # The console, for the tests that check a page logs no errors (a CSP violation is one).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(20)
     return driver

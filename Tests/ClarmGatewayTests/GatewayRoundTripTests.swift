@@ -41,7 +41,7 @@ import ClarmTestSupport
         let requests = [
             trackRequest(oneEvent),
             "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
-            "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n",
+            "GET /missing HTTP/1.1\r\nHost: localhost\r\n\r\n",
             trackRequest("[\(oneEvent),\(oneEvent)]"),
             "DELETE /api/track HTTP/1.1\r\nHost: t\r\n\r\n",
             trackRequest("{broken"),

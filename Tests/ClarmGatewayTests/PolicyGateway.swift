@@ -20,7 +20,7 @@ func withPolicyGateway(directory: String? = nil, traffic: TrafficPolicy = Traffi
     var options = options
     options.shards = 2
     let store = try Store(directory: directory ?? temporary!.path, options: options)
-    let server = try HTTPServer(configuration: configuration) { Gateway(store: store, apiKeys: apiKeys, traffic: traffic) }
+    let server = try HTTPServer(configuration: configuration) { Gateway(store: store, access: GatewayAccess(apiKeys: apiKeys), traffic: traffic) }
     defer {
         server.shutdown()
         server.waitUntilStopped()
@@ -32,7 +32,7 @@ func withPolicyGateway(directory: String? = nil, traffic: TrafficPolicy = Traffi
 /// Sends one request and reads its response.
 func exchange(_ client: TestClient, _ method: String, _ target: String, body: String? = nil,
               headers: [String] = []) throws -> TestResponse {
-    var text = "\(method) \(target) HTTP/1.1\r\nHost: t\r\n"
+    var text = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     for header in headers { text += header + "\r\n" }
     if let body { text += "Content-Length: \(body.utf8.count)\r\n" }
     text += "\r\n" + (body ?? "")

@@ -28,7 +28,7 @@ import ClarmTestSupport
     @Test func readsAPIKeysFromAFile() throws {
         let data = TemporaryDirectory()
         defer { data.remove() }
-        try "# query clients\nfirst-key\n\n  second-key  \n".write(toFile: data.path + "/keys", atomically: true, encoding: .utf8)
+        try "# query clients\nfirst-key-0123456789\n\n  second-key-0123456789  \n".write(toFile: data.path + "/keys", atomically: true, encoding: .utf8)
         let (process, port) = try ServeProcess.launch(["--data", data.path + "/store", "--loops", "1", "--api-key-file", data.path + "/keys"])
         defer {
             kill(process.processIdentifier, SIGTERM)
@@ -36,9 +36,9 @@ import ClarmTestSupport
         }
         let client = try TestClient(port: port)
         let query = #"{"site":"s","metrics":["visitors"]}"#
-        for (key, status) in [(nil, 401), ("# query clients", 401), ("second-key", 200), ("first-key", 200)] as [(String?, Int)] {
+        for (key, status) in [(nil, 401), ("# query clients", 401), ("second-key-0123456789", 200), ("first-key-0123456789", 200)] as [(String?, Int)] {
             let auth = key.map { "Authorization: Bearer \($0)\r\n" } ?? ""
-            try client.send("POST /api/query HTTP/1.1\r\nHost: t\r\n\(auth)Content-Length: \(query.utf8.count)\r\n\r\n\(query)")
+            try client.send("POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\n\(auth)Content-Length: \(query.utf8.count)\r\n\r\n\(query)")
             #expect(try client.readResponse()?.status == status, "\(String(describing: key))")
         }
     }

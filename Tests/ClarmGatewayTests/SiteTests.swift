@@ -111,13 +111,13 @@ import ClarmTestSupport
     }
 
     @Test func sitesRoutesNeedTheAPIKey() throws {
-        try withPolicyGateway(apiKeys: ["secret"]) { port, _ in
+        try withPolicyGateway(apiKeys: ["secret-of-the-sites-test"]) { port, _ in
             let client = try TestClient(port: port)
             #expect(try exchange(client, "GET", "/api/sites").status == 401)
             #expect(try exchange(client, "POST", "/api/sites", body: #"{"site":"a.com"}"#).status == 401)
             #expect(try exchange(client, "DELETE", "/api/sites/a.com").status == 401)
-            #expect(try exchange(client, "POST", "/api/sites", body: #"{"site":"a.com"}"#, headers: ["Authorization: Bearer secret"]).status == 201)
-            #expect(try exchange(client, "GET", "/api/sites", headers: ["Authorization: Bearer secret"]).status == 200)
+            #expect(try exchange(client, "POST", "/api/sites", body: #"{"site":"a.com"}"#, headers: ["Authorization: Bearer secret-of-the-sites-test"]).status == 201)
+            #expect(try exchange(client, "GET", "/api/sites", headers: ["Authorization: Bearer secret-of-the-sites-test"]).status == 200)
         }
     }
 

@@ -23,8 +23,8 @@ import ClarmTestSupport
     @Test func addListRemoveThroughTheGatewayAndSurviveACrash() throws {
         let data = TemporaryDirectory()
         defer { data.remove() }
-        try "the-key\n".write(toFile: data.path + "/key", atomically: true, encoding: .utf8)
-        var (process, port) = try ServeProcess.launch(["--data", data.path + "/store", "--loops", "1", "--api-key", "the-key"])
+        try "the-key-of-the-sites-test\n".write(toFile: data.path + "/key", atomically: true, encoding: .utf8)
+        var (process, port) = try ServeProcess.launch(["--data", data.path + "/store", "--loops", "1", "--api-key", "the-key-of-the-sites-test"])
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() } }
         let url = ["--url", "http://127.0.0.1:\(port)"]
 
@@ -35,7 +35,7 @@ import ClarmTestSupport
                                     "--events-per-second", "100", "--api-key-file", data.path + "/key"] + url)
         #expect(added.status == 0, "\(added.err)")
         #expect(added.out.contains("registered shop.example.com"))
-        let refused = try Self.clarm(["sites", "add", "bad_site", "--api-key", "the-key"] + url)
+        let refused = try Self.clarm(["sites", "add", "bad_site", "--api-key", "the-key-of-the-sites-test"] + url)
         #expect(refused.status != 0)
         #expect(refused.err.contains("not a host name"))
 
@@ -48,16 +48,16 @@ import ClarmTestSupport
         // A crash right after the 201: the registration was saved before it was answered.
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        (process, port) = try ServeProcess.launch(["--data", data.path + "/store", "--loops", "1", "--api-key", "the-key"])
-        let listed = try Self.clarm(["sites", "list", "--url", "http://127.0.0.1:\(port)/", "--api-key", "the-key"])
+        (process, port) = try ServeProcess.launch(["--data", data.path + "/store", "--loops", "1", "--api-key", "the-key-of-the-sites-test"])
+        let listed = try Self.clarm(["sites", "list", "--url", "http://127.0.0.1:\(port)/", "--api-key", "the-key-of-the-sites-test"])
         #expect(listed.status == 0, "\(listed.err)")
         #expect(listed.out.contains("shop.example.com\tEurope/Berlin\t1\t2026-11-05T08:00:00.000Z\t100\t5000\thttps://shop.example.com"), "\(listed.out)")
 
-        let removed = try Self.clarm(["sites", "remove", "shop.example.com", "--api-key", "the-key", "--url", "http://127.0.0.1:\(port)"])
+        let removed = try Self.clarm(["sites", "remove", "shop.example.com", "--api-key", "the-key-of-the-sites-test", "--url", "http://127.0.0.1:\(port)"])
         #expect(removed.status == 0, "\(removed.err)")
-        let empty = try Self.clarm(["sites", "list", "--api-key", "the-key", "--url", "http://127.0.0.1:\(port)"])
+        let empty = try Self.clarm(["sites", "list", "--api-key", "the-key-of-the-sites-test", "--url", "http://127.0.0.1:\(port)"])
         #expect(empty.out.contains("no site is registered"))
-        let gone = try Self.clarm(["sites", "remove", "shop.example.com", "--api-key", "the-key", "--url", "http://127.0.0.1:\(port)"])
+        let gone = try Self.clarm(["sites", "remove", "shop.example.com", "--api-key", "the-key-of-the-sites-test", "--url", "http://127.0.0.1:\(port)"])
         #expect(gone.status != 0)
         #expect(gone.err.contains("404"))
     }

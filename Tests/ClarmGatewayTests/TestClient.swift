@@ -143,7 +143,7 @@ let historyMaxEventAgeDays = TrackDecoder.maxEventAgeLimit
 
 /// Runs a gateway with a store in a fresh temporary directory on a free loopback port for the duration of `body`.
 func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
-                 options: StoreOptions = StoreOptions(),
+                 options: StoreOptions = StoreOptions(), access: GatewayAccess = GatewayAccess(),
                  _ body: (_ port: Int, _ store: Store) throws -> Void) throws {
     var configuration = ServerConfiguration()
     configuration.port = 0
@@ -155,7 +155,7 @@ func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
     var options = options
     options.shards = 2
     let store = try Store(directory: directory.path, options: options)
-    let server = try HTTPServer(configuration: configuration) { Gateway(store: store).withMaxEventAge(days: historyMaxEventAgeDays) }
+    let server = try HTTPServer(configuration: configuration) { Gateway(store: store, access: access).withMaxEventAge(days: historyMaxEventAgeDays) }
     defer {
         server.shutdown()
         server.waitUntilStopped()
