@@ -5,6 +5,7 @@ import PackageDescription
 //   ClarmSystem (errno, EINTR, clocks) → ClarmServer and ClarmStorage
 //   CClarmLinux → ClarmServer (epoll loop, connections) ← ClarmHTTP (request parser, response writer)
 //   ClarmJSON (RFC 8259 scanner) → ClarmEvents (event model, validation, record encoding)
+//   ClarmJSON → ClarmBots (crawler user agents: the vendored list, one automaton, linear-time patterns)
 //   CLZ4 → ClarmStorage (knows events, nothing of HTTP)
 //   ClarmStorage → ClarmQuery (aggregates over segments and memtables)
 //   ClarmGateway (routes: HTTP in, events to storage, queries out) → clarm (command line)
@@ -37,12 +38,14 @@ let package = Package(
         ),
         .target(name: "ClarmJSON"),
         .target(name: "ClarmEvents", dependencies: ["ClarmJSON"]),
+        .target(name: "ClarmBots", dependencies: ["ClarmJSON"], exclude: ["Assets"], plugins: ["EmbedAssets"]),
         .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmSystem", "ClarmJSON", "ClarmEvents"]),
         .target(name: "ClarmQuery", dependencies: ["ClarmJSON", "ClarmEvents", "ClarmStorage"]),
         .target(
             name: "ClarmGateway",
             dependencies: [
                 "ClarmSystem", "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
+                "ClarmBots",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Assets"],
@@ -71,6 +74,7 @@ let package = Package(
         .testTarget(name: "ClarmHTTPTests", dependencies: ["ClarmHTTP", "ClarmTestSupport"]),
         .testTarget(name: "ClarmJSONTests", dependencies: ["ClarmJSON", "ClarmTestSupport"]),
         .testTarget(name: "ClarmEventsTests", dependencies: ["ClarmEvents"]),
+        .testTarget(name: "ClarmBotsTests", dependencies: ["ClarmBots", "ClarmJSON"]),
         .testTarget(name: "ClarmStorageTests", dependencies: ["ClarmStorage", "ClarmTestSupport"]),
         .testTarget(name: "ClarmQueryTests", dependencies: ["ClarmQuery", "ClarmStorage", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(
