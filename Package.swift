@@ -6,6 +6,7 @@ import PackageDescription
 //   CClarmLinux → ClarmServer (epoll loop, connections) ← ClarmHTTP (request parser, response writer)
 //   ClarmJSON (RFC 8259 scanner) → ClarmEvents (event model, validation, record encoding)
 //   ClarmJSON → ClarmBots (crawler user agents: the vendored list, one automaton, linear-time patterns)
+//   ClarmMetrics (counters, gauges, histograms on atomics; Prometheus text) → ClarmGateway
 //   CLZ4 → ClarmStorage (knows events, nothing of HTTP)
 //   ClarmStorage → ClarmQuery (aggregates over segments and memtables)
 //   ClarmGateway (routes: HTTP in, events to storage, queries out) → clarm (command line)
@@ -29,6 +30,7 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
         .target(name: "ClarmHTTP"),
+        .target(name: "ClarmMetrics"),
         .target(
             name: "ClarmServer",
             dependencies: [
@@ -40,12 +42,12 @@ let package = Package(
         .target(name: "ClarmEvents", dependencies: ["ClarmJSON"]),
         .target(name: "ClarmBots", dependencies: ["ClarmJSON"], exclude: ["Assets"], plugins: ["EmbedAssets"]),
         .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmSystem", "ClarmJSON", "ClarmEvents"]),
-        .target(name: "ClarmQuery", dependencies: ["ClarmJSON", "ClarmEvents", "ClarmStorage"]),
+        .target(name: "ClarmQuery", dependencies: ["ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmStorage"]),
         .target(
             name: "ClarmGateway",
             dependencies: [
                 "ClarmSystem", "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
-                "ClarmBots",
+                "ClarmBots", "ClarmMetrics",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Assets"],
@@ -54,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "clarm",
             dependencies: [
-                "ClarmGateway", "ClarmServer", "ClarmStorage",
+                "ClarmGateway", "ClarmServer", "ClarmStorage", "ClarmBots",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

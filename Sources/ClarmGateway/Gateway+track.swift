@@ -25,27 +25,35 @@ extension Gateway {
             return
         }
         let rejections = batch.rejections.map { (index: $0.index, message: $0.reason.description) }
-        guard batch.acceptedCount > 0 else {
-            json.reset()
-            TrackAnswer.write(accepted: 0, duplicates: 0, rejections: rejections, into: &json)
-            send(.accepted, request, &response)
-            return
-        }
+        runtime.metrics.countRejections(batch.rejections)
 
-        // Split the records by shard; each shard gets one append with its part.
+        // Split the records by shard; each shard gets one append with its part. Crawlers' events are dropped.
         if shardRecords.count != store.shardCount {
             shardRecords = Array(repeating: [], count: store.shardCount)
             shardCounts = Array(repeating: 0, count: store.shardCount)
         }
+        var bots = 0
+        let crawlers = runtime.crawlers
         _ = batch.records.withUnsafeBytes { records in
             EventRecordView.forEach(in: records) { view in
+                if let crawlers, crawlers.match(view.userAgent) != nil {
+                    bots += 1
+                    return
+                }
                 let shard = store.shard(forVisitor: view.visitorID)
                 shardRecords[shard].append(contentsOf: view.bytes)
                 shardCounts[shard] += 1
             }
         }
+        runtime.metrics.bots.add(bots)
         let shardsUsed = shardCounts.count { $0 > 0 }
-        let answer = TrackAnswer(shards: shardsUsed, rejections: rejections,
+        guard shardsUsed > 0 else {
+            json.reset()
+            TrackAnswer.write(accepted: 0, duplicates: 0, bots: bots, rejections: rejections, into: &json)
+            send(.accepted, request, &response)
+            return
+        }
+        let answer = TrackAnswer(shards: shardsUsed, bots: bots, rejections: rejections, metrics: runtime.metrics,
                                  origin: request.header("origin").map { Array($0) })
         let pending = response.suspend()
         for shard in 0..<store.shardCount where shardCounts[shard] > 0 {
@@ -72,12 +80,16 @@ final class TrackAnswer: Sendable {
     }
 
     private let state: Mutex<State>
+    private let bots: Int
     private let rejections: [(index: Int, message: String)]
+    private let metrics: GatewayMetrics
     private let origin: [UInt8]?
 
-    init(shards: Int, rejections: [(index: Int, message: String)], origin: [UInt8]?) {
+    init(shards: Int, bots: Int, rejections: [(index: Int, message: String)], metrics: GatewayMetrics, origin: [UInt8]?) {
         state = Mutex(State(remaining: shards))
+        self.bots = bots
         self.rejections = rejections
+        self.metrics = metrics
         self.origin = origin
     }
 
@@ -107,18 +119,23 @@ final class TrackAnswer: Sendable {
             response.start(.serviceUnavailable)
             response.header("Retry-After", failure.retryAfter)
         } else {
-            Self.write(accepted: accepted, duplicates: duplicates, rejections: rejections, into: &json)
+            Self.write(accepted: accepted, duplicates: duplicates, bots: bots, rejections: rejections, into: &json)
+            metrics.accepted.add(accepted)
+            metrics.duplicates.add(duplicates)
             response.start(.accepted)
         }
         Gateway.allowOrigin(origin, &response)
         json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
     }
 
-    static func write(accepted: Int, duplicates: Int, rejections: [(index: Int, message: String)], into json: inout JSONWriter) {
+    static func write(accepted: Int, duplicates: Int, bots: Int, rejections: [(index: Int, message: String)],
+                      into json: inout JSONWriter) {
         json.raw(#"{"accepted":"#)
         json.integer(accepted)
         json.raw(#","duplicates":"#)
         json.integer(duplicates)
+        json.raw(#","bots":"#)
+        json.integer(bots)
         json.raw(#","rejected":"#)
         json.array(rejections) { rejection, json in
             json.raw(#"{"index":"#)

@@ -12,9 +12,11 @@ import ClarmStorage
 /// - `GET /api/visitors`, `/api/visitors/{id}`, `/api/conversions` (`Gateway+visitors.swift`), likewise.
 /// - `GET /clarm.js`: the loader; `GET /`: the dashboard (`Gateway+assets.swift`, files in `Assets/`).
 /// - `GET /healthz`: liveness.
+/// - `GET /metrics`: Prometheus metrics (`Gateway+metrics.swift`), behind API keys when configured.
 public final class Gateway: HTTPHandler {
     let store: Store
-    let queryEngine: QueryEngine
+    /// Shared by every loop's gateway: query scheduler, metrics, crawler matcher.
+    let runtime: GatewayRuntime
     /// Keys accepted for the query routes; none means the query routes are open.
     let apiKeys: [[UInt8]]
     var decoder = TrackDecoder()
@@ -24,13 +26,19 @@ public final class Gateway: HTTPHandler {
     var shardRecords: [[UInt8]] = []
     var shardCounts: [Int] = []
 
-    public init(store: Store, apiKeys: [String] = []) {
+    /// `runtime` must be shared by the gateways of all of a server's loops; without one, this gateway gets its own.
+    public init(store: Store, apiKeys: [String] = [], runtime: GatewayRuntime? = nil) {
         self.store = store
-        self.queryEngine = QueryEngine(store: store)
+        self.runtime = runtime ?? GatewayRuntime(shards: store.shardCount)
         self.apiKeys = apiKeys.map { Array($0.utf8) }
     }
 
+    public func finished(_ status: HTTPStatus, label: UInt8) {
+        runtime.metrics.countResponse(status, route: label)
+    }
+
     public func handle(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
+        response.label = GatewayMetrics.Route(path: request.path).rawValue
         if request.pathIs("/api/track") {
             switch request.method {
             case .post: track(request, &response)
@@ -62,6 +70,11 @@ public final class Gateway: HTTPHandler {
                 send(.ok, request, &response)
             default:
                 methodNotAllowed(request, &response, allow: "GET, HEAD")
+            }
+        } else if request.pathIs("/metrics") {
+            switch request.method {
+            case .get, .head: metrics(request, &response)
+            default: methodNotAllowed(request, &response, allow: "GET, HEAD")
             }
         } else {
             json.reset()

@@ -38,6 +38,8 @@ struct RowSelection {
     var visitors: Set<[UInt8]>? = nil
     /// Only events with these names, when set.
     var events: Set<[UInt8]>? = nil
+    /// Asked between blocks and chunks; when it says stop, the scan returns what it has.
+    var control = QueryControl.unlimited
 
     init(site: String) {
         self.site = Array(site.utf8)
@@ -59,11 +61,15 @@ struct ShardRows {
     static func scan(_ shard: ShardSnapshot, _ selection: RowSelection) throws(SegmentCorruption) -> ShardRows {
         var scan = ShardRows()
         for segment in shard.segments where segment.maxTimestamp >= selection.from && segment.minTimestamp < selection.to {
+            if selection.control.shouldStop(addingRows: 0) { return scan }
             try scan.read(segment, selection)
         }
         var reader = PropertyReader()
         for memtable in shard.memtables {
             memtable.forEachChunk { chunk in
+                let before = scan.rows.count
+                defer { _ = selection.control.shouldStop(addingRows: scan.rows.count - before) }
+                if selection.control.shouldStop(addingRows: 0) { return }
                 EventRecordView.forEach(in: chunk) { view in
                     guard view.timestamp >= selection.from, view.timestamp < selection.to,
                           view.site.elementsEqual(selection.site),
@@ -176,6 +182,7 @@ struct ShardRows {
                 matching.removeAll { !events.contains(scratch[$0]) }
             }
             if matching.isEmpty { continue }
+            if selection.control.shouldStop(addingRows: matching.count) { return }
             for column in columns {
                 try segment.ids(column, block: block, into: &blockIDs[column.index])
             }

@@ -56,6 +56,21 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a client has to send a request body after its head (408 after).")
     var bodyTimeout = 30
 
+    @Flag(help: "Store events whose user agent is a known crawler's, instead of dropping and counting them.")
+    var keepBots = false
+
+    @Option(help: "Queries running at once (default: cores).")
+    var queryConcurrency: Int?
+
+    @Option(help: "Queries waiting for a thread; beyond this, 503.")
+    var queryQueue = 16
+
+    @Option(help: "Seconds a query may take, waiting included (504 after).")
+    var queryTimeout = 30
+
+    @Option(help: "Events one query may hold in memory (about 64 bytes each; 422 beyond).")
+    var queryMaxRows = 10_000_000
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
@@ -65,6 +80,10 @@ struct Serve: ParsableCommand {
         guard sealEvents >= 1, sealInterval >= 1 else { throw ValidationError("--seal-events and --seal-interval must be at least 1") }
         if let retentionDays, retentionDays < 1 { throw ValidationError("--retention-days must be at least 1") }
         guard idleTimeout >= 1, headerTimeout >= 1, bodyTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
+        if let queryConcurrency, !(1...1024).contains(queryConcurrency) { throw ValidationError("--query-concurrency must be 1...1024") }
+        guard (0...10_000).contains(queryQueue) else { throw ValidationError("--query-queue must be 0...10000") }
+        guard (1...86_400).contains(queryTimeout) else { throw ValidationError("--query-timeout must be 1...86400 seconds") }
+        guard queryMaxRows >= 1 else { throw ValidationError("--query-max-rows must be at least 1") }
     }
 
     func run() throws {
@@ -112,13 +131,22 @@ struct Serve: ParsableCommand {
         configuration.headerTimeout = Int64(headerTimeout) * 1000
         configuration.bodyTimeout = Int64(bodyTimeout) * 1000
 
+        var gatewayOptions = GatewayOptions()
+        gatewayOptions.keepBots = keepBots
+        if let queryConcurrency { gatewayOptions.queryConcurrency = queryConcurrency }
+        gatewayOptions.queryQueue = queryQueue
+        gatewayOptions.queryTimeoutMilliseconds = Int64(queryTimeout) * 1000
+        gatewayOptions.queryMaxRows = queryMaxRows
+        let runtime = GatewayRuntime(options: gatewayOptions, shards: store.shardCount)
+
         let server: HTTPServer
         do {
-            server = try HTTPServer(configuration: configuration) { [apiKeys] in Gateway(store: store, apiKeys: apiKeys) }
+            server = try HTTPServer(configuration: configuration) { [apiKeys] in Gateway(store: store, apiKeys: apiKeys, runtime: runtime) }
         } catch {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
+        runtime.countConnections { [server] in server.openConnections }
         if apiKeys.isEmpty {
             logger.warning("no --api-key given: the query API answers anyone who can reach \(host):\(server.port); use keys unless it is loopback only")
         }

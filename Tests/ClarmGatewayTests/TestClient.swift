@@ -139,6 +139,7 @@ extension String {
 /// Runs a gateway with a store in a fresh temporary directory on a free loopback port for the duration of `body`.
 func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
                  options: StoreOptions = StoreOptions(),
+                 gateway: GatewayOptions = GatewayOptions(),
                  _ body: (_ port: Int, _ store: Store) throws -> Void) throws {
     var configuration = ServerConfiguration()
     configuration.port = 0
@@ -150,7 +151,9 @@ func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
     var options = options
     options.shards = 2
     let store = try Store(directory: directory.path, options: options)
-    let server = try HTTPServer(configuration: configuration) { Gateway(store: store) }
+    let runtime = GatewayRuntime(options: gateway, shards: store.shardCount)
+    let server = try HTTPServer(configuration: configuration) { Gateway(store: store, runtime: runtime) }
+    runtime.countConnections { [server] in server.openConnections }
     defer {
         server.shutdown()
         server.waitUntilStopped()
