@@ -65,12 +65,18 @@ struct ShardRows {
             try scan.read(segment, selection)
         }
         var reader = PropertyReader()
-        for memtable in shard.memtables {
+        // Memtable chunks can be large (one append's records stay together): the control is asked every 1024 events.
+        var seen = 0, accounted = scan.rows.count
+        var stopped = selection.control.shouldStop(addingRows: 0)
+        for memtable in shard.memtables where !stopped {
             memtable.forEachChunk { chunk in
-                let before = scan.rows.count
-                defer { _ = selection.control.shouldStop(addingRows: scan.rows.count - before) }
-                if selection.control.shouldStop(addingRows: 0) { return }
                 EventRecordView.forEach(in: chunk) { view in
+                    if stopped { return }
+                    seen += 1
+                    if seen & 1023 == 0 {
+                        stopped = selection.control.shouldStop(addingRows: scan.rows.count - accounted)
+                        accounted = scan.rows.count
+                    }
                     guard view.timestamp >= selection.from, view.timestamp < selection.to,
                           view.site.elementsEqual(selection.site),
                           selection.visitors.map({ $0.contains(Array(view.visitorID)) }) ?? true,
@@ -80,6 +86,7 @@ struct ShardRows {
                 }
             }
         }
+        _ = selection.control.shouldStop(addingRows: scan.rows.count - accounted)
         return scan
     }
 
