@@ -96,7 +96,7 @@ if Context.environment["CLARM_BENCHMARKS"] != nil {
         .executableTarget(
             name: "ClarmBenchmarks",
             dependencies: [
-                "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
+                "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery", "ClarmBots",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/ClarmBenchmarks",
