@@ -8,6 +8,17 @@ import ClarmJSON
 /// once, only when its literal occurs. A user agent costs one table lookup per byte plus the programs of the
 /// few candidate patterns, never hundreds of regular expressions.
 public struct CrawlerMatcher: Sendable {
+    public enum Match: Equatable, Sendable {
+        /// The pattern, by its index in `patterns`, that matched.
+        case pattern(Int)
+        /// The user agent holds the literals of more than `maxProgramRuns` patterns whose programs then failed: a
+        /// browser's never does, and the bound keeps a hostile user agent's cost to a few linear passes.
+        case nearMisses
+    }
+
+    /// Pattern programs run at most per user agent; one more candidate makes it `nearMisses`.
+    public static let maxProgramRuns = 4
+
     /// The patterns as written in the list, by index.
     public let patterns: [String]
     private let programs: PatternPrograms
@@ -71,21 +82,35 @@ public struct CrawlerMatcher: Sendable {
     /// Patterns whose programs run for every user agent, for lack of a literal to look for.
     public var unfilteredPatterns: [String] { unfiltered.map { patterns[$0] } }
 
-    /// The index of a pattern that matches `userAgent`, or nil when it looks like a person's browser.
-    public func match(_ userAgent: UnsafeRawBufferPointer) -> Int? {
-        for index in unfiltered where programs.matches(index, userAgent) { return index }
+    /// What marks `userAgent` as a crawler's, or nil when it looks like a person's browser.
+    public func match(_ userAgent: UnsafeRawBufferPointer) -> Match? {
+        var runs = 0
+        for index in unfiltered {
+            if runs == Self.maxProgramRuns { return .nearMisses }
+            runs += 1
+            if programs.matches(index, userAgent) { return .pattern(index) }
+        }
         // Each candidate runs at most once per user agent, however often its literal occurs: a bitmap on the stack.
         let words = (patterns.count + 63) / 64
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(words, 1)) { tried in
             tried.initialize(repeating: 0)
-            var found: Int? = nil
+            var found: Match? = nil
             _ = automaton.scan(userAgent) { value in
                 let index = Int(value)
                 let bit = UInt64(1) << UInt64(index & 63)
                 if tried[index >> 6] & bit != 0 { return false }
                 tried[index >> 6] |= bit
-                if isLiteral[index] || programs.matches(index, userAgent) {
-                    found = index
+                if isLiteral[index] {
+                    found = .pattern(index)
+                    return true
+                }
+                if runs == Self.maxProgramRuns {
+                    found = .nearMisses
+                    return true
+                }
+                runs += 1
+                if programs.matches(index, userAgent) {
+                    found = .pattern(index)
                     return true
                 }
                 return false

@@ -10,8 +10,6 @@ struct LiteralAutomaton: Sendable {
     /// Values given with the strings (pattern indexes), state by state.
     private let outputs: [Int32]
 
-    var stateCount: Int { outputStart.count - 1 }
-
     /// Builds the automaton of `strings` (none empty), each reporting its `value`.
     init(_ strings: [(bytes: [UInt8], value: Int32)]) {
         var column = [UInt8](repeating: 0, count: 256)

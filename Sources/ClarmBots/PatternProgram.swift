@@ -15,8 +15,10 @@ struct PatternPrograms: Sendable {
     private var setIndex: [ByteSet: Int32] = [:]
     /// Per pattern: its first instruction and its instruction count.
     private(set) var programs: [(start: Int32, count: Int32)] = []
-    /// The longest program, which sizes the VM's thread lists.
-    private(set) var longest = 0
+    /// Per pattern: the bytes a match can start with (all bytes when it can match the empty string), so the search
+    /// skips, while no thread is alive, the positions where no match can start; and whether it is anchored by `^`.
+    private var firstBytes: [ByteSet] = []
+    private var anchored: [Bool] = []
 
     /// Compiles a pattern; returns its index.
     mutating func add(_ node: PatternNode) -> Int {
@@ -29,8 +31,30 @@ struct PatternPrograms: Sendable {
             instructions[i].second -= instructions[i].operation == .split ? Int32(start) : 0
         }
         programs.append((Int32(start), Int32(instructions.count - start)))
-        longest = max(longest, instructions.count - start)
+        firstBytes.append(firstBytes(of: start))
+        anchored.append(instructions[start].operation == .start)
         return programs.count - 1
+    }
+
+    /// The bytes that the instructions reachable from the program's start without reading a byte can read;
+    /// every byte when it can reach `match` or `$` that way.
+    private func firstBytes(of start: Int) -> ByteSet {
+        var bytes = ByteSet()
+        var seen = Set<Int>()
+        var pending = [0]
+        while let pc = pending.popLast() {
+            guard seen.insert(pc).inserted else { continue }
+            let instruction = instructions[start + pc]
+            switch instruction.operation {
+            case .bytes: bytes.formUnion(sets[Int(instruction.first)])
+            case .match, .end: return .all
+            case .jump: pending.append(Int(instruction.first))
+            case .split: pending += [Int(instruction.first), Int(instruction.second)]
+            // Position 0 is always tried; elsewhere `^` fails, so counting what follows it only skips less.
+            case .start: pending.append(pc + 1)
+            }
+        }
+        return bytes
     }
 
     private mutating func emit(_ node: PatternNode) {
@@ -84,6 +108,7 @@ struct PatternPrograms: Sendable {
     /// Whether pattern `index` matches anywhere in `text`.
     func matches(_ index: Int, _ text: UnsafeRawBufferPointer) -> Bool {
         let (start, count) = (Int(programs[index].start), Int(programs[index].count))
+        let (first, anchored) = (firstBytes[index], anchored[index])
         // Two thread lists (sparse sets: dense members plus a position per instruction) and a stack for closures,
         // on the stack: a match allocates nothing.
         // A closure pushes at most two targets per instruction it adds, hence the stack's size.
@@ -125,7 +150,13 @@ struct PatternPrograms: Sendable {
                     return false
                 }
                 current.clear()
-                for position in 0...text.count {
+                var position = 0
+                while position <= text.count {
+                    if current.count == 0 && position > 0 {
+                        // No thread alive: a match can only start here, and only where its first byte is.
+                        if anchored { return false }
+                        while position < text.count && !first.contains(text[position]) { position += 1 }
+                    }
                     // An unanchored search: a new thread starts at every position.
                     if add(&current, 0, at: position) { return true }
                     guard position < text.count else { break }
@@ -138,6 +169,7 @@ struct PatternPrograms: Sendable {
                         }
                     }
                     swap(&current, &next)
+                    position += 1
                 }
                 return false
             }

@@ -25,7 +25,7 @@ extension Gateway {
             let body: [UInt8]
             do throws(QueryError) {
                 // A query that waited out its deadline in the queue stops before reading anything.
-                try control.check()
+                try control.stopIfDue()
                 (status, body) = try work(engine, started)
             } catch {
                 status = Self.status(of: error)

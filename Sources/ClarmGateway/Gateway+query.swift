@@ -4,7 +4,6 @@ import ClarmJSON
 import ClarmQuery
 import ClarmServer
 import ClarmSystem
-import Dispatch
 
 extension Gateway {
     /// `POST /api/query`: runs on a query thread, never on the event loop; the response is resumed when done.

@@ -33,10 +33,9 @@ extension Gateway {
             shardCounts = Array(repeating: 0, count: store.shardCount)
         }
         var bots = 0
-        let crawlers = runtime.crawlers
         _ = batch.records.withUnsafeBytes { records in
             EventRecordView.forEach(in: records) { view in
-                if let crawlers, crawlers.match(view.userAgent) != nil {
+                if crawlerFilter?.isCrawler(view.userAgent) == true {
                     bots += 1
                     return
                 }

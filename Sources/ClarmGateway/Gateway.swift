@@ -1,3 +1,4 @@
+import ClarmBots
 import ClarmEvents
 import ClarmHTTP
 import ClarmJSON
@@ -25,11 +26,14 @@ public final class Gateway: HTTPHandler {
     /// Records of the current request, split by shard; reused.
     var shardRecords: [[UInt8]] = []
     var shardCounts: [Int] = []
+    /// Drops crawlers' events; nil with `--keep-bots`.
+    var crawlerFilter: CrawlerFilter?
 
     /// `runtime` must be shared by the gateways of all of a server's loops; without one, this gateway gets its own.
     public init(store: Store, apiKeys: [String] = [], runtime: GatewayRuntime? = nil) {
         self.store = store
         self.runtime = runtime ?? GatewayRuntime(shards: store.shardCount)
+        self.crawlerFilter = self.runtime.crawlers.map(CrawlerFilter.init)
         self.apiKeys = apiKeys.map { Array($0.utf8) }
     }
 

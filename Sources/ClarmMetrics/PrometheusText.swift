@@ -36,7 +36,7 @@ public struct PrometheusText {
         sample(histogram.name + "_count", [], cumulative)
     }
 
-    /// A family of samples with two labels, written from a table (say, requests by route and status code).
+    /// A family of samples given as rows of labels and a value (say, requests by route and status code).
     public mutating func write(_ name: String, help: String, type: String, rows: [(labels: [(String, String)], value: Int)]) {
         header(name, help, type)
         for row in rows { sample(name, row.labels, row.value) }

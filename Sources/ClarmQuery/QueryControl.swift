@@ -24,8 +24,9 @@ public final class QueryControl: Sendable {
         self.isCancelled = isCancelled
     }
 
-    /// No deadline, no row cap: for tools and tests that run queries directly.
-    public static let unlimited = QueryControl(timeoutMilliseconds: Int64.max / 4, maxRows: Int.max)
+    /// No deadline, no row cap: for tools and tests that run queries directly. A new one each time, since a
+    /// control counts the rows of its query.
+    public static var unlimited: QueryControl { QueryControl(timeoutMilliseconds: Int64.max / 4, maxRows: Int.max) }
 
     /// Why the query stopped, once it has.
     public var stopped: Stop? { Stop(rawValue: stop.load(ordering: .relaxed)) }
@@ -44,7 +45,13 @@ public final class QueryControl: Sendable {
         return true
     }
 
-    /// Throws the stop, if any, as the error the query answers with.
+    /// Asks the deadline and the client now, and throws if the query must stop (say, before it starts).
+    public func stopIfDue() throws(QueryError) {
+        _ = shouldStop(addingRows: 0)
+        try check()
+    }
+
+    /// Throws the stop already recorded, if any, as the error the query answers with.
     public func check() throws(QueryError) {
         switch stopped {
         case nil: return
