@@ -10,11 +10,11 @@ struct PatternPrograms: Sendable {
         var second: Int32 = 0
     }
 
-    private(set) var instructions: [Instruction] = []
-    private(set) var sets: [ByteSet] = []
+    private var instructions: [Instruction] = []
+    private var sets: [ByteSet] = []
     private var setIndex: [ByteSet: Int32] = [:]
     /// Per pattern: its first instruction and its instruction count.
-    private(set) var programs: [(start: Int32, count: Int32)] = []
+    private var programs: [(start: Int32, count: Int32)] = []
     /// Per pattern: the bytes a match can start with (all bytes when it can match the empty string), so the search
     /// skips, while no thread is alive, the positions where no match can start; and whether it is anchored by `^`.
     private var firstBytes: [ByteSet] = []
