@@ -42,10 +42,12 @@ import ClarmTestSupport
         }
     }
 
-    @Test func rejectsBadOptions() throws {
+    @Test(arguments: [["--port", "70000"], ["--query-concurrency", "0"], ["--query-queue", "100000"],
+                      ["--query-timeout", "0"], ["--query-max-rows", "0"]])
+    func rejectsBadOptions(_ options: [String]) throws {
         let process = Process()
         process.executableURL = ServeProcess.binary
-        process.arguments = ["serve", "--port", "70000"]
+        process.arguments = ["serve"] + options
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
