@@ -14,7 +14,8 @@ public struct GatewayOptions: Sendable {
     public var queryQueue = 16
     /// Milliseconds from a query's arrival (queueing included) until it is stopped and answered 504.
     public var queryTimeoutMilliseconds: Int64 = 30_000
-    /// Events one query may hold in memory (about 64 bytes each) before it is stopped and answered 422.
+    /// Events one query may hold in memory (64 bytes each; strings count per 64 bytes) before it is stopped and
+    /// answered 422.
     public var queryMaxRows = 10_000_000
 
     public init() {}

@@ -11,7 +11,7 @@ public final class QueryControl: Sendable {
     /// Monotonic milliseconds (`monotonicMilliseconds`) after which the query stops.
     public let deadline: Int64
     public let timeoutMilliseconds: Int64
-    /// Rows all the query's scans together may hold.
+    /// Rows all the query's scans together may hold; the strings they meet count too, a row per 64 bytes.
     public let maxRows: Int
     private let isCancelled: @Sendable () -> Bool
     private let rows = Atomic<Int>(0)
@@ -60,7 +60,7 @@ public final class QueryControl: Sendable {
         case .cancelled:
             throw QueryError(field: "query", problem: "cancelled: the client closed the connection", kind: .cancelled)
         case .tooManyRows:
-            throw QueryError(field: "query", problem: "needs more than \(maxRows) events in memory (--query-max-rows); narrow the range or add filters", kind: .tooManyRows)
+            throw QueryError(field: "query", problem: "needs more than \(maxRows) events' worth of memory (--query-max-rows); narrow the range or add filters", kind: .tooManyRows)
         }
     }
 

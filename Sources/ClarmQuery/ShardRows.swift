@@ -53,6 +53,8 @@ struct ShardRows {
     var strings = ByteInterner()
     var rows: [EventRow] = []
     let empty: UInt32
+    /// Bytes of `strings` already counted against the query's budget.
+    private var countedStringBytes = 0
 
     init() {
         empty = strings.id(for: UnsafeRawBufferPointer(start: nil, count: 0))
@@ -61,20 +63,20 @@ struct ShardRows {
     static func scan(_ shard: ShardSnapshot, _ selection: RowSelection) throws(SegmentCorruption) -> ShardRows {
         var scan = ShardRows()
         for segment in shard.segments where segment.maxTimestamp >= selection.from && segment.minTimestamp < selection.to {
-            if selection.control.shouldStop(addingRows: 0) { return scan }
+            if scan.shouldStop(selection.control, addingRows: 0) { return scan }
             try scan.read(segment, selection)
         }
         var reader = PropertyReader()
         // Memtable chunks can be large (one append's records stay together): the control is asked every 1024 events.
         var seen = 0, accounted = scan.rows.count
-        var stopped = selection.control.shouldStop(addingRows: 0)
+        var stopped = scan.shouldStop(selection.control, addingRows: 0)
         for memtable in shard.memtables where !stopped {
             memtable.forEachChunk { chunk in
                 EventRecordView.forEach(in: chunk) { view in
                     if stopped { return }
                     seen += 1
                     if seen & 1023 == 0 {
-                        stopped = selection.control.shouldStop(addingRows: scan.rows.count - accounted)
+                        stopped = scan.shouldStop(selection.control, addingRows: scan.rows.count - accounted)
                         accounted = scan.rows.count
                     }
                     guard view.timestamp >= selection.from, view.timestamp < selection.to,
@@ -86,8 +88,16 @@ struct ShardRows {
                 }
             }
         }
-        _ = selection.control.shouldStop(addingRows: scan.rows.count - accounted)
+        _ = scan.shouldStop(selection.control, addingRows: scan.rows.count - accounted)
         return scan
+    }
+
+    /// Counts `added` rows and the strings met since the last call against the query's budget, 64 bytes of
+    /// strings as one row (a row's own size), so a few rows of long distinct values cannot hold unbounded memory.
+    private mutating func shouldStop(_ control: QueryControl, addingRows added: Int) -> Bool {
+        let units = (strings.bytes.count - countedStringBytes) / MemoryLayout<EventRow>.stride
+        countedStringBytes += units * MemoryLayout<EventRow>.stride
+        return control.shouldStop(addingRows: added + units)
     }
 
     private mutating func append(_ view: EventRecordView, _ selection: RowSelection, reader: inout PropertyReader) {
@@ -189,7 +199,7 @@ struct ShardRows {
                 matching.removeAll { !events.contains(scratch[$0]) }
             }
             if matching.isEmpty { continue }
-            if selection.control.shouldStop(addingRows: matching.count) { return }
+            if shouldStop(selection.control, addingRows: matching.count) { return }
             for column in columns {
                 try segment.ids(column, block: block, into: &blockIDs[column.index])
             }

@@ -68,7 +68,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a query may take, waiting included (504 after).")
     var queryTimeout = 30
 
-    @Option(help: "Events one query may hold in memory (about 64 bytes each; 422 beyond).")
+    @Option(help: "Events one query may hold in memory (64 bytes each; the strings it meets count per 64 bytes; 422 beyond).")
     var queryMaxRows = 10_000_000
 
     func validate() throws {

@@ -13,15 +13,17 @@ import ClarmSystem
     /// A query that forms visits from every event of the site: the heaviest kind.
     static let heavy = #"{"site":"shop.example.com","date_range":"all","metrics":["visitors","visits","bounce_rate","visit_duration"],"dimensions":["visit:source","visit:browser"]}"#
 
-    /// Puts `count` events of many visitors straight into the store's shards.
-    static func fill(_ store: Store, events count: Int) {
+    /// Puts `count` events of many visitors straight into the store's shards; `longPaths` makes every path distinct
+    /// and that many bytes long.
+    static func fill(_ store: Store, events count: Int, longPaths: Int? = nil) {
         var perShard = [[UInt8]](repeating: [], count: store.shardCount)
         var counts = [Int](repeating: 0, count: store.shardCount)
         for n in 0..<count {
             let visitor = "visitor-\(n % (count / 10 + 1))"
             let event = EventRecord(
                 timestamp: 1_790_812_800_000 + Int64(n) * 1_000, receivedAt: 0, event: "page_view", visitorID: visitor,
-                sessionID: "s-\(n / 7)", url: "https://\(site)/page/\(n % 50)?utm_source=s\(n % 13)",
+                sessionID: "s-\(n / 7)",
+                url: "https://\(site)/page/\(longPaths.map { String(n) + String(repeating: "x", count: $0) } ?? String(n % 50))?utm_source=s\(n % 13)",
                 referrer: n % 3 == 0 ? "https://www.google.com/" : "", userAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
                 site: site)
             let shard = Array(visitor.utf8).withUnsafeBytes { store.shard(forVisitor: $0) }
@@ -79,6 +81,17 @@ import ClarmSystem
             let small = try Self.post(port, #"{"site":"shop.example.com","date_range":["2026-10-01","2026-10-01T00:05:00Z"],"metrics":["visitors"]}"#)
             #expect(small.status == 200, "\(small.text)")
             #expect(try Self.metric(port, #"clarm_queries_stopped_total{reason="too_many_rows"}"#) == 1)
+        }
+    }
+
+    /// Few rows of long distinct values hold memory too: they count against the same cap.
+    @Test func longDistinctValuesCountAgainstTheRowCap() throws {
+        var options = GatewayOptions()
+        options.queryMaxRows = 1_000
+        try withGateway(gateway: options) { port, store in
+            Self.fill(store, events: 200, longPaths: 2_000)
+            let response = try Self.post(port, #"{"site":"shop.example.com","date_range":"all","metrics":["pageviews"],"dimensions":["event:page"]}"#)
+            #expect(response.status == 422, "\(response.text)")
         }
     }
 
