@@ -9,10 +9,8 @@ public final class QueryScheduler: Sendable {
 
     private struct State {
         var running = 0
-        /// Waiting jobs, oldest first, from `head` on.
-        var waiting: [(@Sendable () -> Void)?] = []
-        var head = 0
-        var queued: Int { waiting.count - head }
+        /// Waiting jobs, oldest first; at most `queueLimit`, so taking the first is cheap.
+        var waiting: [@Sendable () -> Void] = []
     }
 
     private let state = Mutex(State())
@@ -24,7 +22,7 @@ public final class QueryScheduler: Sendable {
     }
 
     /// Queries running now, and waiting for a thread.
-    public var load: (running: Int, queued: Int) { state.withLock { ($0.running, $0.queued) } }
+    public var load: (running: Int, queued: Int) { state.withLock { ($0.running, $0.waiting.count) } }
 
     /// Runs `job` now or after the queries ahead of it; false when the queue is full (the job is not run).
     public func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
@@ -33,7 +31,7 @@ public final class QueryScheduler: Sendable {
                 state.running += 1
                 return true
             }
-            guard state.queued < queueLimit else { return nil }
+            guard state.waiting.count < queueLimit else { return nil }
             state.waiting.append(job)
             return false
         }
@@ -52,18 +50,11 @@ public final class QueryScheduler: Sendable {
     /// A job ended: its thread takes the next waiting one, or is given back.
     private func finished() {
         let next = state.withLock { state -> (@Sendable () -> Void)? in
-            guard state.queued > 0 else {
+            guard !state.waiting.isEmpty else {
                 state.running -= 1
                 return nil
             }
-            let job = state.waiting[state.head]
-            state.waiting[state.head] = nil
-            state.head += 1
-            if state.head == state.waiting.count {
-                state.waiting.removeAll(keepingCapacity: true)
-                state.head = 0
-            }
-            return job
+            return state.waiting.removeFirst()
         }
         if let next { start(next) }
     }
