@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what Clarm needs when missing: liblz4 (headers) and pkg-config to build; with --browser, also
-# Chromium, its WebDriver, and Selenium and pytest for the loader's browser test, and what checks deploy/.
+# Installs what Clarm needs when missing: liblz4 (headers) and pkg-config to build; pytest and prometheus_client
+# for the integration tests; with --browser, also Chromium, its WebDriver, and Selenium for the browser tests,
+# and what checks deploy/.
 set -euo pipefail
 
 packages=()
@@ -30,3 +31,6 @@ fi
 if [ "${1:-}" = "--browser" ]; then
   python3 -c 'import selenium, pytest' 2>/dev/null || python3 -m pip install -q selenium pytest
 fi
+
+# Tests/Integration reads /metrics with the Prometheus client library's parser.
+python3 -c 'import prometheus_client, pytest' 2>/dev/null || python3 -m pip install -q prometheus_client pytest

@@ -18,6 +18,16 @@ extension Gateway {
         return false
     }
 
+    /// `/metrics` answers a scraper on this machine (a loopback peer with no proxy in between) without a key, and
+    /// anyone else only with a valid key: with no key configured, only loopback scrapers.
+    func metricsAuthorized(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) -> Bool {
+        if request.peer.isLoopback && request.header("x-forwarded-for") == nil { return true }
+        if let key = Self.bearerToken(request.header("authorization")), access.apiKeys.accepts(key) { return true }
+        unauthorized("metrics are served to this machine's own scrapers, or with a valid API key (Authorization: Bearer <key>)",
+                     request, &response)
+        return false
+    }
+
     private func unauthorized(_ message: String, _ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
         json.reset()
         json.raw(#"{"error":"#)

@@ -4,7 +4,6 @@ import ClarmJSON
 import ClarmQuery
 import ClarmServer
 import ClarmSystem
-import Dispatch
 
 extension Gateway {
     /// `POST /api/query`: runs on a query thread, never on the event loop; the response is resumed when done.
@@ -13,42 +12,16 @@ extension Gateway {
         let query: Query
         do throws(QueryError) {
             query = try Query.parse(request.body, now: wallClockMilliseconds())
+            try query.checkLimits()
         } catch {
             sendError(.badRequest, error.description, request, &response)
             return
         }
-        let engine = queryEngine
-        respondLater(request, &response) {
-            let started = monotonicMilliseconds()
-            let outcome = Result { () throws(QueryError) in try engine.run(query) }
+        respondLater(request, &response) { engine, started throws(QueryError) in
+            let result = try engine.run(query)
             var json = JSONWriter(capacity: 4096)
-            switch outcome {
-            case .success(let result):
-                QueryAnswer.write(result, query: query, tookMilliseconds: monotonicMilliseconds() - started, into: &json)
-                return (.ok, json.bytes)
-            case .failure(let error):
-                json.raw(#"{"error":"#)
-                json.string(error.description)
-                json.raw("}")
-                return (error.field == "storage" ? .internalServerError : .badRequest, json.bytes)
-            }
-        }
-    }
-
-    /// Runs `work` on a query thread and answers with the status and JSON body it returns; the event loop
-    /// serves other connections meanwhile. Answers hold visitors' data: no cache keeps them.
-    func respondLater(_ request: HTTPRequest, _ response: inout HTTPResponseWriter,
-                      _ work: @escaping @Sendable () -> (HTTPStatus, [UInt8])) {
-        let crossOrigin = crossOrigin
-        let pending = response.suspend()
-        DispatchQueue.global(qos: .userInitiated).async {
-            let (status, body) = work()
-            pending.resume { response in
-                response.start(status)
-                response.header("Cache-Control", "no-store")
-                crossOrigin.write(&response)
-                body.withUnsafeBytes { response.body($0, contentType: "application/json") }
-            }
+            QueryAnswer.write(result, query: query, tookMilliseconds: monotonicMilliseconds() - started, into: &json)
+            return (.ok, json.bytes)
         }
     }
 }

@@ -34,7 +34,7 @@ extension Gateway {
             let (snapshot, _) = registry.snapshot()
             let activity = traffic.activity
             let store = self.store
-            respondLater(request, &response) {
+            respondLater(request, &response) { _, _ in
                 let registrations = snapshot.entries.map(\.registration)
                 do throws(SegmentCorruption) {
                     let totals = try activity.totals(of: registrations.map(\.site), in: store.snapshot())
@@ -51,7 +51,7 @@ extension Gateway {
             }
         case (.collection, .post):
             guard let registration = parseRegistration(request, pathSite: nil, &response) else { return }
-            respondLater(request, &response) {
+            respondLater(request, &response) { _, _ in
                 Self.answer(registration, success: .created) { () throws(SiteRegistryError) in try registry.add(registration) }
             }
         case (.site(let site), .get), (.site(let site), .head):
@@ -65,11 +65,11 @@ extension Gateway {
             send(.ok, request, &response)
         case (.site(let site), .put):
             guard let registration = parseRegistration(request, pathSite: site, &response) else { return }
-            respondLater(request, &response) {
+            respondLater(request, &response) { _, _ in
                 Self.answer(registration, success: .ok) { () throws(SiteRegistryError) in try registry.replace(registration) }
             }
         case (.site(let site), .delete):
-            respondLater(request, &response) {
+            respondLater(request, &response) { _, _ in
                 do throws(SiteRegistryError) {
                     try registry.remove(site)
                 } catch {

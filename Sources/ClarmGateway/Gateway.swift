@@ -1,3 +1,4 @@
+import ClarmBots
 import ClarmEvents
 import ClarmHTTP
 import ClarmJSON
@@ -13,13 +14,15 @@ import ClarmStorage
 /// - `GET /clarm.js`: the loader; `GET /`: the dashboard (`Gateway+assets.swift`, files in `Assets/`).
 /// - `GET /healthz`: liveness.
 /// - `/api/sites`, `/api/sites/{site}`: registered sites (`Gateway+sites.swift`), behind API keys when configured.
+/// - `GET /metrics`: Prometheus metrics (`Gateway+metrics.swift`), behind API keys when configured.
 /// Every request first passes the per-address rate limit (`Gateway+admission.swift`).
 ///
 /// Routes other than the loader, tracking, liveness and the icon are private (`Gateway+host.swift`): they answer
 /// only to the gateway's own names and let only `--dashboard-origin`s read them cross-origin (`Gateway+cors.swift`).
 public final class Gateway: HTTPHandler {
     let store: Store
-    let queryEngine: QueryEngine
+    /// Shared by every loop's gateway: query scheduler, metrics, crawler matcher.
+    let runtime: GatewayRuntime
     /// Host names, browser origins and API keys the private routes accept.
     let access: GatewayAccess
     /// What the current request's responses tell browsers about cross-origin reads; set for each request.
@@ -33,15 +36,25 @@ public final class Gateway: HTTPHandler {
     let traffic: TrafficPolicy
     /// This loop's copy of the registered sites and its per-request scratch (`Gateway+siteRules.swift`).
     var siteRules = SiteRules()
+    /// Drops crawlers' events; nil with `--keep-bots`.
+    var crawlerFilter: CrawlerFilter?
 
-    public init(store: Store, access: GatewayAccess = GatewayAccess(), traffic: TrafficPolicy = TrafficPolicy()) {
+    /// `runtime` must be shared by the gateways of all of a server's loops; without one, this gateway gets its own.
+    public init(store: Store, access: GatewayAccess = GatewayAccess(), traffic: TrafficPolicy = TrafficPolicy(),
+                runtime: GatewayRuntime? = nil) {
         self.store = store
-        self.queryEngine = QueryEngine(store: store)
         self.access = access
         self.traffic = traffic
+        self.runtime = runtime ?? GatewayRuntime(shards: store.shardCount)
+        self.crawlerFilter = self.runtime.crawlers.map(CrawlerFilter.init)
+    }
+
+    public func finished(_ status: HTTPStatus, label: UInt8) {
+        runtime.metrics.countResponse(status, route: label)
     }
 
     public func handle(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
+        response.label = GatewayMetrics.Route(path: request.path).rawValue
         if Self.answersAnyHost(request) {
             crossOrigin = request.pathIs("/api/track") ? Self.trackCrossOrigin(request) : .none
         } else {
@@ -90,6 +103,11 @@ public final class Gateway: HTTPHandler {
                 send(.ok, request, &response)
             default:
                 methodNotAllowed(request, &response, allow: "GET, HEAD")
+            }
+        } else if request.pathIs("/metrics") {
+            switch request.method {
+            case .get, .head: metrics(request, &response)
+            default: methodNotAllowed(request, &response, allow: "GET, HEAD")
             }
         } else {
             json.reset()

@@ -106,17 +106,19 @@ public struct Query: Sendable {
         case lastTouch = "last_touch"
     }
 
-    public static let maxLimit = 100_000
+    public static let maxLimit = 10_000
 }
 
 /// A query that cannot run, naming the field at fault.
 public struct QueryError: Error, Sendable, CustomStringConvertible {
     public let field: String
     public let problem: String
+    public let kind: Kind
 
-    public init(field: String, problem: String) {
+    public init(field: String, problem: String, kind: Kind = .invalid) {
         self.field = field
         self.problem = problem
+        self.kind = kind
     }
 
     public var description: String { "\(field): \(problem)" }

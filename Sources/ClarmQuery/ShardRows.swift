@@ -39,6 +39,8 @@ struct RowSelection {
     var visitors: Set<[UInt8]>? = nil
     /// Only events with these names, when set.
     var events: Set<[UInt8]>? = nil
+    /// Asked between blocks and chunks; when it says stop, the scan returns what it has.
+    var control = QueryControl.unlimited
 
     init(site: String) {
         self.site = Array(site.utf8)
@@ -52,6 +54,8 @@ struct ShardRows {
     var strings = ByteInterner()
     var rows: [EventRow] = []
     let empty: UInt32
+    /// Bytes of `strings` already counted against the query's budget.
+    private var countedStringBytes = 0
 
     init() {
         empty = strings.id(for: UnsafeRawBufferPointer(start: nil, count: 0))
@@ -60,13 +64,23 @@ struct ShardRows {
     static func scan(_ shard: ShardSnapshot, _ selection: RowSelection) throws(SegmentCorruption) -> ShardRows {
         var scan = ShardRows()
         for segment in shard.segments where segment.maxTimestamp >= selection.from && segment.minTimestamp < selection.to {
+            if scan.shouldStop(selection.control, addingRows: 0) { return scan }
             try scan.read(segment, selection)
         }
         var reader = PropertyReader()
         let wanted = SegmentFormat.Column.allCases.map { selection.columns.contains($0) }
-        for memtable in shard.memtables {
+        // Memtable chunks can be large (one append's records stay together): the control is asked every 1024 events.
+        var seen = 0, accounted = scan.rows.count
+        var stopped = scan.shouldStop(selection.control, addingRows: 0)
+        for memtable in shard.memtables where !stopped {
             memtable.forEachChunk { chunk in
                 EventRecordView.forEach(in: chunk) { view in
+                    if stopped { return }
+                    seen += 1
+                    if seen & 1023 == 0 {
+                        stopped = scan.shouldStop(selection.control, addingRows: scan.rows.count - accounted)
+                        accounted = scan.rows.count
+                    }
                     guard view.timestamp >= selection.from, view.timestamp < selection.to,
                           view.site.elementsEqual(selection.site),
                           selection.visitors.map({ $0.contains(Array(view.visitorID)) }) ?? true,
@@ -76,7 +90,16 @@ struct ShardRows {
                 }
             }
         }
+        _ = scan.shouldStop(selection.control, addingRows: scan.rows.count - accounted)
         return scan
+    }
+
+    /// Counts `added` rows and the strings met since the last call against the query's budget, 64 bytes of
+    /// strings as one row (a row's own size), so a few rows of long distinct values cannot hold unbounded memory.
+    private mutating func shouldStop(_ control: QueryControl, addingRows added: Int) -> Bool {
+        let units = (strings.bytes.count - countedStringBytes) / MemoryLayout<EventRow>.stride
+        countedStringBytes += units * MemoryLayout<EventRow>.stride
+        return control.shouldStop(addingRows: added + units)
     }
 
     /// Appends a memtable event's row, with the columns `wanted` (by `Column.index`) and the rest empty,
@@ -192,6 +215,7 @@ struct ShardRows {
                 matching.removeAll { !events.contains(scratch[$0]) }
             }
             if matching.isEmpty { continue }
+            if shouldStop(selection.control, addingRows: matching.count) { return }
             for column in columns {
                 try segment.ids(column, block: block, into: &blockIDs[column.index])
             }

@@ -67,12 +67,14 @@ extension QueryEngine {
     public func visitors(site: String, from: Int64, to: Int64, search: String?, limit: Int, offset: Int) throws(QueryError) -> (rows: [VisitorSummary], total: Int) {
         let lists = try eachShard { shard throws(SegmentCorruption) -> [VisitorSummary] in
             var selection = RowSelection(site: site)
+            selection.control = control
             selection.from = from
             selection.to = to
             selection.columns = [.amount, .currency]
             var scan = try ShardRows.scan(shard, selection)
             var summaries = Self.summaries(&scan)
             var traits = RowSelection(site: site)
+            traits.control = control
             traits.columns = [.properties]
             traits.events = [Self.identify]
             traits.visitors = Set(summaries.map { Array($0.visitorID.utf8) })
@@ -96,6 +98,7 @@ extension QueryEngine {
     public func visitor(site: String, id: String) throws(QueryError) -> VisitorDetail? {
         let shard = Array(id.utf8).withUnsafeBytes { store.shard(forVisitor: $0) }
         var selection = RowSelection(site: site)
+        selection.control = control
         selection.visitors = [Array(id.utf8)]
         selection.columns = [.path, .origin, .rest, .referrer, .user_agent, .amount, .currency, .properties]
         var scan: ShardRows
@@ -104,6 +107,7 @@ extension QueryEngine {
         } catch {
             throw QueryError(field: "storage", problem: "damaged data: \(error)")
         }
+        try control.check()
         guard !scan.rows.isEmpty else { return nil }
         var summary = Self.summaries(&scan)[0]
         summary.identity = Self.identities(&scan)[id] ?? [:]
@@ -116,12 +120,14 @@ extension QueryEngine {
     public func conversions(site: String, from: Int64, to: Int64, limit: Int, offset: Int) throws(QueryError) -> (rows: [Conversion], total: Int) {
         let lists = try eachShard { shard throws(SegmentCorruption) -> [Conversion] in
             var converting = RowSelection(site: site)
+            converting.control = control
             converting.from = from
             converting.to = to
             converting.events = Self.conversionEvents
             let found = try ShardRows.scan(shard, converting)
             guard !found.rows.isEmpty else { return [] }
             var history = RowSelection(site: site)
+            history.control = control
             history.visitors = Set(found.rows.map { Array(found.strings.value($0.visitor)) })
             history.columns = [.path, .origin, .rest, .referrer, .user_agent, .amount, .currency, .properties]
             var scan = try ShardRows.scan(shard, history)
@@ -147,6 +153,7 @@ extension QueryEngine {
             }
         }
         if let failure = failure.withLock({ $0 }) { throw QueryError(field: "storage", problem: "damaged data: \(failure)") }
+        try control.check()
         return results.withLock { results in (0..<shards.count).compactMap { results[$0] } }
     }
 

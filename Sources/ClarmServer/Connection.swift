@@ -38,6 +38,9 @@ final class Connection {
     var sent = 0
 
     var closeAfterWrite = false
+    /// While a response is suspended: the watch its preparer reads, and the handler's label for it.
+    var watch: ConnectionWatch?
+    var suspendedLabel: UInt8 = 0
     var peerClosed = false
     /// The epoll events currently registered.
     var interest: UInt32 = 0

@@ -223,6 +223,7 @@ final class EventLoop: @unchecked Sendable {
     private func refuse(_ fd: Int32, _ message: StaticString) {
         var writer = HTTPResponseWriter(output: [], keepAlive: false, omitBody: false, minorVersion: 1, date: dateLine)
         handler.respondToError(.serviceUnavailable, message: message, &writer)
+        handler.finished(.serviceUnavailable, label: 0)
         let bytes = writer.finish()
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         closeDescriptor(fd)
@@ -345,11 +346,14 @@ final class EventLoop: @unchecked Sendable {
         let mark = connection.output.count
         var writer = HTTPResponseWriter(output: take(&connection.output), keepAlive: keepAlive,
                                         omitBody: head.method == .head, minorVersion: head.minorVersion, date: dateLine,
-                                        pending: PendingResponse(loop: self, fd: connection.fd, serial: connection.serial))
+                                        pending: PendingResponse(loop: self, fd: connection.fd, serial: connection.serial, watch: nil))
         handler.handle(request, &writer)
         let state = writer.state
+        let (status, label) = (writer.status, writer.label)
+        connection.watch = writer.watch
         connection.output = writer.finish()
         if state == .suspended {
+            connection.suspendedLabel = label
             connection.consume(requestLength)
             connection.parser.reset()
             connection.phase = .awaitingResponse(keepAlive: keepAlive, omitBody: head.method == .head, minorVersion: head.minorVersion)
@@ -360,6 +364,7 @@ final class EventLoop: @unchecked Sendable {
             respondToError(connection, .internalServerError, "the handler wrote no response")
             return
         }
+        if let status { handler.finished(status, label: label) }
         connection.consume(requestLength)
         connection.parser.reset()
         connection.phase = .head
@@ -381,6 +386,8 @@ final class EventLoop: @unchecked Sendable {
                                             minorVersion: minorVersion, date: dateLine)
             resumption.write(&writer)
             let complete = writer.isComplete
+            if complete, let status = writer.status { handler.finished(status, label: connection.suspendedLabel) }
+            connection.watch = nil
             connection.output = writer.finish()
             connection.phase = .head
             connection.requestStartedAt = 0
@@ -400,6 +407,7 @@ final class EventLoop: @unchecked Sendable {
         var writer = HTTPResponseWriter(output: take(&connection.output), keepAlive: false, omitBody: false,
                                         minorVersion: 1, date: dateLine)
         handler.respondToError(status, message: message, &writer)
+        handler.finished(status, label: 0)
         connection.output = writer.finish()
         connection.closeAfterWrite = true
     }
@@ -474,6 +482,7 @@ final class EventLoop: @unchecked Sendable {
 
     private func close(_ connection: Connection) {
         guard connections[Int(connection.fd)] === connection else { return }
+        connection.watch?.close()
         connections[Int(connection.fd)] = nil
         closeDescriptor(connection.fd)
         liveConnections -= 1

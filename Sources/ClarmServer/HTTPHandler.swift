@@ -1,4 +1,5 @@
 import ClarmHTTP
+import Synchronization
 
 /// Answers requests on one event loop. Each loop makes its own handler, so a handler may keep
 /// reusable buffers without locks; it must not block.
@@ -10,6 +11,14 @@ public protocol HTTPHandler: AnyObject {
     /// Writes the response for an error the server found itself (malformed request, timeout, overload);
     /// the connection closes after it.
     func respondToError(_ status: HTTPStatus, message: StaticString, _ response: inout HTTPResponseWriter)
+
+    /// Called on the loop's thread once a response's head is written (suspended ones when resumed), with the
+    /// `HTTPResponseWriter.label` the handler gave it (0 for the server's own error responses): for accounting.
+    func finished(_ status: HTTPStatus, label: UInt8)
+}
+
+extension HTTPHandler {
+    public func finished(_ status: HTTPStatus, label: UInt8) {}
 }
 
 /// A complete request, borrowed from the connection's buffer for the duration of `HTTPHandler.handle`.
@@ -62,10 +71,24 @@ public struct PendingResponse: Sendable {
     let loop: EventLoop
     let fd: Int32
     let serial: UInt64
+    /// Set when the connection closes before the response is delivered; made by `suspend`.
+    let watch: ConnectionWatch?
+
+    /// Whether the client has gone: work for this response may stop, no one will read it. Any thread.
+    public var isConnectionClosed: Bool { watch?.isClosed ?? false }
 
     /// Delivers the response: `write` runs on the connection's loop with a writer for it, unless the
     /// connection has closed meanwhile. Call exactly once, from any thread.
     public func resume(_ write: @escaping @Sendable (inout HTTPResponseWriter) -> Void) {
         loop.resume(self, write)
     }
+}
+
+/// Tells the thread preparing a suspended response that its connection has closed.
+final class ConnectionWatch: Sendable {
+    private let closed = Atomic<Bool>(false)
+
+    var isClosed: Bool { closed.load(ordering: .relaxed) }
+
+    func close() { closed.store(true, ordering: .relaxed) }
 }

@@ -8,6 +8,7 @@ public final class HTTPServer: Sendable {
     public let port: Int
     let loops: [EventLoop]
     private let threads: [UInt]
+    private let shared: ServerShared
 
     /// Binds and starts serving; each loop calls `makeHandler` once, on its own thread.
     public init(configuration: ServerConfiguration, makeHandler: @escaping @Sendable () -> HTTPHandler) throws(ServerError) {
@@ -32,9 +33,13 @@ public final class HTTPServer: Sendable {
             throw error
         }
         self.port = port
+        self.shared = shared
         self.loops = loops
         self.threads = loops.map { loop in startThread { loop.run() } }
     }
+
+    /// Client connections open now, across every loop.
+    public var openConnections: Int { shared.connectionCount.load(ordering: .relaxed) }
 
     /// Stops accepting, lets requests in flight finish (up to the configured grace), then ends the loops.
     /// Safe to call from any thread, more than once.

@@ -78,6 +78,21 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("dashboard-origin"), help: "An origin (https://host[:port]) whose pages may read the query API cross-origin (repeatable).")
     var dashboardOrigins: [String] = []
 
+    @Flag(help: "Store events whose user agent is a known crawler's, instead of dropping and counting them.")
+    var keepBots = false
+
+    @Option(help: "Queries running at once (default: cores).")
+    var queryConcurrency: Int?
+
+    @Option(help: "Queries waiting for a thread; beyond this, 503.")
+    var queryQueue = 16
+
+    @Option(help: "Seconds a query may take, waiting included (504 after).")
+    var queryTimeout = 30
+
+    @Option(help: "Events one query may hold in memory (64 bytes each; the strings it meets count per 64 bytes; 422 beyond).")
+    var queryMaxRows = 10_000_000
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
@@ -98,6 +113,10 @@ struct Serve: ParsableCommand {
             throw ValidationError("--max-event-age must be 1...\(Gateway.maxEventAgeLimit) days")
         }
         try validateExposure()
+        if let queryConcurrency, !(1...1024).contains(queryConcurrency) { throw ValidationError("--query-concurrency must be 1...1024") }
+        guard (0...10_000).contains(queryQueue) else { throw ValidationError("--query-queue must be 0...10000") }
+        guard (1...86_400).contains(queryTimeout) else { throw ValidationError("--query-timeout must be 1...86400 seconds") }
+        guard queryMaxRows >= 1 else { throw ValidationError("--query-max-rows must be at least 1") }
     }
 
     func run() throws {
@@ -179,17 +198,26 @@ struct Serve: ParsableCommand {
         configuration.maxConnectionsPerAddress = maxConnectionsPerIp
         configuration.uncappedPeers = traffic.clients.trustedProxies
 
+        var gatewayOptions = GatewayOptions()
+        gatewayOptions.keepBots = keepBots
+        if let queryConcurrency { gatewayOptions.queryConcurrency = queryConcurrency }
+        gatewayOptions.queryQueue = queryQueue
+        gatewayOptions.queryTimeoutMilliseconds = Int64(queryTimeout) * 1000
+        gatewayOptions.queryMaxRows = queryMaxRows
+        let runtime = GatewayRuntime(options: gatewayOptions, shards: store.shardCount)
+
         let server: HTTPServer
         do {
             let access = try gatewayAccess(apiKeys: apiKeys, logger)
             server = try HTTPServer(configuration: configuration) { [maxEventAge] in
-                Gateway(store: store, access: access, traffic: traffic).withMaxEventAge(days: maxEventAge)
+                Gateway(store: store, access: access, traffic: traffic, runtime: runtime).withMaxEventAge(days: maxEventAge)
             }
         } catch {
             logger.critical("\(error)")
             store.close()
             throw ExitCode.failure
         }
+        runtime.countConnections { [server] in server.openConnections }
         logger.info("listening on \(host):\(server.port) with \(configuration.eventLoops) event loops; \(store.shardCount) shards in \(data), durability \(durability)")
         // The bound port on stdout alone, so scripts that ask for port 0 can read it.
         print("listening on \(host):\(server.port)")

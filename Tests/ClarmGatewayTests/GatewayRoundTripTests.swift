@@ -14,7 +14,7 @@ import ClarmTestSupport
             try client.send(trackRequest(oneEvent, extraHeaders: "User-Agent: test-agent\r\n"))
             let response = try #require(try client.readResponse())
             #expect(response.status == 202)
-            #expect(response.text == #"{"accepted":1,"duplicates":0,"rejected":[]}"#)
+            #expect(response.text == #"{"accepted":1,"duplicates":0,"bots":0,"rejected":[]}"#)
             #expect(response.header("content-type") == "application/json")
             #expect(response.header("date")?.hasSuffix(" GMT") == true)
             let records = try store.allEvents()
@@ -86,7 +86,7 @@ import ClarmTestSupport
             }
             wire += "0\r\nX-Trailer: yes\r\n\r\n"
             try client.send(wire + wire)
-            #expect(try client.readResponse()?.text == #"{"accepted":2,"duplicates":0,"rejected":[]}"#)
+            #expect(try client.readResponse()?.text == #"{"accepted":2,"duplicates":0,"bots":0,"rejected":[]}"#)
             #expect(try client.readResponse()?.status == 202)
             #expect(store.count == 4)
         }
@@ -140,7 +140,7 @@ import ClarmTestSupport
             try client.send(trackRequest("[1,2]"))
             let rejected = try #require(try client.readResponse())
             #expect(rejected.status == 202)
-            #expect(rejected.text == #"{"accepted":0,"duplicates":0,"rejected":[{"index":0,"error":"event must be a JSON object"},{"index":1,"error":"event must be a JSON object"}]}"#)
+            #expect(rejected.text == #"{"accepted":0,"duplicates":0,"bots":0,"rejected":[{"index":0,"error":"event must be a JSON object"},{"index":1,"error":"event must be a JSON object"}]}"#)
             try client.send(trackRequest("42"))
             #expect(try client.readResponse()?.text == #"{"error":"body must be an event object or an array of event objects"}"#)
             try client.send(trackRequest(oneEvent, extraHeaders: "Content-Encoding: gzip\r\n"))

@@ -43,7 +43,8 @@ import ClarmTestSupport
         }
     }
 
-    @Test(arguments: [["--port", "70000"], ["--max-event-age", "0"], ["--max-event-age", "36501"]])
+    @Test(arguments: [["--port", "70000"], ["--max-event-age", "0"], ["--max-event-age", "36501"],
+                      ["--query-concurrency", "0"], ["--query-queue", "100000"], ["--query-timeout", "0"], ["--query-max-rows", "0"]])
     func rejectsBadOptions(_ arguments: [String]) throws {
         let process = Process()
         process.executableURL = ServeProcess.binary
@@ -71,6 +72,6 @@ import ClarmTestSupport
         try client.send(trackRequest("[" + events.joined(separator: ",") + "]"))
         let response = try #require(try client.readResponse())
         #expect(response.status == 202)
-        #expect(String(decoding: response.body, as: UTF8.self) == #"{"accepted":1,"duplicates":0,"rejected":[{"index":0,"error":"timestamp is more than 2 days old"},{"index":2,"error":"timestamp is more than 1 hour in the future"}]}"#)
+        #expect(String(decoding: response.body, as: UTF8.self) == #"{"accepted":1,"duplicates":0,"bots":0,"rejected":[{"index":0,"error":"timestamp is more than 2 days old"},{"index":2,"error":"timestamp is more than 1 hour in the future"}]}"#)
     }
 }

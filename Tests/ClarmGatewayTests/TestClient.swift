@@ -144,6 +144,7 @@ let historyMaxEventAgeDays = TrackDecoder.maxEventAgeLimit
 /// Runs a gateway with a store in a fresh temporary directory on a free loopback port for the duration of `body`.
 func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
                  options: StoreOptions = StoreOptions(), access: GatewayAccess = GatewayAccess(),
+                 gateway: GatewayOptions = GatewayOptions(),
                  _ body: (_ port: Int, _ store: Store) throws -> Void) throws {
     var configuration = ServerConfiguration()
     configuration.port = 0
@@ -155,7 +156,11 @@ func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
     var options = options
     options.shards = 2
     let store = try Store(directory: directory.path, options: options)
-    let server = try HTTPServer(configuration: configuration) { Gateway(store: store, access: access).withMaxEventAge(days: historyMaxEventAgeDays) }
+    let runtime = GatewayRuntime(options: gateway, shards: store.shardCount)
+    let server = try HTTPServer(configuration: configuration) {
+        Gateway(store: store, access: access, runtime: runtime).withMaxEventAge(days: historyMaxEventAgeDays)
+    }
+    runtime.countConnections { [server] in server.openConnections }
     defer {
         server.shutdown()
         server.waitUntilStopped()
