@@ -1,0 +1,102 @@
+import ClarmSystem
+
+/// One `ids-N.dedup` file: enough to know when it may go.
+struct DedupFileInfo {
+    let number: UInt64
+    let count: Int
+    /// Arrival (wall-clock seconds) of its newest id.
+    let newest: UInt32
+}
+
+/// Retention, compaction and pruning of dedup files, all on the sealer queue: one at a time, and after the
+/// seals queued before them, so none deletes or merges a segment another is working on.
+extension Shard {
+    func maintain() {
+        let cutoff = applyRetention()
+        compactIfDue(cutoff: cutoff)
+    }
+
+    /// Deletes segments whose newest event is older than the retention; returns the cutoff (ms) if any.
+    private func applyRetention() -> Int64? {
+        guard let days = options.retentionDays else { return nil }
+        let cutoff = wallClockMilliseconds() - Int64(days) * 86_400_000
+        let expired = view.withLock { view -> [Segment] in
+            let expired = view.segments.filter { $0.maxTimestamp < cutoff }
+            view.segments.removeAll { $0.maxTimestamp < cutoff }
+            return expired
+        }
+        for segment in expired { try? fs.remove(segment.path) }
+        if !expired.isEmpty { try? fs.syncDirectory(directory) }
+        return cutoff
+    }
+
+    /// Merges the oldest small segments into one. The merged segment names the ones it replaces, so a crash
+    /// before they are deleted cannot count their events twice: recovery deletes them then. A segment past
+    /// the retention `cutoff` is never merged (it would live on inside the merge).
+    private func compactIfDue(cutoff: Int64?) {
+        guard monotonicMilliseconds() >= compactionNotBefore else { return }
+        let small = view.withLock { $0.segments }.filter {
+            $0.rowCount < options.compactionRows && $0.maxTimestamp >= (cutoff ?? .min)
+        }
+        guard small.count >= options.compactionFanIn else { return }
+        var chosen: [Segment] = []
+        var rows = 0
+        for segment in small where chosen.count < 2 || rows + segment.rowCount <= options.compactionRows {
+            chosen.append(segment)
+            rows += segment.rowCount
+        }
+        let name = Self.segmentName(nextSegmentNumber.add(1, ordering: .relaxed).oldValue)
+        let merged: Segment
+        do throws(StoreError) {
+            var records: [UInt8] = []
+            do throws(SegmentCorruption) {
+                for segment in chosen { try segment.appendRecords(to: &records) }
+            } catch {
+                throw StoreError("an input does not read: \(error)")
+            }
+            let image = records.withUnsafeBytes {
+                SegmentWriter.build(records: $0, walCovered: chosen.map(\.walCovered).max() ?? 0, replaces: chosen.map(\.number)).image
+            }
+            records = []
+            do throws(StorageIOError) {
+                try fs.publish(image, as: path(name), in: directory)
+            } catch {
+                try? fs.remove(path(name + ".tmp"))
+                throw StoreError("\(error)")
+            }
+            merged = try openPublished(name)
+        } catch {
+            // The inputs stay as they are; a later turn tries again, after a backoff.
+            let delay = compactionBackoff.next()
+            compactionNotBefore = monotonicMilliseconds() + delay
+            let message = "compaction into \(name) failed \(compactionBackoff.failures) times: \(error); its inputs stay"
+            report("shard \(index): \(message); next attempt in \(delay) ms or later")
+            noteProblem(.compaction, message)
+            return
+        }
+        compactionBackoff.reset()
+        clearProblem(.compaction)
+        let replaced = Set(chosen.map(\.number))
+        view.withLock { view in
+            view.segments.removeAll { replaced.contains($0.number) }
+            view.segments.append(merged)
+        }
+        for segment in chosen { try? fs.remove(segment.path) }
+        try? fs.syncDirectory(directory)
+    }
+
+    /// Deletes `ids-N.dedup` files the window no longer needs: those whose newest id is older than the window,
+    /// and the oldest ones while the newer files alone hold the window's capacity.
+    func pruneDedupFiles() {
+        let oldest = Int64(wallClockSeconds()) - options.dedupWindow
+        var newerIDs = dedupFiles.reduce(0) { $0 + $1.count }
+        var drop = 0
+        for file in dedupFiles {
+            newerIDs -= file.count
+            guard Int64(file.newest) < oldest || newerIDs >= options.dedupMaxIDs else { break }
+            drop += 1
+        }
+        for file in dedupFiles.prefix(drop) { try? fs.remove(path(DedupFile.name(file.number))) }
+        dedupFiles.removeFirst(drop)
+    }
+}
