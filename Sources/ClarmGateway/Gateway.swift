@@ -11,7 +11,7 @@ import ClarmStorage
 /// - `POST /api/query`: aggregates out (`Gateway+query.swift`), behind API keys when configured.
 /// - `GET /api/visitors`, `/api/visitors/{id}`, `/api/conversions` (`Gateway+visitors.swift`), likewise.
 /// - `GET /clarm.js`: the loader; `GET /`: the dashboard (`Gateway+assets.swift`, files in `Assets/`).
-/// - `GET /healthz`: liveness.
+/// - `GET /healthz`: liveness and storage problems (`Gateway+health.swift`).
 public final class Gateway: HTTPHandler {
     let store: Store
     let queryEngine: QueryEngine
@@ -57,9 +57,7 @@ public final class Gateway: HTTPHandler {
         } else if request.pathIs("/healthz") {
             switch request.method {
             case .get, .head:
-                json.reset()
-                json.raw(#"{"status":"ok"}"#)
-                send(.ok, request, &response)
+                health(request, &response)
             default:
                 methodNotAllowed(request, &response, allow: "GET, HEAD")
             }

@@ -11,14 +11,15 @@ struct DedupFileInfo {
 /// Retention, compaction and pruning of dedup files, all on the sealer queue: one at a time, and after the
 /// seals queued before them, so none deletes or merges a segment another is working on.
 extension Shard {
+    /// Retention first, so compaction never merges a segment that has expired (it would live on inside the merge).
     func maintain() {
-        let cutoff = applyRetention()
-        compactIfDue(cutoff: cutoff)
+        applyRetention()
+        compactIfDue()
     }
 
-    /// Deletes segments whose newest event is older than the retention; returns the cutoff (ms) if any.
-    private func applyRetention() -> Int64? {
-        guard let days = options.retentionDays else { return nil }
+    /// Deletes segments whose newest event is older than the retention.
+    private func applyRetention() {
+        guard let days = options.retentionDays else { return }
         let cutoff = wallClockMilliseconds() - Int64(days) * 86_400_000
         let expired = view.withLock { view -> [Segment] in
             let expired = view.segments.filter { $0.maxTimestamp < cutoff }
@@ -27,17 +28,13 @@ extension Shard {
         }
         for segment in expired { try? fs.remove(segment.path) }
         if !expired.isEmpty { try? fs.syncDirectory(directory) }
-        return cutoff
     }
 
     /// Merges the oldest small segments into one. The merged segment names the ones it replaces, so a crash
-    /// before they are deleted cannot count their events twice: recovery deletes them then. A segment past
-    /// the retention `cutoff` is never merged (it would live on inside the merge).
-    private func compactIfDue(cutoff: Int64?) {
+    /// before they are deleted cannot count their events twice: recovery deletes them then.
+    private func compactIfDue() {
         guard monotonicMilliseconds() >= compactionNotBefore else { return }
-        let small = view.withLock { $0.segments }.filter {
-            $0.rowCount < options.compactionRows && $0.maxTimestamp >= (cutoff ?? .min)
-        }
+        let small = view.withLock { $0.segments }.filter { $0.rowCount < options.compactionRows }
         guard small.count >= options.compactionFanIn else { return }
         var chosen: [Segment] = []
         var rows = 0

@@ -84,7 +84,7 @@ public enum StoreVerifier {
     }
 }
 
-/// Sizes and encodings of a store's segments (`clarm inspect`).
+/// Sizes and encodings of a store's segments (`clarm inspect`); read-only, like `StoreVerifier`.
 public enum StoreInspector {
     public struct ColumnStats: Sendable {
         public var name: String
@@ -126,7 +126,8 @@ public enum StoreInspector {
                                                  minTimestamp: segment.minTimestamp, maxTimestamp: segment.maxTimestamp,
                                                  walCovered: segment.walCovered, columns: columns))
                 } catch {
-                    problems.append("\(error)")
+                    // A live server's compaction may have removed it since the listing: not damage.
+                    if fileSystem.exists(path) { problems.append("\(error)") }
                 }
             }
         }

@@ -56,6 +56,18 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a client has to send a request body after its head (408 after).")
     var bodyTimeout = 30
 
+    @Option(help: "…or when its buffered events take this many bytes (K, M, G suffixes).")
+    var sealBytes = ByteSize(bytes: 64 << 20)
+
+    @Option(help: "Bytes of buffered events of all shards together; beyond it /api/track answers 503 (K, M, G suffixes).")
+    var memoryLimit = ByteSize(bytes: 1 << 30)
+
+    @Option(help: "Seconds an event_id is remembered for deduplication.")
+    var dedupWindow = 3_600
+
+    @Option(help: "At most this many event ids remembered per shard (about 28 bytes each); fewer shorten the window.")
+    var dedupMaxIds = 2_000_000
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
@@ -65,6 +77,8 @@ struct Serve: ParsableCommand {
         guard sealEvents >= 1, sealInterval >= 1 else { throw ValidationError("--seal-events and --seal-interval must be at least 1") }
         if let retentionDays, retentionDays < 1 { throw ValidationError("--retention-days must be at least 1") }
         guard idleTimeout >= 1, headerTimeout >= 1, bodyTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
+        guard sealBytes.bytes >= 1 << 20, memoryLimit.bytes >= 16 << 20 else { throw ValidationError("--seal-bytes must be at least 1M and --memory-limit at least 16M") }
+        guard dedupWindow >= 1, dedupMaxIds >= 1 else { throw ValidationError("--dedup-window and --dedup-max-ids must be at least 1") }
     }
 
     func run() throws {
@@ -85,6 +99,10 @@ struct Serve: ParsableCommand {
         options.sealEvents = sealEvents
         options.sealInterval = Int64(sealInterval) * 1000
         options.retentionDays = retentionDays
+        options.sealBytes = sealBytes.bytes
+        options.memoryLimit = memoryLimit.bytes
+        options.dedupWindow = Int64(dedupWindow)
+        options.dedupMaxIDs = dedupMaxIds
         if options.durability == .os {
             logger.warning("--durability os: a 202 is sent after write(2) without fsync; acknowledged events survive a crash of clarm but can be lost if the machine loses power")
         }
