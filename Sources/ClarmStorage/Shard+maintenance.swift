@@ -51,9 +51,8 @@ extension Shard {
             } catch {
                 throw StoreError("an input does not read: \(error)")
             }
-            let image = records.withUnsafeBytes {
-                SegmentWriter.build(records: $0, walCovered: chosen.map(\.walCovered).max() ?? 0, replaces: chosen.map(\.number)).image
-            }
+            let image = try buildSegment(records: records, walCovered: chosen.map(\.walCovered).max() ?? 0,
+                                         replaces: chosen.map(\.number))
             records = []
             do throws(StorageIOError) {
                 try fs.publish(image, as: path(name), in: directory)

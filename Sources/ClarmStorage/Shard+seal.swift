@@ -73,8 +73,7 @@ extension Shard {
     /// Writes the seal's ids, then its segment, reads the segment back whole, and only then drops the logs
     /// it covers and its memtable.
     private func publish(_ seal: PendingSeal) throws(StoreError) {
-        let records = seal.memtable.contiguous()
-        let image = records.withUnsafeBytes { SegmentWriter.build(records: $0, walCovered: seal.covered).image }
+        let image = try buildSegment(records: seal.memtable.contiguous(), walCovered: seal.covered)
         let name = Self.segmentName(seal.number)
         do throws(StorageIOError) {
             if !seal.ids.isEmpty {
@@ -103,7 +102,7 @@ extension Shard {
     func openPublished(_ name: String) throws(StoreError) -> Segment {
         do throws(SegmentCorruption) {
             let segment = try fs.openSegment(path(name))
-            try verifyPublished(segment)
+            try segment.verify()
             return segment
         } catch {
             try? fs.remove(path(name))
@@ -112,17 +111,15 @@ extension Shard {
         }
     }
 
-    /// Every checksum and every block of a new segment.
-    private func verifyPublished(_ segment: Segment) throws(SegmentCorruption) {
-        try segment.verifyFileChecksum()
-        var scratch: [UInt8] = []
-        for column in segment.columns {
-            if let dictionary = column.dictionary {
-                try segment.decode(dictionary, column: column.name, block: "dictionary", into: &scratch)
+    /// A segment image of `records`. An input the writer cannot encode within its limits fails like any
+    /// other seal or compaction: the inputs stay, the shard reports it and retries after a backoff.
+    func buildSegment(records: [UInt8], walCovered: UInt64, replaces: [UInt64] = []) throws(StoreError) -> [UInt8] {
+        do throws(SegmentWriteError) {
+            return try records.withBytes { raw throws(SegmentWriteError) in
+                try SegmentWriter.build(records: raw, walCovered: walCovered, replaces: replaces).image
             }
-            for (index, block) in column.blocks.enumerated() {
-                try segment.decode(block, column: column.name, block: "block \(index)", into: &scratch)
-            }
+        } catch {
+            throw StoreError("cannot encode the segment: \(error)")
         }
     }
 }
