@@ -3,11 +3,20 @@ import ClarmSystem
 
 /// Appending: group commit on the writer queue, and what happens to a log whose write or fsync failed.
 extension Shard {
+    /// Bytes of records one group commit takes at most (and at least one append): what a turn copies into
+    /// its log buffer stays bounded however many appends wait.
+    static let groupBytes = 8 << 20
+
     func drain() {
         while true {
             let group = incoming.withLock { incoming -> [Append] in
-                let group = incoming.appends
-                incoming.appends.removeAll(keepingCapacity: true)
+                var bytes = 0
+                let taken = incoming.appends.prefix { append in
+                    defer { bytes += append.records.count }
+                    return bytes == 0 || bytes + append.records.count <= Self.groupBytes
+                }.count
+                let group = Array(incoming.appends.prefix(taken))
+                incoming.appends.removeFirst(taken)
                 if group.isEmpty { incoming.scheduled = false }
                 return group
             }
@@ -25,8 +34,11 @@ extension Shard {
     }
 
     func commit(_ group: [Append]) {
+        // The appends reserved their records' bytes; what the memtable does not keep is given back.
+        let reserved = group.reduce(0) { $0 + $1.records.count }
         func fail(_ error: StoreError) {
             payload.removeAll(keepingCapacity: true)
+            budget.release(reserved)
             for append in group { append.completion(.failed(error)) }
         }
         if log == nil {
@@ -61,14 +73,6 @@ extension Shard {
             piece.range = start..<payload.count
             pieces.append(piece)
         }
-        // The memtable keeps bare event records: the 5 bytes of kind and count stay in the log.
-        let buffered = pieces.reduce(0) { $0 + ($1.count > 0 ? $1.range.count - 5 : 0) }
-        guard budget.reserve(buffered) else {
-            let message = "memory limit of \(budget.limit >> 20) MiB reached: \(budget.bytesInUse >> 20) MiB of events wait to be sealed"
-            noteProblem(.memory, message)
-            return fail(StoreError(message, retryAfter: 5))
-        }
-        clearProblem(.memory)
         for piece in pieces where piece.count > 0 {
             payload.withUnsafeBytes { log.add(UnsafeRawBufferPointer(rebasing: $0[piece.range])) }
         }
@@ -76,10 +80,11 @@ extension Shard {
             try log.write()
             if options.durability == .fsync { try log.sync() }
         } catch {
-            budget.release(buffered)
             abandonFailedLog(error)
             return fail(StoreError("storage write failed: \(error)"))
         }
+        // The memtable keeps bare event records: not the 5 bytes of kind and count, nor duplicates.
+        budget.release(reserved - pieces.reduce(0) { $0 + ($1.count > 0 ? $1.range.count - 5 : 0) })
         logHoldsAcknowledged = true
         acknowledgedLogSize = log.file.size
         let now = monotonicMilliseconds()

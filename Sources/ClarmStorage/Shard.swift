@@ -126,8 +126,16 @@ final class Shard: @unchecked Sendable {
         self.timer = timer
     }
 
-    /// Queues records for the next group commit; `completion` runs on the writer's queue.
+    /// Queues records for the next group commit; `completion` runs on the writer's queue, or at once when
+    /// the store is closing or the memory limit is reached. Queued records count against the memory limit
+    /// from here until they are sealed (or fail).
     func append(_ records: [UInt8], count: Int, completion: @escaping @Sendable (AppendOutcome) -> Void) {
+        guard budget.reserve(records.count) else {
+            let message = "memory limit of \(budget.limit >> 20) MiB reached: \(budget.bytesInUse >> 20) MiB of events wait to be sealed"
+            noteProblem(.memory, message)
+            return completion(.failed(StoreError(message, retryAfter: 5)))
+        }
+        clearProblem(.memory)
         let schedule = incoming.withLock { incoming -> Bool? in
             if incoming.closed { return nil }
             incoming.appends.append(Append(records: records, count: count, completion: completion))
@@ -136,7 +144,9 @@ final class Shard: @unchecked Sendable {
             return true
         }
         switch schedule {
-        case nil: completion(.failed(StoreError("the store is shutting down")))
+        case nil:
+            budget.release(records.count)
+            completion(.failed(StoreError("the store is shutting down")))
         case true?: writer.async { self.drain() }
         case false?: break
         }

@@ -20,6 +20,7 @@ import ClarmTestSupport
         var options = StoreOptions()
         options.shards = 1
         options.sealBytes = 64 << 10
+        options.compactionFanIn = 1_000
         let store = try Store(directory: directory.path, options: options)
         defer { store.close() }
         for n in 0..<40 { _ = store.appendAndWait([bigEvent(n, size: 8 << 10)]) }
