@@ -26,7 +26,7 @@ final class DataDirectoryLock: Sendable {
             throw StoreError("cannot open \(path): \(error)")
         }
         do {
-            _ = try retryingOnInterrupt { flock(fd, LOCK_EX | LOCK_NB) }
+            try lock(fd)
         } catch {
             let holder = readHolder(fd)
             closeDescriptor(fd)
@@ -39,6 +39,21 @@ final class DataDirectoryLock: Sendable {
         _ = ftruncate(fd, 0)
         _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         return DataDirectoryLock(descriptor: fd)
+    }
+
+    /// `flock(LOCK_EX | LOCK_NB)`, tried for up to 0.2 s: a child forked by the previous owner's process (to
+    /// exec something else) shares the lock's open file until it execs, and keeps the lock that long.
+    private static func lock(_ fd: Int32) throws(Errno) {
+        var attempts = 0
+        while true {
+            do {
+                _ = try retryingOnInterrupt { flock(fd, LOCK_EX | LOCK_NB) }
+                return
+            } catch where error.rawValue == EWOULDBLOCK && attempts < 20 {
+                attempts += 1
+                usleep(10_000)
+            }
+        }
     }
 
     /// The pid of the process holding `DATA/LOCK`, or nil when no live process holds it.

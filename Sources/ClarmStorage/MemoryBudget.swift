@@ -1,9 +1,12 @@
 import Synchronization
 
-/// The bytes of buffered events (active and sealing memtables) across all shards, against `--memory-limit`.
+/// The bytes of buffered events (queued appends, active and sealing memtables) and of the seals and
+/// compactions encoding them, across all shards, against `--memory-limit`.
 ///
-/// A shard reserves before it writes a group to its log and releases when the group's memtable is sealed;
-/// a reservation past the limit is refused, so the store answers 503 instead of growing.
+/// An append reserves its records when it is queued and the shard releases them when their memtable is
+/// sealed; a reservation past the limit is refused, so the store answers 503 instead of growing. Seals and
+/// compactions take their working memory whatever the limit (they are what frees memory) and so hold
+/// appends off while they run.
 final class MemoryBudget: Sendable {
     let limit: Int
     private let used = Atomic<Int>(0)
@@ -25,7 +28,8 @@ final class MemoryBudget: Sendable {
         }
     }
 
-    /// Takes `bytes` whatever the limit: events recovered from a log were acknowledged and cannot be refused.
+    /// Takes `bytes` whatever the limit: for events recovered from a log (acknowledged, never refused) and for
+    /// the work that releases memory.
     func take(_ bytes: Int) {
         used.add(bytes, ordering: .relaxed)
     }

@@ -32,25 +32,36 @@ extension Shard {
 
     /// Merges the oldest small segments into one. The merged segment names the ones it replaces, so a crash
     /// before they are deleted cannot count their events twice: recovery deletes them then.
+    ///
+    /// Memory is bounded like a seal's: a segment is small when it has fewer than `compactionRows` rows and
+    /// decodes to less than half of `sealBytes`, and a merge stops taking inputs once their records reach
+    /// `sealBytes` (it takes at least two).
     private func compactIfDue() {
         guard monotonicMilliseconds() >= compactionNotBefore else { return }
-        let small = view.withLock { $0.segments }.filter { $0.rowCount < options.compactionRows }
-        guard small.count >= options.compactionFanIn else { return }
-        var chosen: [Segment] = []
-        var rows = 0
-        for segment in small where chosen.count < 2 || rows + segment.rowCount <= options.compactionRows {
-            chosen.append(segment)
-            rows += segment.rowCount
+        let small = view.withLock { $0.segments }.filter {
+            $0.rowCount < options.compactionRows && $0.decodedBytes < options.sealBytes / 2
         }
+        guard small.count >= options.compactionFanIn else { return }
         let name = Self.segmentName(nextSegmentNumber.add(1, ordering: .relaxed).oldValue)
         let merged: Segment
+        var chosen: [Segment] = []
         do throws(StoreError) {
             var records: [UInt8] = []
+            var rows = 0
             do throws(SegmentCorruption) {
-                for segment in chosen { try segment.appendRecords(to: &records) }
+                for segment in small {
+                    if chosen.count >= 2, rows + segment.rowCount > options.compactionRows || records.count >= options.sealBytes { break }
+                    try segment.appendRecords(to: &records)
+                    chosen.append(segment)
+                    rows += segment.rowCount
+                }
             } catch {
                 throw StoreError("an input does not read: \(error)")
             }
+            // The records and the encoder's dictionaries count against the memory limit while they live.
+            let working = 2 * records.count
+            budget.take(working)
+            defer { budget.release(working) }
             let image = try buildSegment(records: records, walCovered: chosen.map(\.walCovered).max() ?? 0,
                                          replaces: chosen.map(\.number))
             records = []
@@ -94,5 +105,14 @@ extension Shard {
         }
         for file in dedupFiles.prefix(drop) { try? fs.remove(path(DedupFile.name(file.number))) }
         dedupFiles.removeFirst(drop)
+    }
+}
+
+extension Segment {
+    /// Bytes its blocks and dictionaries decode to: about what merging it costs in memory.
+    var decodedBytes: Int {
+        columns.reduce(0) { total, column in
+            total + column.blocks.reduce(0) { $0 + $1.rawLength } + column.dictionaryBlocks.reduce(0) { $0 + $1.ref.rawLength }
+        }
     }
 }

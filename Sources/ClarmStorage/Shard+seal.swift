@@ -73,6 +73,9 @@ extension Shard {
     /// Writes the seal's ids, then its segment, reads the segment back whole, and only then drops the logs
     /// it covers and its memtable.
     private func publish(_ seal: PendingSeal) throws(StoreError) {
+        // Encoding holds a copy of the records and the encoder's dictionaries: it counts against the limit.
+        budget.take(2 * seal.bytes)
+        defer { budget.release(2 * seal.bytes) }
         let image = try buildSegment(records: seal.memtable.contiguous(), walCovered: seal.covered)
         let name = Self.segmentName(seal.number)
         do throws(StorageIOError) {

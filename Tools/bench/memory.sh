@@ -25,4 +25,3 @@ while kill -0 "$poster" 2>/dev/null; do
 done
 wait "$poster"
 echo "peak RSS $((peak / 1024)) MiB with --memory-limit $limit after ${seconds} s; data written $(du -sm "$work/data" | cut -f1) MiB"
-grep -c "memory limit" "$work/serve.log" | sed 's/^/log lines naming the memory limit: /' || true
