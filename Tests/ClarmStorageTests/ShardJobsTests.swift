@@ -49,6 +49,39 @@ import ClarmTestSupport
         #expect(try numbers(reopened) == Array(0..<100))
     }
 
+    @Test func aNewSegmentThatDoesNotVerifyIsRemovedAndItsInputsStay() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let fs = FaultInjectingFileSystem()
+        let notices = Notices()
+        let damaged = Notices()
+        // The first segment published is damaged on disk right after its rename (a bad block).
+        fs.afterRename { path in
+            guard path.hasSuffix(".cseg"), damaged.all.isEmpty else { return }
+            damaged.report(path)
+            let fd = Glibc.open(path, O_RDWR)
+            var byte: UInt8 = 0
+            _ = pread(fd, &byte, 1, 64)
+            byte ^= 0xFF
+            _ = pwrite(fd, &byte, 1, 64)
+            Glibc.close(fd)
+        }
+        var options = options()
+        options.compactionFanIn = 2
+        let store = try Store(directory: directory.path, options: options, fileSystem: fs, report: notices.report)
+        _ = store.appendAndWait((0..<50).map { makeEvent($0) })
+        waitUntil { store.snapshot()[0].segments.count == 1 }
+        #expect(notices.all.contains { $0.contains("does not read back") }, "\(notices.all)")
+        #expect(store.snapshot()[0].segments.count == 1)
+        #expect(try numbers(store) == Array(0..<50))
+        store.halt()
+        // What a crash now leaves recovers every event once, and every segment on disk verifies.
+        let reopened = try Store(directory: directory.path, options: options)
+        defer { reopened.close() }
+        #expect(try numbers(reopened) == Array(0..<50))
+        #expect(StoreVerifier.verify(directory: directory.path).allSatisfy { !$0.isDamage })
+    }
+
     @Test func aSealThatKeepsFailingBacksOffReportsAndNeverLosesEvents() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
