@@ -115,7 +115,8 @@ public final class Store: Sendable {
         return (problems, blocked)
     }
 
-    /// Bytes of buffered events in all shards (memtables active and being sealed).
+    /// Bytes counted against the memory limit now: queued appends, memtables, and the working copies of
+    /// seals and compactions in progress, all shards together.
     public var bufferedBytes: Int { budget.bytesInUse }
 
     /// The pid of a live process that holds `directory`'s lock, if any (for read-only tools beside a server).
