@@ -34,4 +34,19 @@ enum DedupFile {
             }
         }
     }
+
+    /// `dedup.ids` of earlier versions: `"CLDD" | count u32 | hash u64 × count | crc u32`, without arrival
+    /// times. Recovery converts it once into `ids-0.dedup` (a number no seal uses), arrived at the upgrade.
+    static let legacyName = "dedup.ids"
+
+    static func decodeLegacy(_ bytes: [UInt8]) -> [UInt64]? {
+        guard bytes.count >= 12, Array(bytes[0..<4]) == Array("CLDD".utf8) else { return nil }
+        return bytes.withUnsafeBytes { raw -> [UInt64]? in
+            let count = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+            guard bytes.count == 8 + count * 8 + 4 else { return nil }
+            let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self))
+            guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<(bytes.count - 4)])) == stored else { return nil }
+            return (0..<count).map { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 + $0 * 8, as: UInt64.self)) }
+        }
+    }
 }

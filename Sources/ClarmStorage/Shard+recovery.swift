@@ -30,7 +30,8 @@ extension Shard {
                 try fs.remove(segment.path)
             }
             segments.removeAll { replaced.contains($0.number) }
-            loadDedupFiles(names)
+            if names.contains(DedupFile.legacyName) { convertLegacyDedupFile() }
+            loadDedupFiles(try fs.list(directory))
             var maxLog = covered
             for (number, name) in logFiles() {
                 maxLog = max(maxLog, number)
@@ -78,6 +79,22 @@ extension Shard {
         dedup.expire(now: wallClockSeconds())
         dedup.resetInsertedSinceSeal()
         dedup.resetShortened()
+    }
+
+    /// Rewrites an earlier version's `dedup.ids` as `ids-0.dedup`, its ids arrived now, then removes it.
+    private func convertLegacyDedupFile() {
+        let legacy = path(DedupFile.legacyName)
+        guard let hashes = (try? fs.readAll(legacy)).flatMap(DedupFile.decodeLegacy) else {
+            report("corruption: \(legacy) is damaged; its ids are not deduplicated against")
+            return
+        }
+        let arrival = wallClockSeconds()
+        do throws(StorageIOError) {
+            try fs.publish(DedupFile.encode(hashes.map { ($0, arrival) }), as: path(DedupFile.name(0)), in: directory)
+            try fs.remove(legacy)
+        } catch {
+            report("shard \(index): cannot convert \(legacy): \(error)")
+        }
     }
 
     /// A log's bytes up to its recorded commit point, if a failed write left one (docs/FORMAT.md).

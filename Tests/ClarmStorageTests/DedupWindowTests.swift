@@ -76,4 +76,28 @@ import ClarmTestSupport
         let retry = recovered.appendAndWait((0..<20).map { makeEvent($0) })[0]
         #expect(retry.duplicates == 20, "every id of the seal is remembered")
     }
+
+    @Test func anEarlierVersionsWindowIsConvertedAndKept() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = StoreOptions()
+        options.shards = 1
+        try Store(directory: directory.path, options: options).close()
+        var legacy = Array("CLDD".utf8)
+        let hashes = (0..<3).map { n in Array("e-\(n)".utf8).withUnsafeBytes { DedupWindow.hash($0) } }
+        withUnsafeBytes(of: UInt32(hashes.count).littleEndian) { legacy.append(contentsOf: $0) }
+        for hash in hashes { withUnsafeBytes(of: hash.littleEndian) { legacy.append(contentsOf: $0) } }
+        let crc = legacy.withUnsafeBytes { CRC32C.checksum($0) }
+        withUnsafeBytes(of: crc.littleEndian) { legacy.append(contentsOf: $0) }
+        let shard = directory.path + "/shard-000"
+        let file = try PosixFileSystem().create(shard + "/dedup.ids")
+        try legacy.withBytes { raw throws(StorageIOError) in try file.append(raw) }
+        file.close()
+
+        let store = try Store(directory: directory.path, options: options)
+        defer { store.close() }
+        #expect(store.appendAndWait((0..<4).map { makeEvent($0) })[0].duplicates == 3)
+        let files = try PosixFileSystem().list(shard)
+        #expect(!files.contains("dedup.ids") && files.contains("ids-0000000000000000.dedup"), "\(files)")
+    }
 }
