@@ -43,6 +43,11 @@ import ClarmTestSupport
         second.standardOutput = FileHandle.nullDevice
         let started = Date()
         try second.run()
+        while second.isRunning, Date().timeIntervalSince(started) < 10 { usleep(20_000) }
+        if second.isRunning {
+            // It serves the directory too: the very thing that must not happen.
+            kill(second.processIdentifier, SIGKILL)
+        }
         second.waitUntilExit()
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(second.terminationStatus != 0)
