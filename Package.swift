@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "ClarmJSON"),
         .target(name: "ClarmEvents", dependencies: ["ClarmJSON"]),
         .target(name: "ClarmBots", dependencies: ["ClarmJSON"], exclude: ["Assets"], plugins: ["EmbedAssets"]),
-        .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmSystem", "ClarmJSON", "ClarmEvents"]),
+        .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmMetrics"]),
         .target(name: "ClarmQuery", dependencies: ["ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmStorage"]),
         .target(
             name: "ClarmGateway",

@@ -12,7 +12,7 @@ import ClarmStorage
 /// - `POST /api/query`: aggregates out (`Gateway+query.swift`), behind API keys when configured.
 /// - `GET /api/visitors`, `/api/visitors/{id}`, `/api/conversions` (`Gateway+visitors.swift`), likewise.
 /// - `GET /clarm.js`: the loader; `GET /`: the dashboard (`Gateway+assets.swift`, files in `Assets/`).
-/// - `GET /healthz`: liveness.
+/// - `GET /healthz`: liveness and storage problems (`Gateway+health.swift`).
 /// - `/api/sites`, `/api/sites/{site}`: registered sites (`Gateway+sites.swift`), behind API keys when configured.
 /// - `GET /metrics`: Prometheus metrics (`Gateway+metrics.swift`), behind API keys when configured.
 /// Every request first passes the per-address rate limit (`Gateway+admission.swift`).
@@ -45,7 +45,7 @@ public final class Gateway: HTTPHandler {
         self.store = store
         self.access = access
         self.traffic = traffic
-        self.runtime = runtime ?? GatewayRuntime(shards: store.shardCount)
+        self.runtime = runtime ?? GatewayRuntime(storage: store.metrics)
         self.crawlerFilter = self.runtime.crawlers.map(CrawlerFilter.init)
     }
 
@@ -98,9 +98,7 @@ public final class Gateway: HTTPHandler {
         } else if request.pathIs("/healthz") {
             switch request.method {
             case .get, .head:
-                json.reset()
-                json.raw(#"{"status":"ok"}"#)
-                send(.ok, request, &response)
+                health(request, &response)
             default:
                 methodNotAllowed(request, &response, allow: "GET, HEAD")
             }

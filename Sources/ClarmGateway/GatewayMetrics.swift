@@ -94,8 +94,8 @@ public final class GatewayMetrics: Sendable {
     /// Recorded by the store (WAL fsyncs, group commits, seals, compactions, the deduplication window).
     public let storage: StorageMetrics
 
-    init(shards: Int) {
-        storage = StorageMetrics(shards: shards)
+    init(storage: StorageMetrics) {
+        self.storage = storage
     }
 
     func countResponse(_ status: HTTPStatus, route label: UInt8) {

@@ -1,4 +1,5 @@
 import ClarmBots
+import ClarmMetrics
 import ClarmQuery
 import ClarmStorage
 import Glibc
@@ -31,9 +32,10 @@ public final class GatewayRuntime: Sendable {
     let crawlers: CrawlerMatcher?
     private let connectionCount = Mutex<(@Sendable () -> Int)?>(nil)
 
-    public init(options: GatewayOptions = GatewayOptions(), shards: Int) {
+    /// `storage` is the store's own metrics (`Store.metrics`), written out with the gateway's.
+    public init(options: GatewayOptions = GatewayOptions(), storage: StorageMetrics) {
         self.options = options
-        metrics = GatewayMetrics(shards: shards)
+        metrics = GatewayMetrics(storage: storage)
         scheduler = QueryScheduler(concurrency: options.queryConcurrency, queueLimit: options.queryQueue)
         crawlers = options.keepBots ? nil : CrawlerMatcher.shared
     }

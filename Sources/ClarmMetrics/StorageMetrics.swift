@@ -1,5 +1,5 @@
-/// What storage reports about its own work, for `/metrics`. The store records into these as it goes (group
-/// commits, seals, compactions, the deduplication window); until it does they read zero.
+/// What storage reports about its own work, for `/metrics`: the store owns one and records into it as it goes
+/// (group commits, seals, compactions, the deduplication window).
 public final class StorageMetrics: Sendable {
     /// Seconds each WAL fsync (`fdatasync`) took.
     public let fsyncSeconds = Histogram("clarm_wal_fsync_seconds", help: "Time of each WAL fsync.",

@@ -93,6 +93,18 @@ struct Serve: ParsableCommand {
     @Option(help: "Events one query may hold in memory (64 bytes each; the strings it meets count per 64 bytes; 422 beyond).")
     var queryMaxRows = 10_000_000
 
+    @Option(help: "…or when its buffered events take this many bytes (K, M, G suffixes).")
+    var sealBytes = ByteSize(bytes: 64 << 20)
+
+    @Option(help: "Bytes of buffered events of all shards together; beyond it /api/track answers 503 (K, M, G suffixes).")
+    var memoryLimit = ByteSize(bytes: 1 << 30)
+
+    @Option(help: "Seconds an event_id is remembered for deduplication.")
+    var dedupWindow = 3_600
+
+    @Option(help: "At most this many event ids remembered per shard (about 28 bytes each); fewer shorten the window.")
+    var dedupMaxIds = 2_000_000
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
@@ -117,6 +129,8 @@ struct Serve: ParsableCommand {
         guard (0...10_000).contains(queryQueue) else { throw ValidationError("--query-queue must be 0...10000") }
         guard (1...86_400).contains(queryTimeout) else { throw ValidationError("--query-timeout must be 1...86400 seconds") }
         guard queryMaxRows >= 1 else { throw ValidationError("--query-max-rows must be at least 1") }
+        guard sealBytes.bytes >= 1 << 20, memoryLimit.bytes >= 16 << 20 else { throw ValidationError("--seal-bytes must be at least 1M and --memory-limit at least 16M") }
+        guard dedupWindow >= 1, dedupMaxIds >= 1 else { throw ValidationError("--dedup-window and --dedup-max-ids must be at least 1") }
     }
 
     func run() throws {
@@ -139,6 +153,10 @@ struct Serve: ParsableCommand {
         options.sealEvents = sealEvents
         options.sealInterval = Int64(sealInterval) * 1000
         options.retentionDays = retentionDays
+        options.sealBytes = sealBytes.bytes
+        options.memoryLimit = memoryLimit.bytes
+        options.dedupWindow = Int64(dedupWindow)
+        options.dedupMaxIDs = dedupMaxIds
         if options.durability == .os {
             logger.warning("--durability os: a 202 is sent after write(2) without fsync; acknowledged events survive a crash of clarm but can be lost if the machine loses power")
         }
@@ -204,7 +222,7 @@ struct Serve: ParsableCommand {
         gatewayOptions.queryQueue = queryQueue
         gatewayOptions.queryTimeoutMilliseconds = Int64(queryTimeout) * 1000
         gatewayOptions.queryMaxRows = queryMaxRows
-        let runtime = GatewayRuntime(options: gatewayOptions, shards: store.shardCount)
+        let runtime = GatewayRuntime(options: gatewayOptions, storage: store.metrics)
 
         let server: HTTPServer
         do {

@@ -156,7 +156,7 @@ func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
     var options = options
     options.shards = 2
     let store = try Store(directory: directory.path, options: options)
-    let runtime = GatewayRuntime(options: gateway, shards: store.shardCount)
+    let runtime = GatewayRuntime(options: gateway, storage: store.metrics)
     let server = try HTTPServer(configuration: configuration) {
         Gateway(store: store, access: access, runtime: runtime).withMaxEventAge(days: historyMaxEventAgeDays)
     }

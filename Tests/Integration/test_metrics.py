@@ -100,3 +100,6 @@ def test_metrics_parse_and_count(gateway):
     for name in ["clarm_wal_fsync_seconds", "clarm_wal_group_size", "clarm_seal_seconds", "clarm_compaction_seconds",
                  "clarm_dedup_window_seconds", "clarm_shard_segment_bytes", "clarm_queries_stopped"]:
         assert name in families, name
+    # The store records its own work: the posts above were group commits, each fsynced.
+    assert value("clarm_wal_fsync_seconds", "clarm_wal_fsync_seconds_count") >= 1
+    assert value("clarm_wal_group_size", "clarm_wal_group_size_count") >= 1
