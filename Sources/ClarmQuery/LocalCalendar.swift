@@ -25,10 +25,11 @@ struct LocalCalendar {
         offsets = [Int64(zone.offset(atSecond: from)) * 1000] + found.map { Int64($0.offset) * 1000 }
     }
 
-    /// A calendar over the instants of `timestamps` that lie in `[from, to)`.
-    init(zone: TimeZoneRules, from: Int64, to: Int64, covering timestamps: some Sequence<Int64>) {
+    /// A calendar over the instants of the rows that lie in `[from, to)`.
+    init(zone: TimeZoneRules, from: Int64, to: Int64, covering rows: [EventRow]) {
         var low = Int64.max, high = Int64.min
-        for t in timestamps where t >= from && t < to {
+        for row in rows where row.timestamp >= from && row.timestamp < to {
+            let t = row.timestamp
             low = min(low, t)
             high = max(high, t)
         }

@@ -43,7 +43,7 @@ struct ShardAggregation {
         needsVisits = query.needsVisits
         let bucketed = (query.dimensions + query.filters.map(\.dimension)).contains { if case .time = $0 { true } else { false } }
         calendar = LocalCalendar(zone: query.timezone, from: query.from, to: query.to,
-                                 covering: bucketed ? rows.rows.lazy.map(\.timestamp) : [].lazy.map { $0 })
+                                 covering: bucketed ? rows.rows : [])
     }
 
     mutating func run() -> [[String]: Accumulator] {
