@@ -73,6 +73,12 @@ struct LocalCalendar {
         }
     }
 
+    /// The instant an hour label names (labels carry their offset), without copying the text.
+    static func instant(ofHourLabel label: String) -> Int64 {
+        var label = label
+        return label.withUTF8 { Timestamp.parse(UnsafeRawBufferPointer($0)) } ?? 0
+    }
+
     /// `Z`, or `+05:30` / `-08:00`.
     static func offsetText(_ milliseconds: Int64) -> String {
         if milliseconds == 0 { return "Z" }

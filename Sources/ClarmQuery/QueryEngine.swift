@@ -96,7 +96,7 @@ public struct QueryEngine: Sendable {
                 }
             case .dimension(.time(.hour)):
                 // Hour labels carry their UTC offset; ordered by instant, a fall-back's repeated hour sorts right.
-                (Double(Array(row.dimensions[query.dimensions.firstIndex(of: .time(.hour))!].utf8).withUnsafeBytes { Timestamp.parse($0) } ?? 0), "")
+                (Double(LocalCalendar.instant(ofHourLabel: row.dimensions[query.dimensions.firstIndex(of: .time(.hour))!])), "")
             case .dimension(let dimension):
                 (0, row.dimensions[query.dimensions.firstIndex(of: dimension)!])
             }
