@@ -93,3 +93,23 @@ import Testing
         #expect { try database.rules(named: "Huge") } throws: { "\($0)".contains("larger than") }
     }
 }
+
+/// Instants at the ends of time cost no more than the years 1–9999 they are clamped to, and never trap.
+@Suite struct LocalCalendarBoundsTests {
+    @Test func extremeSpansAreBounded() throws {
+        let berlin = try TimeZoneDatabase.system.rules(named: "Europe/Berlin")
+        let calendar = LocalCalendar(zone: berlin, from: .min, to: .max)
+        for t in [Int64.min, -62_135_596_800_001, 0, 253_402_300_800_000, .max] {
+            for bucket in [Query.TimeBucket.hour, .day, .week, .month] {
+                _ = calendar.label(calendar.bucket(of: t, bucket), bucket)
+            }
+            _ = berlin.localDay(at: t)
+        }
+        let range = try Query.parseRange(.array([.string("0001-01-01"), .string("9999-12-31")]), now: .max, zone: berlin)
+        #expect(range.0 < range.1)
+        for name in ["day", "7d", "30d", "month"] {
+            _ = try Query.parseRange(.string(name), now: .max, zone: berlin)
+            _ = try Query.parseRange(.string(name), now: .min, zone: berlin)
+        }
+    }
+}
