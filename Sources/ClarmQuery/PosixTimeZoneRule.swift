@@ -96,7 +96,8 @@ struct PosixTimeZoneRule: Sendable, Equatable {
         return Int64(days) * 86_400 + Int64(change.time) - Int64(offsetBefore)
     }
 
-    private static func year(ofSecond t: Int64) -> Int {
+    /// The UTC calendar year of an instant (UTC seconds).
+    static func year(ofSecond t: Int64) -> Int {
         let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
         return Timestamp.civilFromDays(Int(days)).year
     }

@@ -58,17 +58,12 @@ public struct TimeZoneRules: Sendable {
         }
         if let footer, footer.daylight != nil, to > (transitions.last ?? .min) {
             let begin = max(from, transitions.last ?? from)
-            let firstYear = Self.year(ofSecond: begin) - 1, lastYear = Self.year(ofSecond: to) + 1
+            let firstYear = PosixTimeZoneRule.year(ofSecond: begin) - 1, lastYear = PosixTimeZoneRule.year(ofSecond: to) + 1
             for year in firstYear...lastYear {
                 for change in footer.changes(inYear: year) where change.at > begin { add(change.at, change.offset) }
             }
         }
         return result
-    }
-
-    static func year(ofSecond t: Int64) -> Int {
-        let days = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
-        return Timestamp.civilFromDays(Int(days)).year
     }
 }
 

@@ -113,3 +113,17 @@ import Testing
         }
     }
 }
+
+extension TimeZoneRulesTests {
+    /// A version 1 file (32-bit times, no footer): the same offsets as the 64-bit data within its range.
+    @Test func versionOneData() throws {
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: "/usr/share/zoneinfo/Europe/Berlin")))
+        let full = try TimeZoneRules.parse(name: "Europe/Berlin", bytes)
+        bytes[4] = 0
+        let v1 = try TimeZoneRules.parse(name: "Europe/Berlin", bytes)
+        #expect(v1.footer == nil && !v1.transitions.isEmpty)
+        for t in stride(from: Int64(-2_000_000_000), to: Int64(Int32.max), by: 86_400 * 5 + 3_600) {
+            #expect(v1.offset(atSecond: t) == full.offset(atSecond: t), "\(t)")
+        }
+    }
+}
