@@ -11,7 +11,7 @@ extension Gateway {
         guard authorized(request, &response) else { return }
         let query: Query
         do throws(QueryError) {
-            query = try Query.parse(request.body, now: wallClockMilliseconds())
+            query = try Query.parse(request.body, now: wallClockMilliseconds(), siteTimezone: registeredTimezone)
             try query.checkLimits()
         } catch {
             sendError(.badRequest, error.description, request, &response)
@@ -84,6 +84,8 @@ enum QueryAnswer {
         json.integer(query.limit)
         json.raw(#","offset":"#)
         json.integer(query.offset)
+        json.raw(#","timezone":"#)
+        json.string(query.timezone.name)
         json.raw("}}")
     }
 }

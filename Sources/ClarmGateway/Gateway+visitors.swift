@@ -23,7 +23,7 @@ extension Gateway {
             let value: JSONValue = text.contains(",")
                 ? .array(text.split(separator: ",", omittingEmptySubsequences: false).map { .string(String($0)) })
                 : .string(text)
-            range = try Query.parseRange(value, now: wallClockMilliseconds())
+            range = try Query.parseRange(value, now: wallClockMilliseconds(), zone: listZone(parameters, site: site))
             limit = try Self.integer(parameters["limit"], field: "limit", default: 50, range: 1...1000)
             offset = try Self.integer(parameters["offset"], field: "offset", default: 0, range: 0...Int(Int32.max))
         } catch {

@@ -100,6 +100,9 @@ public struct QueryEngine: Sendable {
                 case .decimal(let d): (d, "")
                 case .money: (0, "")
                 }
+            case .dimension(.time(.hour)):
+                // Hour labels carry their UTC offset; ordered by instant, a fall-back's repeated hour sorts right.
+                (Double(LocalCalendar.instant(ofHourLabel: row.dimensions[query.dimensions.firstIndex(of: .time(.hour))!])), "")
             case .dimension(let dimension):
                 (0, row.dimensions[query.dimensions.firstIndex(of: dimension)!])
             }

@@ -23,6 +23,8 @@ struct ShardAggregation {
     private var hosts: [UInt32: Int64] = [:]
     private var filterDecisions: [[Int64: Bool]]
     private var visitValueCache: [FirstEvent: [Int64]] = [:]
+    /// The query zone's offsets over the rows' instants, for time buckets.
+    private let calendar: LocalCalendar
 
     /// What visit attributes depend on.
     private struct FirstEvent: Hashable {
@@ -39,6 +41,9 @@ struct ShardAggregation {
         self.visitDimensions = visitDimensions
         filterDecisions = Array(repeating: [:], count: query.filters.count)
         needsVisits = query.needsVisits
+        let bucketed = (query.dimensions + query.filters.map(\.dimension)).contains { if case .time = $0 { true } else { false } }
+        calendar = LocalCalendar(zone: query.timezone, from: query.from, to: query.to,
+                                 covering: bucketed ? rows.rows : [])
     }
 
     mutating func run() -> [[String]: Accumulator] {
@@ -187,7 +192,7 @@ struct ShardAggregation {
     /// A dimension's value as a number: a string id, or a time bucket's start.
     private mutating func value(_ dimension: Query.Dimension, _ row: EventRow, _ visit: Int, _ visitValues: [Int64]) -> Int64 {
         switch dimension {
-        case .time(let bucket): return TimeBuckets.start(of: row.timestamp, bucket)
+        case .time(let bucket): return calendar.bucket(of: row.timestamp, bucket)
         case .eventName: return Int64(row.event)
         case .eventPage: return Int64(row.path)
         case .eventProperty: return Int64(row.property)
@@ -241,40 +246,9 @@ struct ShardAggregation {
     /// Turns a dimension value back into the text the answer shows.
     private func label(_ dimension: Query.Dimension, _ value: Int64) -> String {
         switch dimension {
-        case .time(let bucket): TimeBuckets.label(value, bucket)
+        case .time(let bucket): calendar.label(value, bucket)
         case .eventProperty: value == Int64(rows.empty) ? "(none)" : rows.strings.string(UInt32(value))
         default: rows.strings.string(UInt32(value))
         }
-    }
-}
-
-/// Calendar buckets in UTC.
-enum TimeBuckets {
-    static func start(of timestamp: Int64, _ bucket: Query.TimeBucket) -> Int64 {
-        let hour: Int64 = 3_600_000, day: Int64 = 86_400_000
-        switch bucket {
-        case .hour: return floor(timestamp, hour)
-        case .day: return floor(timestamp, day)
-        case .week:
-            // 1970-01-01 was a Thursday; weeks start on Monday (ISO 8601).
-            return floor(timestamp - 4 * day, 7 * day) + 4 * day
-        case .month:
-            let days = Int(floor(timestamp, day) / day)
-            let (y, m, _) = Timestamp.civilFromDays(days)
-            return Int64(Timestamp.daysFromCivil(year: y, month: m, day: 1)) * day
-        }
-    }
-
-    static func label(_ start: Int64, _ bucket: Query.TimeBucket) -> String {
-        let text = Timestamp.format(start)  // 2026-11-05T08:00:00.000Z
-        switch bucket {
-        case .hour: return String(text.prefix(13)) + ":00:00Z"
-        case .day, .week: return String(text.prefix(10))
-        case .month: return String(text.prefix(7))
-        }
-    }
-
-    private static func floor(_ value: Int64, _ unit: Int64) -> Int64 {
-        value >= 0 ? value - value % unit : value - ((value % unit) + unit) % unit
     }
 }

@@ -72,6 +72,7 @@ import ClarmTestSupport
         (#"{"site":"a.com","timezone":"Mars/Olympus"}"#, "time zone database"),
         (#"{"site":"a.com","timezone":"../../etc/passwd"}"#, "time zone database"),
         (#"{"site":"a.com","timezone":"/etc/passwd"}"#, "time zone database"),
+        (#"{"site":"a.com","timezone":"right/Europe/Berlin"}"#, "time zone database"),  // leap seconds: queries cannot use it
         (#"{"site":"a.com","origins":["https://a.com/"]}"#, "scheme://host"),
         (#"{"site":"a.com","origins":["ftp://a.com"]}"#, "scheme://host"),
         (#"{"site":"a.com","origins":["https://a.com:99999"]}"#, "scheme://host"),
