@@ -38,7 +38,10 @@ let package = Package(
         .target(name: "ClarmJSON"),
         .target(name: "ClarmEvents", dependencies: ["ClarmJSON"]),
         .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmSystem", "ClarmJSON", "ClarmEvents"]),
-        .target(name: "ClarmQuery", dependencies: ["ClarmJSON", "ClarmEvents", "ClarmStorage"]),
+        .target(
+            name: "ClarmQuery", dependencies: ["ClarmJSON", "ClarmEvents", "ClarmStorage"],
+            exclude: ["Assets"], plugins: ["EmbedAssets"]
+        ),
         .target(
             name: "ClarmGateway",
             dependencies: [
