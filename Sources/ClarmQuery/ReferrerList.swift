@@ -4,7 +4,7 @@ import ClarmJSON
 /// embedded in the binary: who a referrer is ("Google", "Hacker News") and what kind of site it is.
 /// docs/QUERIES.md (`visit:source`, `visit:channel`) gives the matching rules.
 public struct ReferrerList: Sendable {
-    /// The list's media. A medium the list may add later counts as `unknown`.
+    /// The list's media: `paid` for a release that lists one; any other medium a later release adds counts as `unknown`.
     public enum Medium: String, Sendable {
         case search, social, email, paid, unknown
     }

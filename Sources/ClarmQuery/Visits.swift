@@ -73,7 +73,8 @@ struct VisitAttributes {
 
     static let direct = "Direct / None"
 
-    init(first: EventRow, strings: ByteInterner, agents: inout [UInt32: UserAgent], list: ReferrerList = .embedded) {
+    init(first: EventRow, strings: ByteInterner, agents: inout [UInt32: UserAgent]) {
+        let list = ReferrerList.embedded
         let rest = strings.value(first.rest)
         let referrer = strings.string(first.referrer)
         let host = Self.host(strings.string(first.origin))
