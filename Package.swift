@@ -43,7 +43,10 @@ let package = Package(
         .target(name: "ClarmEvents", dependencies: ["ClarmJSON"]),
         .target(name: "ClarmBots", dependencies: ["ClarmJSON"], exclude: ["Assets"], plugins: ["EmbedAssets"]),
         .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmMetrics"]),
-        .target(name: "ClarmQuery", dependencies: ["ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmStorage"]),
+        .target(
+            name: "ClarmQuery", dependencies: ["ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmStorage"],
+            exclude: ["Assets"], plugins: ["EmbedAssets"]
+        ),
         .target(
             name: "ClarmGateway",
             dependencies: [

@@ -30,6 +30,9 @@ fi
 
 if [ "${1:-}" = "--browser" ]; then
   python3 -c 'import selenium, pytest' 2>/dev/null || python3 -m pip install -q selenium pytest
+  # The referrer list's own library, for the cross-check in Tests/Integration (skipped without it).
+  python3 -c 'import referer_parser' 2>/dev/null || python3 -m pip install -q referer-parser ||
+    echo "referer-parser could not be installed: Tests/Integration skips its cross-check" >&2
 fi
 
 # Tests/Integration reads /metrics with the Prometheus client library's parser.

@@ -151,6 +151,8 @@ extension Gateway {
         json.string(touch.landingPage)
         json.raw(#","time":"#)
         json.string(Timestamp.format(touch.time))
+        json.raw(#","channel":"#)
+        json.string(touch.channel)
         json.raw("}")
     }
 

@@ -13,6 +13,7 @@ public struct Query: Sendable {
         case eventProperty(String)
         case visitEntryPage, visitSource, visitReferrer, visitUTMSource, visitUTMMedium, visitUTMCampaign
         case visitBrowser, visitOS, visitDevice
+        case visitChannel
 
         public init?(_ name: String) {
             switch name {
@@ -32,6 +33,7 @@ public struct Query: Sendable {
             case "visit:browser": self = .visitBrowser
             case "visit:os": self = .visitOS
             case "visit:device": self = .visitDevice
+            case "visit:channel": self = .visitChannel
             default:
                 guard name.hasPrefix("event:props:"), name.count > 12 else { return nil }
                 self = .eventProperty(String(name.dropFirst(12)))
@@ -54,6 +56,7 @@ public struct Query: Sendable {
             case .visitBrowser: "visit:browser"
             case .visitOS: "visit:os"
             case .visitDevice: "visit:device"
+            case .visitChannel: "visit:channel"
             }
         }
 

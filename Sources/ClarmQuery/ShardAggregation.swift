@@ -221,6 +221,7 @@ struct ShardAggregation {
             case .visitUTMCampaign: attributes.utmCampaign
             case .visitBrowser: attributes.agent.browser
             case .visitOS: attributes.agent.os
+            case .visitChannel: attributes.channel
             default: attributes.agent.device
             }
             return Int64(id(text))

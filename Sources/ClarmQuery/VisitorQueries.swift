@@ -36,6 +36,7 @@ public struct Touch: Sendable {
     public var source: String
     public var landingPage: String
     public var time: Int64
+    public var channel: String
 }
 
 /// One conversion with what led to it (docs/QUERIES.md, "Conversions").
@@ -238,7 +239,7 @@ extension QueryEngine {
             Visits.lastTouch(sourced: attributes.map { $0.source != VisitAttributes.direct }, into: &lastTouch)
             func touch(_ visit: Int) -> Touch {
                 Touch(source: attributes[visit].source, landingPage: strings.string(attributes[visit].entryPage),
-                      time: rows[firsts[visit]].timestamp)
+                      time: rows[firsts[visit]].timestamp, channel: attributes[visit].channel)
             }
             var pages = 0, opens = 0, messages = 0, clicks = 0
             let visitor = strings.string(rows.first!.visitor)

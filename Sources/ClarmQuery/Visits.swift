@@ -64,6 +64,7 @@ struct Visits {
 struct VisitAttributes {
     var entryPage: UInt32
     var source: String
+    var channel: String
     var referrer: String
     var utmSource: String
     var utmMedium: String
@@ -73,18 +74,27 @@ struct VisitAttributes {
     static let direct = "Direct / None"
 
     init(first: EventRow, strings: ByteInterner, agents: inout [UInt32: UserAgent]) {
+        let list = ReferrerList.embedded
         let rest = strings.value(first.rest)
         let referrer = strings.string(first.referrer)
         let host = Self.host(strings.string(first.origin))
         let referrerHost = Self.host(referrer)
         let external = !referrerHost.isEmpty && referrerHost != host
         let utmSource = URLParts.queryParameter("utm_source", in: rest)
+        let utmMedium = URLParts.queryParameter("utm_medium", in: rest)
+        // Looked up once per visit (and once per distinct first event in a query), never per row.
+        let listed = external ? list.entry(host: referrerHost[...], path: Self.path(referrer)) : nil
         entryPage = first.path
         source = utmSource.flatMap { $0.isEmpty ? nil : $0 }
+            ?? listed?.name
             ?? (external ? (referrerHost.hasPrefix("www.") ? String(referrerHost.dropFirst(4)) : referrerHost) : Self.direct)
+        channel = Channel.of(
+            utmSource: utmSource, utmMedium: utmMedium,
+            adClick: Channel.adClickIDs.contains { URLParts.queryParameter($0, in: rest).map { !$0.isEmpty } ?? false },
+            referrer: listed, externalReferrer: external, list: list)
         self.referrer = external ? referrer : Self.direct
         self.utmSource = utmSource ?? "(none)"
-        utmMedium = URLParts.queryParameter("utm_medium", in: rest) ?? "(none)"
+        self.utmMedium = utmMedium ?? "(none)"
         utmCampaign = URLParts.queryParameter("utm_campaign", in: rest) ?? "(none)"
         if let known = agents[first.userAgent] {
             agent = known
@@ -92,6 +102,14 @@ struct VisitAttributes {
             agent = UserAgent(strings.string(first.userAgent))
             agents[first.userAgent] = agent
         }
+    }
+
+    /// The path of an absolute URL, without query or fragment; empty when there is none.
+    static func path(_ url: String) -> Substring {
+        let bytes = Array(url.utf8)
+        let path = bytes.withUnsafeBytes { URLParts($0).path }
+        guard bytes.withUnsafeBytes({ URLHost.find(in: $0) }) != nil else { return "" }
+        return String(decoding: bytes[path], as: UTF8.self)[...]
     }
 
     /// The lowercased host of a URL or origin, without port; empty when there is none.

@@ -137,6 +137,7 @@ import ClarmTestSupport
             let rows = try #require(conversionsJSON?["conversions"] as? [[String: Any]])
             #expect(rows.map { $0["kind"] as? String } == ["purchase", "lead"])
             #expect((rows.first?["first_touch"] as? [String: Any])?["source"] as? String == "ads")
+            #expect((rows.first?["first_touch"] as? [String: Any])?["channel"] as? String == "Referral", "a campaign of no known kind")
             #expect(rows.first?["amount"] as? Double == 10)
 
             #expect(try Self.get(client, "/api/visitors").0.status == 400)

@@ -77,6 +77,13 @@ func parse(_ json: String, now: Int64 = 1_793_750_400_000) throws(QueryError) ->
         #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:source","visit:entry_page"],"attribution":"last_touch"}"#,
         #"{"site":"shop.example.com","date_range":["2026-11-02","2026-11-04"],\#(allMetrics),"dimensions":["visit:entry_page"],"attribution":"first_touch"}"#,
         #"{"site":"shop.example.com","date_range":["2026-11-02T12:00:00Z","2026-11-04"],\#(allMetrics),"filters":[["is","visit:source",["google"]]],"attribution":"last_touch"}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:channel"]}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:channel","visit:source"]}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:source"],"filters":[["is","visit:channel",["Organic Search","Organic Social"]]]}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:channel"],"filters":[["contains","visit:channel",["Paid"]],["is_not","visit:source",["Google"]]]}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["event:name"],"filters":[["contains_not","visit:channel",["Direct","Referral"]]]}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:channel"],"attribution":"first_touch"}"#,
+        #"{"site":"shop.example.com","date_range":["2026-11-02","2026-11-04"],\#(allMetrics),"dimensions":["visit:channel","visit:source"],"attribution":"last_touch"}"#,
     ]
 
     @Test func matchesTheReferenceOnEveryQuery() throws {

@@ -178,9 +178,11 @@ public enum QueryReference {
         case .eventProperty(let key): return property(key, event) ?? "(none)"
         case .visitEntryPage: return firstURL?.percentEncodedPath ?? ""
         case .visitSource:
-            if let source = utm("utm_source", firstURL), !source.isEmpty { return source }
-            guard let host = externalReferrerHost(first) else { return "Direct / None" }
-            return host.hasPrefix("www.") ? String(host.dropFirst(4)) : host
+            return ReferenceChannels.source(utmSource: utm("utm_source", firstURL), referrer: URLComponents(string: first.referrer),
+                                            external: externalReferrerHost(first) != nil)
+        case .visitChannel:
+            return ReferenceChannels.channel(url: firstURL, referrer: URLComponents(string: first.referrer),
+                                             external: externalReferrerHost(first) != nil)
         case .visitReferrer: return externalReferrerHost(first) == nil ? "Direct / None" : first.referrer
         case .visitUTMSource: return utm("utm_source", firstURL) ?? "(none)"
         case .visitUTMMedium: return utm("utm_medium", firstURL) ?? "(none)"

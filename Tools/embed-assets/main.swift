@@ -1,7 +1,8 @@
 import Foundation
 
 // Writes a Swift file embedding the given files as byte arrays: `embed-assets OUTPUT FILE…`.
-// The EmbedAssets build plugin runs it for ClarmGateway (the loader, the dashboard) and ClarmBots (the crawler list).
+// The EmbedAssets build plugin runs it for ClarmGateway (the loader, the dashboard), ClarmBots (the crawler list)
+// and ClarmQuery (the referrer list), so the binary carries each target's Assets/ folder.
 let arguments = CommandLine.arguments.dropFirst()
 guard let output = arguments.first else {
     FileHandle.standardError.write(Data("usage: embed-assets OUTPUT FILE…\n".utf8))
