@@ -13,6 +13,12 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
+# Requests the tests make themselves carry a browser's user agent: Python's own ("Python-urllib") is on the
+# crawler list, and the gateway drops crawlers' events.
+_opener = urllib.request.build_opener()
+_opener.addheaders = [("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")]
+urllib.request.install_opener(_opener)
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLARM = ROOT / ".build" / "debug" / "clarm"
 SITE = "shop.example.com"

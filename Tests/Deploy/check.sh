@@ -10,7 +10,8 @@ clarm="$PWD/.build/debug/clarm"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # The traced gateway first (strace would wait for it), then everything started here, without waiting forever.
+  for pid in "${pids[@]}"; do pkill -KILL -P "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -55,8 +56,10 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
+# A browser's user agent: curl's own is on the crawler list, and the gateway drops crawlers' events.
 https() {
-  curl -sS -k --http2 --max-time 10 --resolve "analytics.example.com:$https_port:127.0.0.1" "$@"
+  curl -sS -k --http2 --max-time 10 -A 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0' \
+    --resolve "analytics.example.com:$https_port:127.0.0.1" "$@"
 }
 base="https://analytics.example.com:$https_port"
 event='{"event":"page_view","visitor_id":"v1","url":"https://shop.example.com/","site":"shop.example.com"}'
