@@ -1,3 +1,4 @@
+import ClarmEvents
 import ClarmSystem
 
 /// One `ids-N.dedup` file: enough to know when it may go.
@@ -18,9 +19,13 @@ extension Shard {
     }
 
     /// Deletes segments whose newest event is older than the retention.
+    /// Events older than this are past `--retention-days`; nil keeps everything.
+    private var retentionCutoff: Int64? {
+        options.retentionDays.map { wallClockMilliseconds() - Int64($0) * 86_400_000 }
+    }
+
     private func applyRetention() {
-        guard let days = options.retentionDays else { return }
-        let cutoff = wallClockMilliseconds() - Int64(days) * 86_400_000
+        guard let cutoff = retentionCutoff else { return }
         let expired = view.withLock { view -> [Segment] in
             let expired = view.segments.filter { $0.maxTimestamp < cutoff }
             view.segments.removeAll { $0.maxTimestamp < cutoff }
@@ -60,12 +65,14 @@ extension Shard {
             } catch {
                 throw StoreError("an input does not read: \(error)")
             }
+            // Expired events are not carried into the merged segment, whose newest event would keep them alive.
+            if let cutoff = retentionCutoff { records = Self.keeping(from: cutoff, records) }
             // The records and the encoder's dictionaries count against the memory limit while they live.
             let working = 2 * records.count
             budget.take(working)
             defer { budget.release(working) }
             let image = try buildSegment(records: records, walCovered: chosen.map(\.walCovered).max() ?? 0,
-                                         replaces: chosen.map(\.number))
+                                         replaces: chosen.map(\.number) + chosen.flatMap(\.replaces))
             records = []
             do throws(StorageIOError) {
                 try fs.publish(image, as: path(name), in: directory)
@@ -108,6 +115,18 @@ extension Shard {
         for file in dedupFiles.prefix(drop) { try? fs.remove(path(DedupFile.name(file.number))) }
         dedupFiles.removeFirst(drop)
     }
+
+    /// `records` without the events older than `cutoff`.
+    static func keeping(from cutoff: Int64, _ records: [UInt8]) -> [UInt8] {
+        var kept: [UInt8] = []
+        kept.reserveCapacity(records.count)
+        records.withUnsafeBytes { raw in
+            _ = EventRecordView.forEach(in: raw) { view in
+                if view.timestamp >= cutoff { kept.append(contentsOf: view.bytes) }
+            }
+        }
+        return kept
+    }
 }
 
 extension Segment {
@@ -117,4 +136,5 @@ extension Segment {
             total + column.blocks.reduce(0) { $0 + $1.rawLength } + column.dictionaryBlocks.reduce(0) { $0 + $1.ref.rawLength }
         }
     }
+
 }

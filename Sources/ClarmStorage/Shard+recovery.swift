@@ -27,19 +27,26 @@ extension Shard {
             // A compaction that crashed before deleting its inputs left them behind: they are in the merged segment.
             let replaced = Set(segments.flatMap(\.replaces))
             for segment in segments where replaced.contains(segment.number) {
-                try fs.remove(segment.path)
+                do throws(StorageIOError) { try fs.remove(segment.path) } catch {
+                    report("\(segment.path) was merged into another segment but cannot be deleted: \(error); it is not read")
+                }
             }
             segments.removeAll { replaced.contains($0.number) }
             if names.contains(DedupFile.legacyName) { convertLegacyDedupFile() }
             loadDedupFiles(try fs.list(directory))
             var maxLog = covered
+            // Replay drops an id only when an earlier replayed record holds it. The ids files are not consulted:
+            // a seal writes its ids before its segment, so after a crash (or a failed publish) between the two
+            // they name events that are still only in these logs, and must be replayed. No log above `covered`
+            // holds an event that is also in a segment: commits reject ids already in the window.
+            var replayed = Set<UInt64>()
             for (number, name) in logFiles() {
                 maxLog = max(maxLog, number)
                 if number <= covered {
                     removeLog(number)
                     continue
                 }
-                replay(path: path(name), bytes: try acknowledgedBytes(ofLog: number))
+                replay(path: path(name), bytes: try acknowledgedBytes(ofLog: number), replayed: &replayed)
             }
             // A commit point whose log is gone belongs to nothing.
             for name in names where name.hasSuffix(".valid") {
@@ -112,7 +119,7 @@ extension Shard {
         return Array(bytes.prefix(length))
     }
 
-    private func replay(path: String, bytes: [UInt8]) {
+    private func replay(path: String, bytes: [UInt8], replayed: inout Set<UInt64>) {
         var reader = LogReader(bytes: bytes, path: path)
         let now = monotonicMilliseconds()
         let arrival = wallClockSeconds()
@@ -134,7 +141,7 @@ extension Shard {
                 _ = EventRecordView.forEach(in: body) { view in
                     if !view.eventID.isEmpty {
                         let hash = DedupWindow.hash(view.eventID)
-                        if dedup.contains(hash) {
+                        guard replayed.insert(hash).inserted else {
                             duplicates += 1
                             return
                         }

@@ -158,3 +158,30 @@ import ClarmTestSupport
         #expect(try numbers(reopened) == Array(10..<40), "the 2020 events are gone for good")
     }
 }
+
+/// A seal publishes its ids file before its segment; when the segment never arrives, the ids must not hide the
+/// events that are still only in the log from the next start.
+@Suite struct UnpublishedSealTests {
+    @Test(arguments: [false, true])
+    func eventsOfASealWhoseSegmentNeverArrivedAreReplayed(cleanStop: Bool) throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let fs = FaultInjectingFileSystem()
+        var options = StoreOptions()
+        options.shards = 1
+        options.sealEvents = 5
+        let store = try Store(directory: directory.path, options: options, fileSystem: fs)
+        // The first rename publishes ids-N.dedup; the segment's rename, and every later one, fails.
+        fs.fail(.rename, nth: 2, forever: true)
+        for n in 0..<5 { #expect(store.appendAndWait([makeEvent(n)])[0].accepted == 1) }
+        usleep(300_000)
+        #expect(try fs.list(directory.path + "/shard-000").contains { $0.hasPrefix("ids-") }, "the ids file was published")
+        if cleanStop { store.close() } else { store.halt() }
+        fs.heal()
+        let reopened = try Store(directory: directory.path, options: options, fileSystem: fs)
+        defer { reopened.close() }
+        #expect(try reopened.allEvents().compactMap(eventNumber).sorted() == Array(0..<5))
+        // Retries of those events are still recognised as duplicates.
+        #expect(reopened.appendAndWait([makeEvent(3)])[0].duplicates == 1)
+    }
+}
