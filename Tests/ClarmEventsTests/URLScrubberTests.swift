@@ -8,7 +8,7 @@ final class FixedKeeps: KeptParameterLookup {
     func keptParameters(site: UnsafeRawBufferPointer) -> SensitiveParameters { kept }
 }
 
-/// The `url` and `referrer` the decoder stores for an event that sends `url` (no `"` or `\\`) as both.
+/// The `url` and `referrer` the decoder stores for an event that sends `url` (no `"` or `\`) as both.
 func storedURLs(_ url: String, keeping kept: SensitiveParameters = []) -> (url: String, referrer: String) {
     var decoder = TrackDecoder()
     var batch = TrackBatch()
