@@ -39,9 +39,12 @@ public struct TrackRequestContext {
     public var receivedAt: Int64
     /// The request's User-Agent, used for events without `user_agent`.
     public var userAgent: UnsafeRawBufferPointer
+    /// The sensitive URL parameters each site keeps; nil: none kept.
+    public var keptParameters: (any KeptParameterLookup)?
 
-    public init(receivedAt: Int64, userAgent: UnsafeRawBufferPointer) {
+    public init(receivedAt: Int64, userAgent: UnsafeRawBufferPointer, keptParameters: (any KeptParameterLookup)? = nil) {
         self.receivedAt = receivedAt
         self.userAgent = userAgent
+        self.keptParameters = keptParameters
     }
 }

@@ -202,6 +202,7 @@ public struct TrackDecoder {
             writer.endString(&out, bytesStart: start)
             if field == .url { urlBytes = start..<out.count }
         }
+        URLScrubber.scrubRecord(&out, from: writer.start, keeping: context.keptParameters)
         writer.finish(&out, timestamp: timestamp, receivedAt: context.receivedAt)
         return nil
     }

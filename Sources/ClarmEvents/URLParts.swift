@@ -51,7 +51,7 @@ public struct URLParts: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static func hex(_ c: UInt8) -> UInt8? {
+    static func hex(_ c: UInt8) -> UInt8? {
         switch c {
         case 0x30...0x39: c - 0x30
         case 0x41...0x46: c - 0x41 + 10

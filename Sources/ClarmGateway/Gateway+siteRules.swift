@@ -33,11 +33,7 @@ extension Gateway {
     /// `rejections`, which stay in index order). Then takes each site's events from its bucket.
     /// With no site registered every site is accepted.
     func checkSites(_ request: HTTPRequest, rejections: inout [(index: Int, message: String)]) -> SiteCheckOutcome {
-        let version = traffic.sites.version
-        if version != siteRules.version {
-            (siteRules.snapshot, siteRules.version) = traffic.sites.snapshot()
-            siteRules.eventsPerSite = Array(repeating: 0, count: siteRules.snapshot.entries.count)
-        }
+        refreshSites()
         siteRules.kept.removeAll(keepingCapacity: true)
         siteRules.keptCount = batch.acceptedCount
         let snapshot = siteRules.snapshot
@@ -84,6 +80,15 @@ extension Gateway {
             }
         }
         return .checked
+    }
+
+    /// Takes the registry's snapshot when it changed; the decoder and the checks of a request share one.
+    func refreshSites() {
+        let version = traffic.sites.version
+        if version != siteRules.version {
+            (siteRules.snapshot, siteRules.version) = traffic.sites.snapshot()
+            siteRules.eventsPerSite = Array(repeating: 0, count: siteRules.snapshot.entries.count)
+        }
     }
 
     private func reject(_ index: Int, _ message: String, _ rejections: inout [(index: Int, message: String)]) {

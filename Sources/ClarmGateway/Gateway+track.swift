@@ -14,9 +14,11 @@ extension Gateway {
             sendError(.unsupportedMediaType, "Content-Encoding is not supported; send the body uncompressed", request, &response)
             return
         }
+        refreshSites()
         let context = TrackRequestContext(
             receivedAt: wallClockMilliseconds(),
-            userAgent: request.header("user-agent") ?? UnsafeRawBufferPointer(start: nil, count: 0))
+            userAgent: request.header("user-agent") ?? UnsafeRawBufferPointer(start: nil, count: 0),
+            keptParameters: siteRules.snapshot)
         do {
             try decoder.decode(request.body, context: context, into: &batch)
         } catch {

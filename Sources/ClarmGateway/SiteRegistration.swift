@@ -11,6 +11,8 @@ public struct SiteRegistration: Sendable, Equatable {
     /// Events a second the site may send, in bursts of up to `eventsBurst`; 0 means no limit.
     public var eventsPerSecond: Int
     public var eventsBurst: Int
+    /// Entries of `SensitiveParameters.names` left in the site's stored URLs, lowercased.
+    public var keepParameters: [String] = []
 
     public static let maxSiteBytes = 253
     public static let maxOrigins = 32
@@ -19,6 +21,7 @@ public struct SiteRegistration: Sendable, Equatable {
     public static let maxEventsPerSecond = 1_000_000
     public static let defaultEventsPerSecond = 1000
     public static let defaultEventsBurst = 5000
+    public static let maxKeepParameters = 32
 
     public init(site: String, timezone: String = "UTC", origins: [String] = [],
                 eventsPerSecond: Int = defaultEventsPerSecond, eventsBurst: Int = defaultEventsBurst) {
@@ -41,8 +44,8 @@ extension SiteRegistration {
     /// and when both are given they must agree. Time zones are checked against `zones`.
     static func parse(_ value: JSONValue, pathSite: String? = nil, zones: TimeZoneNames) throws(SiteRegistrationError) -> SiteRegistration {
         guard case .object(let members) = value else { throw SiteRegistrationError("body must be a JSON object") }
-        for member in members where !["site", "timezone", "origins", "events_per_second", "events_burst"].contains(member.key) {
-            throw SiteRegistrationError("unknown field \(member.key.debugDescription); fields are site, timezone, origins, events_per_second, events_burst")
+        for member in members where !["site", "timezone", "origins", "events_per_second", "events_burst", "keep_parameters"].contains(member.key) {
+            throw SiteRegistrationError("unknown field \(member.key.debugDescription); fields are site, timezone, origins, events_per_second, events_burst, keep_parameters")
         }
         var site: String
         switch value["site"] {
@@ -86,6 +89,7 @@ extension SiteRegistration {
         if registration.eventsPerSecond > 0 && registration.eventsBurst < 1 {
             throw SiteRegistrationError("events_burst must be at least 1 when events_per_second is set")
         }
+        registration.keepParameters = try keepParameters(value["keep_parameters"])
         return registration
     }
 
@@ -163,5 +167,7 @@ extension SiteRegistration {
         json.integer(eventsPerSecond)
         json.raw(#","events_burst":"#)
         json.integer(eventsBurst)
+        json.raw(#","keep_parameters":"#)
+        json.strings(keepParameters)
     }
 }

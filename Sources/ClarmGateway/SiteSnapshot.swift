@@ -1,3 +1,4 @@
+import ClarmEvents
 import ClarmStorage
 import Synchronization
 
@@ -8,6 +9,7 @@ public final class SiteEntry: Sendable {
     public let registration: SiteRegistration
     let name: [UInt8]
     let origins: [[UInt8]]
+    let keptParameters: SensitiveParameters
     /// nil when the site has no event limit.
     private let bucket: Mutex<TokenBucket>?
 
@@ -15,6 +17,7 @@ public final class SiteEntry: Sendable {
         self.registration = registration
         name = Array(registration.site.utf8)
         origins = registration.origins.map { Array($0.utf8) }
+        keptParameters = registration.keptParameters
         bucket = registration.eventsPerSecond > 0
             ? Mutex(TokenBucket(rate: registration.eventsPerSecond, burst: registration.eventsBurst, now: now))
             : nil

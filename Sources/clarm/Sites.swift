@@ -71,6 +71,9 @@ struct Sites: ParsableCommand {
         @Option(help: "Events the site may send at once before --events-per-second applies.")
         var eventsBurst: Int?
 
+        @Option(name: .customLong("keep-parameter"), help: "An entry of the list of sensitive URL parameters (README) the site's stored URLs keep, such as code or *token; repeatable.")
+        var keepParameters: [String] = []
+
         @Flag(help: "Replace the registration of a site already registered.")
         var replace = false
 
@@ -79,6 +82,7 @@ struct Sites: ParsableCommand {
             if let timezone { body["timezone"] = timezone }
             if let eventsPerSecond { body["events_per_second"] = eventsPerSecond }
             if let eventsBurst { body["events_burst"] = eventsBurst }
+            if !keepParameters.isEmpty { body["keep_parameters"] = keepParameters }
             let answer = replace
                 ? try connection.request("PUT", Sites.path(site), body: body)
                 : try connection.request("POST", "/api/sites", body: body)
