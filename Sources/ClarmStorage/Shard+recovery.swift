@@ -32,6 +32,7 @@ extension Shard {
             segments.removeAll { replaced.contains($0.number) }
             if names.contains(DedupFile.legacyName) { convertLegacyDedupFile() }
             loadDedupFiles(try fs.list(directory))
+            let erased = try loadErasures()
             var maxLog = covered
             for (number, name) in logFiles() {
                 maxLog = max(maxLog, number)
@@ -39,7 +40,7 @@ extension Shard {
                     removeLog(number)
                     continue
                 }
-                replay(path: path(name), bytes: try acknowledgedBytes(ofLog: number))
+                replay(path: path(name), bytes: try acknowledgedBytes(ofLog: number), erased: erased)
             }
             // A commit point whose log is gone belongs to nothing.
             for name in names where name.hasSuffix(".valid") {
@@ -52,6 +53,7 @@ extension Shard {
             budget.take(memtable.bytes)
             view.withLock { view in
                 view.segments = segments
+                view.erased = erased
                 view.active = memtable.snapshot
             }
         } catch {
@@ -112,7 +114,8 @@ extension Shard {
         return Array(bytes.prefix(length))
     }
 
-    private func replay(path: String, bytes: [UInt8]) {
+    /// Events of erased visitors are left out: the seal that covers their log then deletes them from disk.
+    private func replay(path: String, bytes: [UInt8], erased: ErasureSet) {
         var reader = LogReader(bytes: bytes, path: path)
         let now = monotonicMilliseconds()
         let arrival = wallClockSeconds()
@@ -132,6 +135,7 @@ extension Shard {
                 kept.removeAll(keepingCapacity: true)
                 var count = 0
                 _ = EventRecordView.forEach(in: body) { view in
+                    if erased.contains(site: view.site, visitor: view.visitorID) { return }
                     if !view.eventID.isEmpty {
                         let hash = DedupWindow.hash(view.eventID)
                         if dedup.contains(hash) {
