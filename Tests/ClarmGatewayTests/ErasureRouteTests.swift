@@ -36,18 +36,26 @@ import ClarmTestSupport
         return (rows.first?["metrics"] as? [Int])?.first ?? -1
     }
 
+    static func eventCount(_ client: TestClient) throws -> Int {
+        let sites = try get(client, "/api/sites").1["sites"] as? [[String: Any]] ?? []
+        return sites.first { $0["site"] as? String == site }?["event_count"] as? Int ?? -1
+    }
+
     @Test func erasedVisitorIsGoneAtOnceAndAfterSIGKILL() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let arguments = ["--data", directory.path, "--shards", "2"]
         var (process, port) = try ServeProcess.launch(arguments)
         var client = try TestClient(port: port)
+        let registered = try ExposureTests.request(client, "POST", "/api/sites", body: #"{"site":"\#(Self.site)","origins":[]}"#)
+        #expect(registered.status == 201)
         for visitor in ["gone", "kept"] {
             try client.send(trackRequest(Self.events(visitor, count: 5)))
             #expect(try client.readResponse()?.status == 202)
         }
         #expect(try Self.visitorIDs(client) == ["gone", "kept"])
         #expect(try Self.pageViews(client) == 10)
+        #expect(try Self.eventCount(client) == 12)
 
         let erased = try ExposureTests.request(client, "DELETE", "/api/visitors/gone?site=\(Self.site)")
         #expect(erased.status == 200)
@@ -57,6 +65,7 @@ import ClarmTestSupport
         #expect(try Self.visitorIDs(client) == ["kept"])
         #expect(try Self.get(client, "/api/visitors/gone?site=\(Self.site)").0 == 404)
         #expect(try Self.pageViews(client) == 5)
+        #expect(try Self.eventCount(client) == 6)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
 
@@ -70,6 +79,7 @@ import ClarmTestSupport
         #expect(try Self.get(client, "/api/visitors/gone?site=\(Self.site)").0 == 404)
         #expect(try Self.get(client, "/api/visitors/kept?site=\(Self.site)").0 == 200)
         #expect(try Self.pageViews(client) == 5)
+        #expect(try Self.eventCount(client) == 6)
         #expect(try ExposureTests.request(client, "DELETE", "/api/visitors/kept").status == 400)
     }
 }
