@@ -82,4 +82,23 @@ import ClarmTestSupport
         #expect(try Self.eventCount(client) == 6)
         #expect(try ExposureTests.request(client, "DELETE", "/api/visitors/kept").status == 400)
     }
+
+    @Test func clarmEraseSendsTheKeyAndReportsTheErasure() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let key = "the-key-of-the-erase-test"
+        let (process, port) = try ServeProcess.launch(["--data", directory.path, "--loops", "1", "--api-key", key])
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        let url = ["--url", "http://127.0.0.1:\(port)"]
+        let arguments = ["erase", "--site", Self.site, "--visitor", "v 1/ü"] + url
+        let refused = try SitesCommandTests.clarm(arguments)
+        #expect(refused.status != 0)
+        #expect(refused.err.contains("401"))
+        let erased = try SitesCommandTests.clarm(arguments + ["--api-key", key])
+        #expect(erased.status == 0, "\(erased.err)")
+        #expect(erased.out.contains("erased visitor v 1/ü on \(Self.site)"))
+    }
 }
