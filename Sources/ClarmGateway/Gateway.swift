@@ -80,6 +80,7 @@ public final class Gateway: HTTPHandler {
         } else if let route = Self.listRoute(request.path) {
             switch request.method {
             case .get, .head: list(route, request, &response)
+            case .delete: erase(route, request, &response)
             case .options: preflight(request, &response, methods: "GET, HEAD, OPTIONS")
             default: methodNotAllowed(request, &response, allow: "GET, HEAD, OPTIONS")
             }

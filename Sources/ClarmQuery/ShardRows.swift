@@ -65,7 +65,7 @@ struct ShardRows {
         var scan = ShardRows()
         for segment in shard.segments where segment.maxTimestamp >= selection.from && segment.minTimestamp < selection.to {
             if scan.shouldStop(selection.control, addingRows: 0) { return scan }
-            try scan.read(segment, selection)
+            try scan.read(segment, selection, erased: shard.erased.visitors(site: selection.site))
         }
         var reader = PropertyReader()
         let wanted = SegmentFormat.Column.allCases.map { selection.columns.contains($0) }
@@ -83,6 +83,7 @@ struct ShardRows {
                     }
                     guard view.timestamp >= selection.from, view.timestamp < selection.to,
                           view.site.elementsEqual(selection.site),
+                          !shard.erased.contains(site: view.site, visitor: view.visitorID),
                           selection.visitors.map({ $0.contains(Array(view.visitorID)) }) ?? true,
                           selection.events.map({ $0.contains(Array(view.event)) }) ?? true
                     else { return }
@@ -132,7 +133,8 @@ struct ShardRows {
             amount: amount, currency: currency, properties: value(.properties, view.properties), property: property))
     }
 
-    private mutating func read(_ segment: Segment, _ selection: RowSelection) throws(SegmentCorruption) {
+    /// Rows of `erased` visitors are skipped, decided once per dictionary entry.
+    private mutating func read(_ segment: Segment, _ selection: RowSelection, erased: Set<[UInt8]>) throws(SegmentCorruption) {
         typealias Column = SegmentFormat.Column
         /// Dictionary ids of the wanted values of a column in this segment; nil when none is present.
         func wanted(_ column: Column, _ values: Set<[UInt8]>) throws(SegmentCorruption) -> Set<UInt32>? {
@@ -151,6 +153,7 @@ struct ShardRows {
             guard let ids = try wanted(.event, wantedEvents) else { return }
             events = ids
         }
+        let erasedIDs = erased.isEmpty ? nil : try wanted(.visitor_id, erased)
 
         // A key with its own column is read from it; any other key is read out of the raw properties.
         let keyColumn: Column? = selection.propertyKey.map { key in
@@ -206,9 +209,10 @@ struct ShardRows {
             var matching = timestamps.indices.filter {
                 sites.contains(scratch[$0]) && timestamps[$0] >= selection.from && timestamps[$0] < selection.to
             }
-            if let visitors {
+            if visitors != nil || erasedIDs != nil {
                 try segment.ids(.visitor_id, block: block, into: &scratch)
-                matching.removeAll { !visitors.contains(scratch[$0]) }
+                if let visitors { matching.removeAll { !visitors.contains(scratch[$0]) } }
+                if let erasedIDs { matching.removeAll { erasedIDs.contains(scratch[$0]) } }
             }
             if let events {
                 try segment.ids(.event, block: block, into: &scratch)

@@ -36,11 +36,11 @@ public final class SiteActivity: Sendable {
         let live = Set(shards.flatMap { $0.segments.map(\.path) })
         for shard in shards {
             for segment in shard.segments {
-                let perSite = try totals(of: segment)
+                let perSite = shard.erased.isEmpty ? try totals(of: segment) : try count(segment, erased: shard.erased)
                 for site in sites { if let totals = perSite[site] { result[site]!.add(totals) } }
             }
             for memtable in shard.memtables {
-                add(memtable, into: &result)
+                add(memtable, erased: shard.erased, into: &result)
             }
         }
         segmentTotals.withLock { cache in cache = cache.filter { live.contains($0.key) } }
@@ -49,14 +49,35 @@ public final class SiteActivity: Sendable {
 
     private func totals(of segment: Segment) throws(SegmentCorruption) -> [String: Totals] {
         if let cached = segmentTotals.withLock({ $0[segment.path] }) { return cached }
+        let perSite = try count(segment, erased: ErasureSet())
+        segmentTotals.withLock { $0[segment.path] = perSite }
+        return perSite
+    }
+
+    /// A segment's per-site totals without the events of `erased` visitors (decided per dictionary entry);
+    /// not cached while visitors are erased, which lasts until the shard has purged them.
+    private func count(_ segment: Segment, erased: ErasureSet) throws(SegmentCorruption) -> [String: Totals] {
         let dictionary = try segment.dictionary(.site)
         var perID = [Totals](repeating: Totals(), count: dictionary.count)
+        // Per site id: the visitor ids erased on that site, for the sites that have any.
+        var erasedVisitors: [UInt32: Set<UInt32>] = [:]
+        if !erased.isEmpty {
+            let visitors = try segment.dictionary(.visitor_id)
+            for siteID in 0..<dictionary.count {
+                let names = erased.visitors(site: Array(dictionary.value(siteID)))
+                if names.isEmpty { continue }
+                erasedVisitors[UInt32(siteID)] = Set((0..<visitors.count).filter { names.contains(Array(visitors.value($0))) }.map(UInt32.init))
+            }
+        }
         var ids: [UInt32] = []
+        var visitorIDs: [UInt32] = []
         var times: [Int64] = []
         for block in 0..<segment.blockCount {
             try segment.ids(.site, block: block, into: &ids)
             try segment.timestamps(block: block, into: &times)
-            for (id, time) in zip(ids, times) {
+            if !erasedVisitors.isEmpty { try segment.ids(.visitor_id, block: block, into: &visitorIDs) }
+            for (row, (id, time)) in zip(ids, times).enumerated() {
+                if let hidden = erasedVisitors[id], hidden.contains(visitorIDs[row]) { continue }
                 perID[Int(id)].add(Totals(events: 1, lastEventAt: time))
             }
         }
@@ -64,11 +85,10 @@ public final class SiteActivity: Sendable {
         for (id, totals) in perID.enumerated() where totals.events > 0 {
             perSite[String(decoding: dictionary.value(id), as: UTF8.self), default: Totals()].add(totals)
         }
-        segmentTotals.withLock { $0[segment.path] = perSite }
         return perSite
     }
 
-    private func add(_ memtable: MemtableSnapshot, into result: inout [String: Totals]) {
+    private func add(_ memtable: MemtableSnapshot, erased: ErasureSet, into result: inout [String: Totals]) {
         // Events of a site tend to come in runs (one batch, one site), so the name is decoded once per run.
         var previous: [UInt8] = []
         var previousSite: String? = nil
@@ -79,7 +99,7 @@ public final class SiteActivity: Sendable {
                     let name = String(decoding: previous, as: UTF8.self)
                     previousSite = result[name] == nil ? nil : name
                 }
-                if let site = previousSite { result[site]!.add(Totals(events: 1, lastEventAt: view.timestamp)) }
+                if let site = previousSite, !erased.contains(site: view.site, visitor: view.visitorID) { result[site]!.add(Totals(events: 1, lastEventAt: view.timestamp)) }
             }
         }
     }

@@ -34,6 +34,7 @@ extension Shard {
             segments.removeAll { replaced.contains($0.number) }
             if names.contains(DedupFile.legacyName) { convertLegacyDedupFile() }
             loadDedupFiles(try fs.list(directory))
+            let erased = try loadErasures()
             var maxLog = covered
             // Replay drops an id only when an earlier replayed record holds it. The ids files are not consulted:
             // a seal writes its ids before its segment, so after a crash (or a failed publish) between the two
@@ -46,7 +47,7 @@ extension Shard {
                     removeLog(number)
                     continue
                 }
-                replay(path: path(name), bytes: try acknowledgedBytes(ofLog: number), replayed: &replayed)
+                replay(path: path(name), bytes: try acknowledgedBytes(ofLog: number), erased: erased, replayed: &replayed)
             }
             // A commit point whose log is gone belongs to nothing.
             for name in names where name.hasSuffix(".valid") {
@@ -59,6 +60,7 @@ extension Shard {
             budget.take(memtable.bytes)
             view.withLock { view in
                 view.segments = segments
+                view.erased = erased
                 view.active = memtable.snapshot
             }
         } catch {
@@ -119,7 +121,8 @@ extension Shard {
         return Array(bytes.prefix(length))
     }
 
-    private func replay(path: String, bytes: [UInt8], replayed: inout Set<UInt64>) {
+    /// Events of erased visitors are left out: the seal that covers their log then deletes them from disk.
+    private func replay(path: String, bytes: [UInt8], erased: ErasureSet, replayed: inout Set<UInt64>) {
         var reader = LogReader(bytes: bytes, path: path)
         let now = monotonicMilliseconds()
         let arrival = wallClockSeconds()
@@ -139,6 +142,7 @@ extension Shard {
                 kept.removeAll(keepingCapacity: true)
                 var count = 0
                 _ = EventRecordView.forEach(in: body) { view in
+                    if erased.contains(site: view.site, visitor: view.visitorID) { return }
                     if !view.eventID.isEmpty {
                         let hash = DedupWindow.hash(view.eventID)
                         guard replayed.insert(hash).inserted else {

@@ -27,6 +27,8 @@ public struct ShardSnapshot: Sendable {
     public let segments: [Segment]
     /// Buffered events: memtables being sealed, then the active one, oldest first.
     public let memtables: [MemtableSnapshot]
+    /// Visitors erased but maybe still in the files above: readers skip their events.
+    public let erased: ErasureSet
 }
 
 /// One shard: a WAL with group commit, a memtable, segments, and a deduplication window.
@@ -66,6 +68,7 @@ final class Shard: @unchecked Sendable {
         /// Frozen memtables by the number of the segment their seal will publish, oldest first.
         var sealing: [(number: UInt64, memtable: MemtableSnapshot)] = []
         var active = MemtableSnapshot.empty
+        var erased = ErasureSet()
     }
 
     /// What is wrong now, by kind; empty when healthy (`Store.health`).
@@ -84,6 +87,8 @@ final class Shard: @unchecked Sendable {
     let nextSegmentNumber = Atomic<UInt64>(1)
     /// Set when the shard is closed or halted: no seal or maintenance starts after it.
     let stopped = Atomic<Bool>(false)
+    /// Held while `erasures` is rewritten, so two changes never race (`Shard+erasure.swift`).
+    let erasureFile = Mutex(())
 
     // Writer state: touched only on `writer` (or in `init`).
     var log: LogWriter?
@@ -215,7 +220,7 @@ final class Shard: @unchecked Sendable {
     }
 
     var snapshot: ShardSnapshot {
-        view.withLock { ShardSnapshot(segments: $0.segments, memtables: $0.sealing.map(\.memtable) + [$0.active]) }
+        view.withLock { ShardSnapshot(segments: $0.segments, memtables: $0.sealing.map(\.memtable) + [$0.active], erased: $0.erased) }
     }
 
     // MARK: Names

@@ -94,6 +94,23 @@ public final class Store: Sendable {
         shards[shard].append(records, count: count, completion: completion)
     }
 
+    /// Erases a visitor's events on `site` (GDPR Art. 17): once this returns, the tombstone is durable and
+    /// no snapshot shows them; the shard then purges them from its files (`Shard+erasure.swift`).
+    public func erase(site: String, visitor: String) throws(StoreError) {
+        let tombstone = ErasureSet.Tombstone(site: Array(site.utf8), visitor: Array(visitor.utf8))
+        guard tombstone.site.count <= Int(UInt16.max), tombstone.visitor.count <= Int(UInt16.max) else {
+            throw StoreError("a site or visitor id longer than \(UInt16.max) bytes is never stored")
+        }
+        let shard = tombstone.visitor.withUnsafeBytes { self.shard(forVisitor: $0) }
+        try shards[shard].erase(tombstone)
+    }
+
+    /// Whether a visitor's erasure on `site` still waits for its events to leave the files.
+    public func erasurePending(site: String, visitor: String) -> Bool {
+        let tombstone = ErasureSet.Tombstone(site: Array(site.utf8), visitor: Array(visitor.utf8))
+        return tombstone.visitor.withUnsafeBytes { shards[shard(forVisitor: $0)] }.snapshot.erased.contains(tombstone)
+    }
+
     /// Commits what is queued, seals every shard's buffered events into segments, stops, and gives the
     /// directory up.
     public func close() {

@@ -30,6 +30,8 @@ public struct StoreOptions: Sendable {
     public var dedupMaxIDs = 2_000_000
     /// Segments whose newest event is older than this many days are deleted; nil keeps everything.
     public var retentionDays: Int? = nil
+    /// Erased visitors a shard keeps as tombstones until its files no longer hold them; erasures beyond fail.
+    public var maxPendingErasures = 100_000
 
     public init() {}
 }

@@ -30,7 +30,7 @@ struct Sites: ParsableCommand {
             let json = (try? JSONSerialization.jsonObject(with: Data(answer.body))) as? [String: Any] ?? [:]
             guard (200..<300).contains(answer.status) else {
                 let message = json["error"] as? String ?? String(decoding: answer.body, as: UTF8.self)
-                FileHandle.standardError.write(Data("clarm sites: \(answer.status): \(message)\n".utf8))
+                FileHandle.standardError.write(Data("clarm: \(answer.status): \(message)\n".utf8))
                 throw ExitCode.failure
             }
             return json
