@@ -22,3 +22,7 @@ fi
 if [ "${1:-}" = "--browser" ]; then
   python3 -c 'import selenium, pytest' 2>/dev/null || python3 -m pip install -q selenium pytest
 fi
+
+# The API description's test (Tests/Integration/test_openapi.py): schemathesis, pinned, and an OpenAPI validator.
+python3 -c 'import importlib.metadata as m; assert m.version("schemathesis") == "4.32.5"; import openapi_spec_validator' 2>/dev/null \
+  || python3 -m pip install -q 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'

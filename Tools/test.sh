@@ -7,3 +7,4 @@ Tools/setup.sh --browser
 swift build --build-tests
 swift test --skip-build "$@"
 python3 -m pytest -q Tests/Browser
+python3 -m pytest -q Tests/Integration
