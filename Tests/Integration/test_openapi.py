@@ -62,9 +62,11 @@ class OpenAPIGateway:
     """`clarm serve --port 0` on a fresh data directory, with an API key."""
 
     def __init__(self, data):
-        self.process = subprocess.Popen(
-            [str(CLARM), "serve", "--port", "0", "--data", str(data), "--api-key", API_KEY, "--loops", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        # Its log goes beside the data directory, to tell what happened if it dies.
+        with open(pathlib.Path(data).parent / "clarm.log", "wb") as log:
+            self.process = subprocess.Popen(
+                [str(CLARM), "serve", "--port", "0", "--data", str(data), "--api-key", API_KEY, "--loops", "1"],
+                stdout=subprocess.PIPE, stderr=log)
         line = self.process.stdout.readline().decode()
         assert line.startswith("listening on "), line
         self.url = "http://" + line.split()[-1]
