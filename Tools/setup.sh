@@ -35,5 +35,8 @@ if [ "${1:-}" = "--browser" ]; then
     echo "referer-parser could not be installed: Tests/Integration skips its cross-check" >&2
 fi
 
+# The API description's test (Tests/Integration/test_openapi.py): schemathesis, pinned, and an OpenAPI validator.
+python3 -c 'import importlib.metadata as m; assert m.version("schemathesis") == "4.32.5"; import openapi_spec_validator' 2>/dev/null \
+  || python3 -m pip install -q 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'
 # Tests/Integration reads /metrics with the Prometheus client library's parser.
 python3 -c 'import prometheus_client, pytest' 2>/dev/null || python3 -m pip install -q prometheus_client pytest

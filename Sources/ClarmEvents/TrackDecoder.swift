@@ -132,8 +132,11 @@ public struct TrackDecoder {
         switch timeValue(.sentAt, body) {
         case .failure(let rejection): return rejection
         case .success(let sentAt):
-            // The client's clock is off by (receivedAt − sentAt); shift its timestamp by as much.
-            if let sentAt, case .string = slots[EventField.timestamp.rawValue] {
+            // The client's clock is off by (receivedAt − sentAt); shift its timestamp by as much. A skew
+            // larger than the event-age window is no clock error: it is ignored, and the window (below)
+            // judges the timestamp as sent, so no correction can carry an instant out of years 0000–9999.
+            if let sentAt, case .string = slots[EventField.timestamp.rawValue],
+               abs(context.receivedAt - sentAt) <= Int64(maxEventAgeDays) * 86_400_000 {
                 timestamp += context.receivedAt - sentAt
             }
         }

@@ -33,12 +33,13 @@ public struct URLParts: Sendable {
         return nil
     }
 
-    /// Percent- and `+`-decodes one component of a query string.
-    public static func decode(_ bytes: some Collection<UInt8>) -> String {
+    /// Percent- and `+`-decodes one component of a query string; a path segment (`plusIsSpace: false`) is
+    /// only percent-decoded, since `+` means a space in query strings alone.
+    public static func decode(_ bytes: some Collection<UInt8>, plusIsSpace: Bool = true) -> String {
         var out: [UInt8] = []
         var iterator = Array(bytes)[...]
         while let c = iterator.popFirst() {
-            if c == UInt8(ascii: "+") {
+            if plusIsSpace, c == UInt8(ascii: "+") {
                 out.append(0x20)
             } else if c == UInt8(ascii: "%"), iterator.count >= 2,
                       let high = hex(iterator[iterator.startIndex]), let low = hex(iterator[iterator.startIndex + 1]) {

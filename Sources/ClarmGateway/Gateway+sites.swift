@@ -19,7 +19,7 @@ extension Gateway {
         if path.elementsEqual("/api/sites".utf8) { return .collection }
         let prefix = "/api/sites/".utf8
         guard path.count > prefix.count, path.prefix(prefix.count).elementsEqual(prefix) else { return nil }
-        return .site(URLParts.decode(path.dropFirst(prefix.count)).lowercased())
+        return .site(URLParts.decode(path.dropFirst(prefix.count), plusIsSpace: false).lowercased())
     }
 
     func sites(_ route: SiteRoute, _ request: HTTPRequest, _ response: inout HTTPResponseWriter) {

@@ -122,7 +122,7 @@ public final class Gateway: HTTPHandler {
         if path.elementsEqual("/api/conversions".utf8) { return .conversions }
         let prefix = "/api/visitors/".utf8
         guard path.count > prefix.count, path.prefix(prefix.count).elementsEqual(prefix) else { return nil }
-        return .visitor(URLParts.decode(path.dropFirst(prefix.count)))
+        return .visitor(URLParts.decode(path.dropFirst(prefix.count), plusIsSpace: false))
     }
 
     public func respondToError(_ status: HTTPStatus, message: StaticString, _ response: inout HTTPResponseWriter) {

@@ -273,12 +273,19 @@ extension Query {
             guard let from = ends[0].string.flatMap({ instant($0, zone: zone) }), let to = ends[1].string.flatMap({ instant($0, zone: zone) }) else {
                 throw QueryError(field: "date_range", problem: "each end must be an ISO 8601 instant (2026-11-01T00:00:00Z) or a date (2026-11-01)")
             }
+            guard writableInstants.contains(from), writableInstants.contains(to) else {
+                throw QueryError(field: "date_range", problem: "each end must fall in years 0000-9999 (UTC)")
+            }
             guard from < to else { throw QueryError(field: "date_range", problem: "the start must come before the end") }
             return (from, to)
         default:
             throw QueryError(field: "date_range", problem: "must be [from, to], \"day\", \"7d\", \"30d\", \"month\" or \"all\"")
         }
     }
+
+    /// Instants written as RFC 3339 with a four-digit year: 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.
+    static let writableInstants = Int64(Timestamp.daysFromCivil(year: 0, month: 1, day: 1)) * 86_400_000
+        ... Int64(Timestamp.daysFromCivil(year: 10_000, month: 1, day: 1)) * 86_400_000 - 1
 
     /// An ISO 8601 instant, or a date read as that day's start in `zone`.
     static func instant(_ text: String, zone: TimeZoneRules) -> Int64? {

@@ -56,6 +56,17 @@ import Testing
         #expect(slow.rejections.map { $0.1.description } == ["timestamp is more than 1 hour in the future"])
     }
 
+    @Test func aSkewBeyondTheWindowIsNoClockCorrection() {
+        // Both in year 1: corrected, the timestamp would become "now"; the skew is ignored and the window judges it.
+        #expect(decode(Self.event("0001-01-01T00:00:00Z", sentAt: "0001-01-01T00:00:00Z")).rejections.map { $0.1.description }
+            == ["timestamp is more than 30 days old"])
+        let farFuture = decode(Self.event("9999-12-31T00:00:00Z", sentAt: "9999-12-31T00:00:00Z"))
+        #expect(farFuture.rejections.map { $0.1.description } == ["timestamp is more than 1 hour in the future"])
+        // A skew just inside the window is still corrected.
+        let inside = decode(Self.event(Self.at(received - 30 * Self.day), sentAt: Self.at(received - 30 * Self.day)))
+        #expect(inside.records.map(\.timestamp) == [received])
+    }
+
     @Test func rejectsOnlyTheEventsOutside() {
         let body = "[" + [Self.event(Self.at(received - 40 * Self.day)), Self.event(Self.at(received - Self.day)),
                           Self.event("9999-01-01T00:00:00Z"), #"{"event":"e","visitor_id":"v","site":"s.example"}"#].joined(separator: ",") + "]"
