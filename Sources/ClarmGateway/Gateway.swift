@@ -81,8 +81,12 @@ public final class Gateway: HTTPHandler {
             switch request.method {
             case .get, .head: list(route, request, &response)
             case .delete: erase(route, request, &response)
-            case .options: preflight(request, &response, methods: "GET, HEAD, OPTIONS")
-            default: methodNotAllowed(request, &response, allow: "GET, HEAD, OPTIONS")
+            case .options:
+                if case .visitor = route { preflight(request, &response, methods: "GET, HEAD, DELETE, OPTIONS") }
+                else { preflight(request, &response, methods: "GET, HEAD, OPTIONS") }
+            default:
+                if case .visitor = route { methodNotAllowed(request, &response, allow: "GET, HEAD, DELETE, OPTIONS") }
+                else { methodNotAllowed(request, &response, allow: "GET, HEAD, OPTIONS") }
             }
         } else if request.pathIs("/clarm.js") || request.pathIs("/") {
             switch request.method {
