@@ -1,0 +1,75 @@
+import ClarmEvents
+import ClarmFuzzSupport
+import ClarmStorage
+import Glibc
+
+/// libFuzzer entry: the segment reader over a segment image, opened from a file as the store does.
+///
+/// Every input is opened twice: as it is, and with every block CRC, the footer CRC and the file CRC
+/// recomputed (`SegmentImage.withValidChecksums`), so that the footer parser and the block decoders behind
+/// the checksums see damaged-but-checksummed bytes. Then every column, dictionary and block is read through
+/// each public reader; failures must be thrown `SegmentCorruption`s, never traps or overreads.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzSegment(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let input = Array(fuzzInput(data, size))
+    FuzzSegment.read(input, checksummed: false)
+    FuzzSegment.read(SegmentImage.withValidChecksums(input), checksummed: true)
+    return 0
+}
+
+enum FuzzSegment {
+    /// A file in memory-backed /dev/shm (or /tmp), one per process so that parallel fuzzers do not collide.
+    static let path: String = {
+        let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+        let directory = "\(base)/clarm-fuzz-segment-\(getpid())"
+        try? PosixFileSystem().makeDirectory(directory)
+        return "\(directory)/seg-0000000000000001.cseg"
+    }()
+
+    static func read(_ image: [UInt8], checksummed: Bool) {
+        let fs = PosixFileSystem()
+        do {
+            let file = try fs.create(path)
+            try image.withUnsafeBytes { try file.append($0) }
+            file.close()
+        } catch {
+            fatalError("cannot write \(path): \(error)")
+        }
+        guard let segment = try? Segment(path: path) else { return }
+        do throws(SegmentCorruption) {
+            try segment.verifyFileChecksum()
+        } catch {
+            fuzzCheck(!checksummed, "recomputed file checksum rejected: \(error)")
+        }
+        var scratch: [UInt8] = []
+        for column in segment.columns {
+            for ref in column.blocks + (column.dictionary.map { [$0] } ?? []) {
+                do throws(SegmentCorruption) {
+                    try segment.decode(ref, column: column.name, block: "a block", into: &scratch)
+                    fuzzCheck(scratch.count == ref.rawLength, "decoded \(scratch.count) bytes of \(ref.rawLength)")
+                } catch {
+                    fuzzCheck(!checksummed || !error.reason.hasSuffix("checksum mismatch"), "recomputed block checksum rejected: \(error)")
+                }
+            }
+        }
+        var ids: [UInt32] = []
+        var timestamps: [Int64] = []
+        for column in SegmentFormat.Column.allCases {
+            if column.encoding == .dictionary, let dictionary = try? segment.dictionary(column) {
+                for id in 0..<dictionary.count { _ = dictionary.value(id) }
+            }
+            for block in 0..<segment.blockCount {
+                if column.encoding == .dictionary {
+                    guard (try? segment.ids(column, block: block, into: &ids)) != nil else { continue }
+                    fuzzCheck(ids.count == segment.rowsIn(block: block), "\(ids.count) ids in block \(block)")
+                } else {
+                    guard (try? segment.timestamps(block: block, into: &timestamps)) != nil else { continue }
+                    fuzzCheck(timestamps.count == segment.rowsIn(block: block), "\(timestamps.count) timestamps in block \(block)")
+                }
+            }
+        }
+        if let records = try? segment.records() {
+            fuzzCheck(records.count == segment.rowCount, "\(records.count) records of \(segment.rowCount) rows")
+        }
+    }
+}
