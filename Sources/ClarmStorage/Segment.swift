@@ -151,7 +151,9 @@ public final class Segment: @unchecked Sendable {
             parsed.rowCount = Int(truncatingIfNeeded: try cursor.read(UInt64.self))
             parsed.rowsPerBlock = Int(try cursor.read(UInt32.self))
             guard parsed.rowsPerBlock > 0, parsed.rowCount >= 0 else { throw FormatError(reason: "bad row counts") }
-            let blockCount = (parsed.rowCount + parsed.rowsPerBlock - 1) / parsed.rowsPerBlock
+            // Divided first, so that no row count can overflow; each block has a zone in the footer.
+            let blockCount = parsed.rowCount / parsed.rowsPerBlock + (parsed.rowCount % parsed.rowsPerBlock == 0 ? 0 : 1)
+            guard blockCount <= footer.count / 16 else { throw FormatError(reason: "implausible row count \(parsed.rowCount)") }
             for column in parsed.columns where column.blocks.count != blockCount {
                 throw FormatError(reason: "column \(column.name) has \(column.blocks.count) blocks, expected \(blockCount)")
             }
@@ -191,7 +193,11 @@ public final class Segment: @unchecked Sendable {
         guard CRC32C.checksum(stored) == ref.crc else {
             throw SegmentCorruption(path: path, reason: "column \(column), \(block): checksum mismatch")
         }
-        guard ref.rawLength <= 1 << 30 else { throw SegmentCorruption(path: path, reason: "column \(column), \(block): implausible size") }
+        // LZ4 expands a block less than 255-fold (a match's length grows by at most 255 per byte), so a larger
+        // raw length is damage: refuse it before allocating for it.
+        guard ref.rawLength <= 1 << 30, ref.rawLength <= ref.storedLength * 255 else {
+            throw SegmentCorruption(path: path, reason: "column \(column), \(block): implausible size")
+        }
         output.removeAll(keepingCapacity: true)
         output.append(contentsOf: repeatElement(0, count: ref.rawLength))
         let decoded = output.withUnsafeMutableBytes { raw in
@@ -233,6 +239,8 @@ public final class Segment: @unchecked Sendable {
     /// The ids of a dictionary column for one row block, each checked against the dictionary size.
     public func ids(_ column: SegmentFormat.Column, block: Int, into ids: inout [UInt32]) throws(SegmentCorruption) {
         let info = try self.column(column)
+        // Only dictionary columns have a checked id width (1, 2 or 4).
+        guard info.encoding == .dictionary else { throw SegmentCorruption(path: path, reason: "column \(info.name) is not dictionary-encoded") }
         var raw: [UInt8] = []
         try decode(info.blocks[block], column: info.name, block: "block \(block)", into: &raw)
         let rows = rowsIn(block: block)
