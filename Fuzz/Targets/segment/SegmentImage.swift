@@ -1,8 +1,8 @@
 import ClarmStorage
 
-/// The segment layout (docs/FORMAT.md, "Segments"), versions 1 and 2, read leniently: just enough to find
-/// every checksum of an image and write the right one, whatever else the fuzzer changed. Kept apart from the
-/// harness so that a format change touches only this file.
+/// Today's segment layout (docs/FORMAT.md, "Segments"), read leniently: just enough to find every checksum
+/// of an image and write the right one, whatever else the fuzzer changed. Kept apart from the harness so
+/// that a format change touches only this file.
 enum SegmentImage {
     static let headerSize = 8
     /// footerOffset u64 | footerLength u32 | footerCRC u32 | fileCRC u32 | "CLSE"
@@ -45,22 +45,12 @@ enum SegmentImage {
             found.append(at + 16)
             return true
         }
-        // Version 1: dictionary blockref | dictionaryCount u32. Version 2: dictionaryCount u32 |
-        // dictBlockCount u32 | (blockref | entries u32) × dictBlockCount.
-        let version = load(UInt32.self, bytes, at: 4)
         guard let countAt = take(4) else { return found }
         for _ in 0..<min(Int(load(UInt32.self, bytes, at: countAt)), footer.count) {
             guard let nameLengthAt = take(2), take(Int(load(UInt16.self, bytes, at: nameLengthAt))) != nil,
                   let encodingAt = take(2) else { return found }
             if bytes[encodingAt] == dictionaryEncoding {
-                if version < 2 {
-                    guard blockRef(), take(4) != nil else { return found }
-                } else {
-                    guard take(4) != nil, let dictBlockCountAt = take(4) else { return found }
-                    for _ in 0..<min(Int(load(UInt32.self, bytes, at: dictBlockCountAt)), footer.count) {
-                        guard blockRef(), take(4) != nil else { return found }
-                    }
-                }
+                guard blockRef(), take(4) != nil else { return found }
             }
             guard let blockCountAt = take(4) else { return found }
             for _ in 0..<min(Int(load(UInt32.self, bytes, at: blockCountAt)), footer.count) {
