@@ -18,12 +18,12 @@ public func fuzzSegment(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 }
 
 enum FuzzSegment {
-    /// A file in memory-backed /dev/shm (or /tmp), one per process so that parallel fuzzers do not collide.
+    /// A file in memory-backed /dev/shm (or /tmp), one per process so that parallel fuzzers do not collide;
+    /// removed when the process exits normally (a crashed run leaves it for the replay).
     static let path: String = {
         let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
-        let directory = "\(base)/clarm-fuzz-segment-\(getpid())"
-        try? PosixFileSystem().makeDirectory(directory)
-        return "\(directory)/seg-0000000000000001.cseg"
+        atexit { try? PosixFileSystem().remove(FuzzSegment.path) }
+        return "\(base)/clarm-fuzz-segment-\(getpid()).cseg"
     }()
 
     static func read(_ image: [UInt8], checksummed: Bool) {
