@@ -5,6 +5,8 @@ import PackageDescription
 //   ClarmSystem (errno, EINTR, clocks) → ClarmServer and ClarmStorage
 //   CClarmLinux → ClarmServer (epoll loop, connections) ← ClarmHTTP (request parser, response writer)
 //   ClarmJSON (RFC 8259 scanner) → ClarmEvents (event model, validation, record encoding)
+//   ClarmJSON → ClarmBots (crawler user agents: the vendored list, one automaton, linear-time patterns)
+//   ClarmMetrics (counters, gauges, histograms on atomics; Prometheus text) → ClarmGateway
 //   CLZ4 → ClarmStorage (knows events, nothing of HTTP)
 //   ClarmStorage → ClarmQuery (aggregates over segments and memtables)
 //   ClarmGateway (routes: HTTP in, events to storage, queries out) → clarm (command line)
@@ -18,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .target(name: "CClarmLinux"),
@@ -28,6 +31,7 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
         .target(name: "ClarmHTTP"),
+        .target(name: "ClarmMetrics"),
         .target(
             name: "ClarmServer",
             dependencies: [
@@ -37,13 +41,19 @@ let package = Package(
         ),
         .target(name: "ClarmJSON"),
         .target(name: "ClarmEvents", dependencies: ["ClarmJSON"]),
-        .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmSystem", "ClarmJSON", "ClarmEvents"]),
-        .target(name: "ClarmQuery", dependencies: ["ClarmJSON", "ClarmEvents", "ClarmStorage"]),
+        .target(name: "ClarmBots", dependencies: ["ClarmJSON"], exclude: ["Assets"], plugins: ["EmbedAssets"]),
+        .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmMetrics"]),
+        .target(
+            name: "ClarmQuery", dependencies: ["ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmStorage"],
+            exclude: ["Assets"], plugins: ["EmbedAssets"]
+        ),
         .target(
             name: "ClarmGateway",
             dependencies: [
                 "ClarmSystem", "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
+                "ClarmBots", "ClarmMetrics",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["Assets"],
             plugins: ["EmbedAssets"]
@@ -51,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "clarm",
             dependencies: [
-                "ClarmGateway", "ClarmServer", "ClarmStorage",
+                "ClarmGateway", "ClarmServer", "ClarmStorage", "ClarmSystem", "ClarmBots",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -71,6 +81,7 @@ let package = Package(
         .testTarget(name: "ClarmHTTPTests", dependencies: ["ClarmHTTP", "ClarmTestSupport"]),
         .testTarget(name: "ClarmJSONTests", dependencies: ["ClarmJSON", "ClarmTestSupport"]),
         .testTarget(name: "ClarmEventsTests", dependencies: ["ClarmEvents"]),
+        .testTarget(name: "ClarmBotsTests", dependencies: ["ClarmBots", "ClarmJSON"]),
         .testTarget(name: "ClarmStorageTests", dependencies: ["ClarmStorage", "ClarmTestSupport"]),
         .testTarget(name: "ClarmQueryTests", dependencies: ["ClarmQuery", "ClarmStorage", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(
@@ -90,7 +101,7 @@ if Context.environment["CLARM_BENCHMARKS"] != nil {
         .executableTarget(
             name: "ClarmBenchmarks",
             dependencies: [
-                "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
+                "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery", "ClarmBots",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/ClarmBenchmarks",

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Installs what Clarm needs when missing: liblz4 (headers) and pkg-config to build; with --browser, also
-# Chromium, its WebDriver, and Selenium and pytest for the loader's browser test.
+# Installs what Clarm needs when missing: liblz4 (headers) and pkg-config to build; pytest and prometheus_client
+# for the integration tests; with --browser, also Chromium, its WebDriver, and Selenium for the browser tests,
+# and what checks deploy/.
 set -euo pipefail
 
 packages=()
 command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
 pkg-config --exists liblz4 2>/dev/null || packages+=(liblz4-dev)
+# Site registrations name time zones of the system's tz database.
+[ -f /usr/share/zoneinfo/Europe/Berlin ] || packages+=(tzdata)
 if [ "${1:-}" = "--browser" ]; then
   [ -x /usr/bin/chromium ] || packages+=(chromium)
   [ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
+  # deploy/'s check (Tests/Deploy/check.sh): systemd-analyze, nginx, openssl for a certificate, curl, strace.
+  command -v systemd-analyze >/dev/null 2>&1 || packages+=(systemd)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || packages+=(nginx)
+  command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+  command -v curl >/dev/null 2>&1 || packages+=(curl)
+  command -v strace >/dev/null 2>&1 || packages+=(strace)
 fi
 
 if [ ${#packages[@]} -gt 0 ]; then
@@ -21,4 +30,10 @@ fi
 
 if [ "${1:-}" = "--browser" ]; then
   python3 -c 'import selenium, pytest' 2>/dev/null || python3 -m pip install -q selenium pytest
+  # The referrer list's own library, for the cross-check in Tests/Integration (skipped without it).
+  python3 -c 'import referer_parser' 2>/dev/null || python3 -m pip install -q referer-parser ||
+    echo "referer-parser could not be installed: Tests/Integration skips its cross-check" >&2
 fi
+
+# Tests/Integration reads /metrics with the Prometheus client library's parser.
+python3 -c 'import prometheus_client, pytest' 2>/dev/null || python3 -m pip install -q prometheus_client pytest

@@ -1,4 +1,5 @@
 import Benchmark
+import ClarmBots
 import ClarmEvents
 import ClarmHTTP
 import ClarmQuery
@@ -94,12 +95,40 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The per-event cost of crawler detection on /api/track: one Aho–Corasick pass plus the programs of candidate
+    // patterns. Browsers are the common case (no match); crawlers usually match on a literal; a hostile user agent
+    // full of near misses runs at most `CrawlerMatcher.maxProgramRuns` programs.
+    let crawlers = CrawlerMatcher.shared
+    let agents: [[UInt8]] = [
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    ].map { Array($0.utf8) }
+    Benchmark("CrawlerMatchBrowserUserAgent", configuration: throughput) { benchmark in
+        agents[0].withUnsafeBytes { agent in
+            for _ in benchmark.scaledIterations { blackHole(crawlers.match(agent)) }
+        }
+    }
+    Benchmark("CrawlerMatchMixOf4UserAgents", configuration: throughput) { benchmark in
+        for _ in benchmark.scaledIterations {
+            for agent in agents { agent.withUnsafeBytes { blackHole(crawlers.match($0)) } }
+        }
+    }
+    // The starts of the list's `[\s\S]*` patterns, never completed, and literals of patterns that then fail.
+    let hostile = Array(String(repeating: "Spider Current ContextualBot outcomes.ne RSS Reade spider.co AdsBot-Google- ", count: 28).utf8.prefix(2048))
+    Benchmark("CrawlerMatchHostile2KiBUserAgent", configuration: throughput) { benchmark in
+        hostile.withUnsafeBytes { agent in
+            for _ in benchmark.scaledIterations { blackHole(crawlers.match(agent)) }
+        }
+    }
+
     let segmentRows = 65_536
     let segmentRecords = records(segmentRows)
     Benchmark("SegmentEncode64kEvents", configuration: heavy) { benchmark in
-        segmentRecords.withUnsafeBytes { bytes in
+        try segmentRecords.withUnsafeBytes { bytes in
             for _ in benchmark.scaledIterations {
-                blackHole(SegmentWriter.build(records: bytes, walCovered: 1).summary)
+                blackHole(try SegmentWriter.build(records: bytes, walCovered: 1).summary)
             }
         }
     }
@@ -107,7 +136,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("SegmentDecode4Columns64kEvents", configuration: heavy) { benchmark in
         let path = "/tmp/clarm-benchmark-\(getpid()).cseg"
         defer { unlink(path) }
-        let image = segmentRecords.withUnsafeBytes { SegmentWriter.build(records: $0, walCovered: 1).image }
+        let image = try segmentRecords.withUnsafeBytes { try SegmentWriter.build(records: $0, walCovered: 1).image }
         guard let file = try? PosixFileSystem().create(path) else { return }
         image.withUnsafeBytes { _ = try? file.append($0) }
         file.close()

@@ -49,6 +49,8 @@ public enum EventRejection: Error, Sendable, Equatable, CustomStringConvertible 
     case empty(EventField)
     case tooLong(EventField)
     case badTimestamp(EventField)
+    case timestampTooOld(maxAgeDays: Int)
+    case timestampInFuture
     case noSite
 
     public var description: String {
@@ -60,6 +62,8 @@ public enum EventRejection: Error, Sendable, Equatable, CustomStringConvertible 
         case .empty(let f): "\(f.name) must not be empty"
         case .tooLong(let f): "\(f.name) is longer than \(f.maxLength) bytes"
         case .badTimestamp(let f): "\(f.name) must be an ISO 8601 UTC timestamp such as 2026-11-05T08:19:19.685Z"
+        case .timestampTooOld(let days): "timestamp is more than \(days) day\(days == 1 ? "" : "s") old"
+        case .timestampInFuture: "timestamp is more than 1 hour in the future"
         case .noSite: "site is required when url is not an absolute URL with a host"
         }
     }

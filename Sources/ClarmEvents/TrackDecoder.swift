@@ -6,6 +6,16 @@ import ClarmJSON
 /// refused whole; an event that is JSON but breaks a field rule is rejected alone and the rest are kept.
 public struct TrackDecoder {
     public static let maxBatch = 1000
+    /// Default of `maxEventAgeDays` (`clarm serve --max-event-age`).
+    public static let defaultMaxEventAgeDays = 30
+    /// The most `maxEventAgeDays` may be: a century, far past any history worth importing.
+    public static let maxEventAgeLimit = 36_500
+    /// How far ahead of the server clock a timestamp may be.
+    public static let maxFuture: Int64 = 3_600_000
+
+    /// How old an event's timestamp may be, in days before the server clock. The window keeps every
+    /// segment's time span (its zone maps, its retention) to real traffic: no year 1, no year 9999.
+    public let maxEventAgeDays: Int
 
     private enum Slot {
         case absent
@@ -19,7 +29,9 @@ public struct TrackDecoder {
     private var scratch: [UInt8] = []
     private var writer = EventRecordWriter()
 
-    public init() {
+    /// `maxEventAgeDays` is clamped to `1...maxEventAgeLimit`.
+    public init(maxEventAgeDays: Int = Self.defaultMaxEventAgeDays) {
+        self.maxEventAgeDays = min(max(maxEventAgeDays, 1), Self.maxEventAgeLimit)
         scratch.reserveCapacity(256)
     }
 
@@ -125,6 +137,10 @@ public struct TrackDecoder {
                 timestamp += context.receivedAt - sentAt
             }
         }
+        if timestamp < context.receivedAt - Int64(maxEventAgeDays) * 86_400_000 {
+            return .timestampTooOld(maxAgeDays: maxEventAgeDays)
+        }
+        if timestamp > context.receivedAt + Self.maxFuture { return .timestampInFuture }
 
         writer.begin(&out)
         var urlBytes = 0..<0

@@ -2,7 +2,7 @@ import ClarmHTTP
 import ClarmServer
 import ClarmStorage
 
-/// Files served from the binary — `GET /clarm.js` (the loader) and `GET /` (the dashboard) — with strong
+/// Files served from the binary — `GET /clarm.js` (the loader), `GET /` (the dashboard) and its icon — with strong
 /// ETags so browsers revalidate cheaply.
 extension Gateway {
     struct Asset: Sendable {
@@ -10,11 +10,18 @@ extension Gateway {
         let contentType: StaticString
         let cacheControl: StaticString
         let etag: [UInt8]
+        /// Whether pages of any origin may read it (the loader, which sites embed).
+        let anyOrigin: Bool
+        /// Further headers: the dashboard's security policy.
+        let headers: [(name: StaticString, value: [UInt8])]
 
-        init(_ bytes: [UInt8], contentType: StaticString, cacheControl: StaticString) {
+        init(_ bytes: [UInt8], contentType: StaticString, cacheControl: StaticString, anyOrigin: Bool = false,
+             headers: [(name: StaticString, value: [UInt8])] = []) {
             self.bytes = bytes
             self.contentType = contentType
             self.cacheControl = cacheControl
+            self.anyOrigin = anyOrigin
+            self.headers = headers
             let hash = bytes.withUnsafeBytes { FNV1a.hash($0) }
             let hex = String(hash, radix: 16)
             etag = Array(("\"" + String(repeating: "0", count: 16 - hex.count) + hex + "\"").utf8)
@@ -22,8 +29,15 @@ extension Gateway {
     }
 
     /// An hour of freshness for the loader, which sites embed on every page; the dashboard revalidates each time.
-    static let loader = Asset(Assets.clarmJs, contentType: "application/javascript; charset=utf-8", cacheControl: "public, max-age=3600")
-    static let dashboard = Asset(Assets.dashboardHtml, contentType: "text/html; charset=utf-8", cacheControl: "no-cache")
+    static let loader = Asset(Assets.clarmJs, contentType: "application/javascript; charset=utf-8", cacheControl: "public, max-age=3600",
+                              anyOrigin: true)
+    /// The dashboard runs only its own inline code, talks only to its origin, is never framed and sends no referrer.
+    static let dashboard = Asset(Assets.dashboardHtml, contentType: "text/html; charset=utf-8", cacheControl: "no-cache", headers: [
+        ("Content-Security-Policy", ContentSecurityPolicy.forPage(Assets.dashboardHtml)),
+        ("X-Frame-Options", Array("DENY".utf8)),
+        ("Referrer-Policy", Array("no-referrer".utf8)),
+    ])
+    static let favicon = Asset(Assets.faviconSvg, contentType: "image/svg+xml", cacheControl: "public, max-age=86400")
 
     func serve(_ asset: Asset, _ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
         let etag = asset.etag
@@ -35,7 +49,8 @@ extension Gateway {
         response.start(fresh ? .notModified : .ok)
         etag.withUnsafeBytes { response.header("ETag", $0) }
         response.header("Cache-Control", asset.cacheControl)
-        response.header("Access-Control-Allow-Origin", "*")
+        (asset.anyOrigin ? CrossOrigin.any : crossOrigin).write(&response)
+        for (name, value) in asset.headers { value.withUnsafeBytes { response.header(name, $0) } }
         if fresh {
             response.noBody()
         } else {

@@ -1,42 +1,69 @@
 import ClarmHTTP
 import ClarmServer
 
-/// Cross-origin access (Fetch standard, CORS protocol): sites post events from their own origin.
-extension Gateway {
-    /// Lets the requesting origin read the response; responses vary by Origin, so caches must key on it.
-    func allowOrigin(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
-        Self.allowOrigin(request.header("origin"), &response)
-    }
+/// What a response tells browsers about reading it from another origin (Fetch standard, CORS protocol).
+///
+/// Sites post events from their own origins, so `/api/track` lets any origin read its answers and `/clarm.js` is
+/// readable by all. Everything else holds or leads to the data: only a `--dashboard-origin` may read it.
+enum CrossOrigin: Sendable {
+    /// No CORS header: browsers keep the response from other origins.
+    case none
+    /// Not readable by this request's origin, but readable by another one: caches must key on Origin.
+    case varies
+    /// Readable by this origin (echoed, with `Vary: Origin`).
+    case origin([UInt8])
+    /// Readable by any origin.
+    case any
 
-    /// The same for a response written after the request is gone, from a copy of its Origin.
-    static func allowOrigin(_ origin: [UInt8]?, _ response: inout HTTPResponseWriter) {
-        if let origin {
-            origin.withUnsafeBytes { allowOrigin($0, &response) }
-        } else {
-            allowOrigin(UnsafeRawBufferPointer?.none, &response)
-        }
-    }
-
-    static func allowOrigin(_ origin: UnsafeRawBufferPointer?, _ response: inout HTTPResponseWriter) {
-        if let origin {
-            response.header("Access-Control-Allow-Origin", origin)
+    func write(_ response: inout HTTPResponseWriter) {
+        switch self {
+        case .none:
+            break
+        case .varies:
             response.header("Vary", "Origin")
-        } else {
+        case .origin(let origin):
+            origin.withUnsafeBytes { response.header("Access-Control-Allow-Origin", $0) }
+            response.header("Vary", "Origin")
+        case .any:
             response.header("Access-Control-Allow-Origin", "*")
         }
     }
 
-    /// Answers an `OPTIONS` preflight with 204 and the methods and headers the route accepts.
+    var allowsReading: Bool {
+        switch self {
+        case .none, .varies: false
+        case .origin, .any: true
+        }
+    }
+}
+
+extension Gateway {
+    /// `/api/track`: the requesting origin, whichever it is.
+    static func trackCrossOrigin(_ request: HTTPRequest) -> CrossOrigin {
+        request.header("origin").map { .origin(Array($0)) } ?? .any
+    }
+
+    /// Any other route: only a configured dashboard origin.
+    func privateCrossOrigin(_ request: HTTPRequest) -> CrossOrigin {
+        if access.dashboardOrigins.isEmpty { return .none }
+        guard let origin = request.header("origin"), access.allowsDashboardOrigin(origin) else { return .varies }
+        return .origin(Array(origin))
+    }
+
+    /// Answers an `OPTIONS` preflight with 204; the methods and headers the route accepts go only to an origin
+    /// allowed to read it, so the browser refuses the others.
     func preflight(_ request: HTTPRequest, _ response: inout HTTPResponseWriter, methods: StaticString) {
         response.start(.noContent)
-        allowOrigin(request, &response)
-        response.header("Access-Control-Allow-Methods", methods)
-        if let requested = request.header("access-control-request-headers") {
-            response.header("Access-Control-Allow-Headers", requested)
-        } else {
-            response.header("Access-Control-Allow-Headers", "Content-Type, Authorization")
+        crossOrigin.write(&response)
+        if crossOrigin.allowsReading {
+            response.header("Access-Control-Allow-Methods", methods)
+            if let requested = request.header("access-control-request-headers") {
+                response.header("Access-Control-Allow-Headers", requested)
+            } else {
+                response.header("Access-Control-Allow-Headers", "Content-Type, Authorization")
+            }
+            response.header("Access-Control-Max-Age", 86400)
         }
-        response.header("Access-Control-Max-Age", 86400)
         response.noBody()
     }
 }

@@ -4,7 +4,6 @@ import ClarmJSON
 import ClarmQuery
 import ClarmServer
 import ClarmSystem
-import Dispatch
 
 extension Gateway {
     /// `POST /api/query`: runs on a query thread, never on the event loop; the response is resumed when done.
@@ -12,67 +11,18 @@ extension Gateway {
         guard authorized(request, &response) else { return }
         let query: Query
         do throws(QueryError) {
-            query = try Query.parse(request.body, now: wallClockMilliseconds())
+            query = try Query.parse(request.body, now: wallClockMilliseconds(), siteTimezone: registeredTimezone)
+            try query.checkLimits()
         } catch {
             sendError(.badRequest, error.description, request, &response)
             return
         }
-        let engine = queryEngine
-        respondLater(request, &response) {
-            let started = monotonicMilliseconds()
-            let outcome = Result { () throws(QueryError) in try engine.run(query) }
+        respondLater(request, &response) { engine, started throws(QueryError) in
+            let result = try engine.run(query)
             var json = JSONWriter(capacity: 4096)
-            switch outcome {
-            case .success(let result):
-                QueryAnswer.write(result, query: query, tookMilliseconds: monotonicMilliseconds() - started, into: &json)
-                return (.ok, json.bytes)
-            case .failure(let error):
-                json.raw(#"{"error":"#)
-                json.string(error.description)
-                json.raw("}")
-                return (error.field == "storage" ? .internalServerError : .badRequest, json.bytes)
-            }
+            QueryAnswer.write(result, query: query, tookMilliseconds: monotonicMilliseconds() - started, into: &json)
+            return (.ok, json.bytes)
         }
-    }
-
-    /// Runs `work` on a query thread and answers with the status and JSON body it returns; the event loop
-    /// serves other connections meanwhile.
-    func respondLater(_ request: HTTPRequest, _ response: inout HTTPResponseWriter,
-                      _ work: @escaping @Sendable () -> (HTTPStatus, [UInt8])) {
-        let origin = request.header("origin").map { Array($0) }
-        let pending = response.suspend()
-        DispatchQueue.global(qos: .userInitiated).async {
-            let (status, body) = work()
-            pending.resume { response in
-                response.start(status)
-                Gateway.allowOrigin(origin, &response)
-                body.withUnsafeBytes { response.body($0, contentType: "application/json") }
-            }
-        }
-    }
-
-    /// Query routes need `Authorization: Bearer <key>` when keys are configured; a missing or wrong key gets 401.
-    func authorized(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) -> Bool {
-        guard !apiKeys.isEmpty else { return true }
-        if let header = request.header("authorization"), header.count > 7,
-           header.prefix(7).elementsEqual("Bearer ".utf8) {
-            let presented = header.dropFirst(7)
-            // Compare every key in full, so timing does not tell how much of a key matched.
-            var match = false
-            for key in apiKeys where key.count == presented.count {
-                var difference: UInt8 = 0
-                for (a, b) in zip(key, presented) { difference |= a ^ b }
-                if difference == 0 { match = true }
-            }
-            if match { return true }
-        }
-        json.reset()
-        json.raw(#"{"error":"a valid API key is required: send Authorization: Bearer <key>"}"#)
-        response.start(.unauthorized)
-        response.header("WWW-Authenticate", "Bearer")
-        allowOrigin(request, &response)
-        json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
-        return false
     }
 }
 
@@ -134,6 +84,8 @@ enum QueryAnswer {
         json.integer(query.limit)
         json.raw(#","offset":"#)
         json.integer(query.offset)
+        json.raw(#","timezone":"#)
+        json.string(query.timezone.name)
         json.raw("}}")
     }
 }

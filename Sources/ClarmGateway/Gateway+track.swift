@@ -24,29 +24,43 @@ extension Gateway {
             sendError(status, error.description, request, &response)
             return
         }
-        let rejections = batch.rejections.map { (index: $0.index, message: $0.reason.description) }
-        guard batch.acceptedCount > 0 else {
-            json.reset()
-            TrackAnswer.write(accepted: 0, duplicates: 0, rejections: rejections, into: &json)
-            send(.accepted, request, &response)
+        var rejections = batch.rejections.map { (index: $0.index, message: $0.reason.description) }
+        runtime.metrics.countRejections(batch.rejections)
+        if case .overLimit(let site, let retryAfter) = checkSites(request, rejections: &rejections) {
+            sendError(.tooManyRequests, "site \(site) is over its event rate limit; nothing was stored, retry after \(retryAfter) s",
+                      request, &response, retryAfter: retryAfter)
             return
         }
 
-        // Split the records by shard; each shard gets one append with its part.
+        // Split the records by shard; each shard gets one append with its part. Crawlers' events are dropped.
         if shardRecords.count != store.shardCount {
             shardRecords = Array(repeating: [], count: store.shardCount)
             shardCounts = Array(repeating: 0, count: store.shardCount)
         }
+        var ordinal = 0, bots = 0
         _ = batch.records.withUnsafeBytes { records in
             EventRecordView.forEach(in: records) { view in
+                defer { ordinal += 1 }
+                guard siteRules.keeps(ordinal) else { return }
+                if crawlerFilter?.isCrawler(view.userAgent) == true {
+                    bots += 1
+                    return
+                }
                 let shard = store.shard(forVisitor: view.visitorID)
                 shardRecords[shard].append(contentsOf: view.bytes)
                 shardCounts[shard] += 1
             }
         }
+        runtime.metrics.bots.add(bots)
         let shardsUsed = shardCounts.count { $0 > 0 }
-        let answer = TrackAnswer(shards: shardsUsed, rejections: rejections,
-                                 origin: request.header("origin").map { Array($0) })
+        guard shardsUsed > 0 else {
+            json.reset()
+            TrackAnswer.write(accepted: 0, duplicates: 0, bots: bots, rejections: rejections, into: &json)
+            send(.accepted, request, &response)
+            return
+        }
+        let answer = TrackAnswer(shards: shardsUsed, bots: bots, rejections: rejections, metrics: runtime.metrics,
+                                 crossOrigin: crossOrigin)
         let pending = response.suspend()
         for shard in 0..<store.shardCount where shardCounts[shard] > 0 {
             store.append(shard: shard, records: shardRecords[shard], count: shardCounts[shard]) { outcome in
@@ -72,13 +86,17 @@ final class TrackAnswer: Sendable {
     }
 
     private let state: Mutex<State>
+    private let bots: Int
     private let rejections: [(index: Int, message: String)]
-    private let origin: [UInt8]?
+    private let metrics: GatewayMetrics
+    private let crossOrigin: CrossOrigin
 
-    init(shards: Int, rejections: [(index: Int, message: String)], origin: [UInt8]?) {
+    init(shards: Int, bots: Int, rejections: [(index: Int, message: String)], metrics: GatewayMetrics, crossOrigin: CrossOrigin) {
         state = Mutex(State(remaining: shards))
+        self.bots = bots
         self.rejections = rejections
-        self.origin = origin
+        self.metrics = metrics
+        self.crossOrigin = crossOrigin
     }
 
     /// Records one shard's outcome; true when it was the last.
@@ -107,18 +125,23 @@ final class TrackAnswer: Sendable {
             response.start(.serviceUnavailable)
             response.header("Retry-After", failure.retryAfter)
         } else {
-            Self.write(accepted: accepted, duplicates: duplicates, rejections: rejections, into: &json)
+            Self.write(accepted: accepted, duplicates: duplicates, bots: bots, rejections: rejections, into: &json)
+            metrics.accepted.add(accepted)
+            metrics.duplicates.add(duplicates)
             response.start(.accepted)
         }
-        Gateway.allowOrigin(origin, &response)
+        crossOrigin.write(&response)
         json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
     }
 
-    static func write(accepted: Int, duplicates: Int, rejections: [(index: Int, message: String)], into json: inout JSONWriter) {
+    static func write(accepted: Int, duplicates: Int, bots: Int, rejections: [(index: Int, message: String)],
+                      into json: inout JSONWriter) {
         json.raw(#"{"accepted":"#)
         json.integer(accepted)
         json.raw(#","duplicates":"#)
         json.integer(duplicates)
+        json.raw(#","bots":"#)
+        json.integer(bots)
         json.raw(#","rejected":"#)
         json.array(rejections) { rejection, json in
             json.raw(#"{"index":"#)

@@ -23,54 +23,44 @@ extension Gateway {
             let value: JSONValue = text.contains(",")
                 ? .array(text.split(separator: ",", omittingEmptySubsequences: false).map { .string(String($0)) })
                 : .string(text)
-            range = try Query.parseRange(value, now: wallClockMilliseconds())
+            range = try Query.parseRange(value, now: wallClockMilliseconds(), zone: listZone(parameters, site: site))
             limit = try Self.integer(parameters["limit"], field: "limit", default: 50, range: 1...1000)
             offset = try Self.integer(parameters["offset"], field: "offset", default: 0, range: 0...Int(Int32.max))
         } catch {
             sendError(.badRequest, error.description, request, &response)
             return
         }
-        let engine = queryEngine
-        respondLater(request, &response) {
+        respondLater(request, &response) { engine, _ throws(QueryError) in
             var json = JSONWriter(capacity: 8192)
-            do throws(QueryError) {
-                switch route {
-                case .visitors:
-                    let (rows, total) = try engine.visitors(site: site, from: range.0, to: range.1, search: parameters["search"],
-                                                            limit: limit, offset: offset)
-                    json.raw(#"{"visitors":"#)
-                    json.array(rows) { row, json in
-                        Self.write(row, &json)
-                        json.raw("}")
-                    }
-                    json.raw(#","meta":{"total":"#)
-                    json.integer(total)
-                    json.raw("}}")
-                case .visitor(let id):
-                    guard let detail = try engine.visitor(site: site, id: id) else {
-                        json.raw(#"{"error":"no events of this visitor on this site"}"#)
-                        return (.notFound, json.bytes)
-                    }
-                    Self.write(detail.summary, &json)
-                    json.raw(#","timeline":"#)
-                    json.array(detail.timeline) { event, json in Self.write(event, &json) }
+            switch route {
+            case .visitors:
+                let (rows, total) = try engine.visitors(site: site, from: range.0, to: range.1, search: parameters["search"],
+                                                        limit: limit, offset: offset)
+                json.raw(#"{"visitors":"#)
+                json.array(rows) { row, json in
+                    Self.write(row, &json)
                     json.raw("}")
-                case .conversions:
-                    let (rows, total) = try engine.conversions(site: site, from: range.0, to: range.1, limit: limit, offset: offset)
-                    json.raw(#"{"conversions":"#)
-                    json.array(rows) { row, json in Self.write(row, &json) }
-                    json.raw(#","meta":{"total":"#)
-                    json.integer(total)
-                    json.raw("}}")
                 }
-                return (.ok, json.bytes)
-            } catch {
-                json.reset()
-                json.raw(#"{"error":"#)
-                json.string(error.description)
+                json.raw(#","meta":{"total":"#)
+                json.integer(total)
+                json.raw("}}")
+            case .visitor(let id):
+                guard let detail = try engine.visitor(site: site, id: id) else {
+                    return (.notFound, Self.errorBody("no events of this visitor on this site"))
+                }
+                Self.write(detail.summary, &json)
+                json.raw(#","timeline":"#)
+                json.array(detail.timeline) { event, json in Self.write(event, &json) }
                 json.raw("}")
-                return (.internalServerError, json.bytes)
+            case .conversions:
+                let (rows, total) = try engine.conversions(site: site, from: range.0, to: range.1, limit: limit, offset: offset)
+                json.raw(#"{"conversions":"#)
+                json.array(rows) { row, json in Self.write(row, &json) }
+                json.raw(#","meta":{"total":"#)
+                json.integer(total)
+                json.raw("}}")
             }
+            return (.ok, json.bytes)
         }
     }
 
@@ -161,6 +151,8 @@ extension Gateway {
         json.string(touch.landingPage)
         json.raw(#","time":"#)
         json.string(Timestamp.format(touch.time))
+        json.raw(#","channel":"#)
+        json.string(touch.channel)
         json.raw("}")
     }
 

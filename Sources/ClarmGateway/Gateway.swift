@@ -1,3 +1,4 @@
+import ClarmBots
 import ClarmEvents
 import ClarmHTTP
 import ClarmJSON
@@ -11,26 +12,59 @@ import ClarmStorage
 /// - `POST /api/query`: aggregates out (`Gateway+query.swift`), behind API keys when configured.
 /// - `GET /api/visitors`, `/api/visitors/{id}`, `/api/conversions` (`Gateway+visitors.swift`), likewise.
 /// - `GET /clarm.js`: the loader; `GET /`: the dashboard (`Gateway+assets.swift`, files in `Assets/`).
-/// - `GET /healthz`: liveness.
+/// - `GET /healthz`: liveness and storage problems (`Gateway+health.swift`).
+/// - `/api/sites`, `/api/sites/{site}`: registered sites (`Gateway+sites.swift`), behind API keys when configured.
+/// - `GET /metrics`: Prometheus metrics (`Gateway+metrics.swift`), behind API keys when configured.
+/// Every request first passes the per-address rate limit (`Gateway+admission.swift`).
+///
+/// Routes other than the loader, tracking, liveness and the icon are private (`Gateway+host.swift`): they answer
+/// only to the gateway's own names and let only `--dashboard-origin`s read them cross-origin (`Gateway+cors.swift`).
 public final class Gateway: HTTPHandler {
     let store: Store
-    let queryEngine: QueryEngine
-    /// Keys accepted for the query routes; none means the query routes are open.
-    let apiKeys: [[UInt8]]
+    /// Shared by every loop's gateway: query scheduler, metrics, crawler matcher.
+    let runtime: GatewayRuntime
+    /// Host names, browser origins and API keys the private routes accept.
+    let access: GatewayAccess
+    /// What the current request's responses tell browsers about cross-origin reads; set for each request.
+    var crossOrigin = CrossOrigin.none
     var decoder = TrackDecoder()
     var batch = TrackBatch()
     var json = JSONWriter(capacity: 1024)
     /// Records of the current request, split by shard; reused.
     var shardRecords: [[UInt8]] = []
     var shardCounts: [Int] = []
+    let traffic: TrafficPolicy
+    /// This loop's copy of the registered sites and its per-request scratch (`Gateway+siteRules.swift`).
+    var siteRules = SiteRules()
+    /// Drops crawlers' events; nil with `--keep-bots`.
+    var crawlerFilter: CrawlerFilter?
 
-    public init(store: Store, apiKeys: [String] = []) {
+    /// `runtime` must be shared by the gateways of all of a server's loops; without one, this gateway gets its own.
+    public init(store: Store, access: GatewayAccess = GatewayAccess(), traffic: TrafficPolicy = TrafficPolicy(),
+                runtime: GatewayRuntime? = nil) {
         self.store = store
-        self.queryEngine = QueryEngine(store: store)
-        self.apiKeys = apiKeys.map { Array($0.utf8) }
+        self.access = access
+        self.traffic = traffic
+        self.runtime = runtime ?? GatewayRuntime(storage: store.metrics)
+        self.crawlerFilter = self.runtime.crawlers.map(CrawlerFilter.init)
+    }
+
+    public func finished(_ status: HTTPStatus, label: UInt8) {
+        runtime.metrics.countResponse(status, route: label)
     }
 
     public func handle(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
+        response.label = GatewayMetrics.Route(path: request.path).rawValue
+        if Self.answersAnyHost(request) {
+            crossOrigin = request.pathIs("/api/track") ? Self.trackCrossOrigin(request) : .none
+        } else {
+            crossOrigin = privateCrossOrigin(request)
+            guard hostAllowed(request) else {
+                misdirected(request, &response)
+                return
+            }
+        }
+        guard admit(request, &response) else { return }
         if request.pathIs("/api/track") {
             switch request.method {
             case .post: track(request, &response)
@@ -54,14 +88,24 @@ public final class Gateway: HTTPHandler {
             case .get, .head: serve(request.pathIs("/") ? Self.dashboard : Self.loader, request, &response)
             default: methodNotAllowed(request, &response, allow: "GET, HEAD")
             }
+        } else if let route = Self.siteRoute(request.path) {
+            sites(route, request, &response)
+        } else if request.pathIs("/favicon.svg") || request.pathIs("/favicon.ico") {
+            switch request.method {
+            case .get, .head: serve(Self.favicon, request, &response)
+            default: methodNotAllowed(request, &response, allow: "GET, HEAD")
+            }
         } else if request.pathIs("/healthz") {
             switch request.method {
             case .get, .head:
-                json.reset()
-                json.raw(#"{"status":"ok"}"#)
-                send(.ok, request, &response)
+                health(request, &response)
             default:
                 methodNotAllowed(request, &response, allow: "GET, HEAD")
+            }
+        } else if request.pathIs("/metrics") {
+            switch request.method {
+            case .get, .head: metrics(request, &response)
+            default: methodNotAllowed(request, &response, allow: "GET, HEAD")
             }
         } else {
             json.reset()
@@ -90,11 +134,11 @@ public final class Gateway: HTTPHandler {
         json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
     }
 
-    /// Sends `json` as the body of a `status` response, with the CORS header a browser needs to read it.
+    /// Sends `json` as the body of a `status` response, with the route's CORS headers.
     func send(_ status: HTTPStatus, _ request: HTTPRequest, _ response: inout HTTPResponseWriter,
               retryAfter: Int? = nil) {
         response.start(status)
-        allowOrigin(request, &response)
+        crossOrigin.write(&response)
         if let retryAfter { response.header("Retry-After", retryAfter) }
         json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
     }
@@ -108,12 +152,12 @@ public final class Gateway: HTTPHandler {
         send(status, request, &response, retryAfter: retryAfter)
     }
 
-    private func methodNotAllowed(_ request: HTTPRequest, _ response: inout HTTPResponseWriter, allow: StaticString) {
+    func methodNotAllowed(_ request: HTTPRequest, _ response: inout HTTPResponseWriter, allow: StaticString) {
         json.reset()
         json.raw(#"{"error":"method not allowed"}"#)
         response.start(.methodNotAllowed)
         response.header("Allow", allow)
-        allowOrigin(request, &response)
+        crossOrigin.write(&response)
         json.bytes.withUnsafeBytes { response.body($0, contentType: "application/json") }
     }
 }

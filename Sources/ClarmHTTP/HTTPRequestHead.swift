@@ -79,7 +79,8 @@ public struct HTTPRequestHead: Sendable {
         return nil
     }
 
-    static func nameEquals(_ name: Range<Int>, _ lowercaseName: StaticString, in request: UnsafeRawBufferPointer) -> Bool {
+    /// Whether the field name at `name` is `lowercaseName`, ignoring ASCII case.
+    public static func nameEquals(_ name: Range<Int>, _ lowercaseName: StaticString, in request: UnsafeRawBufferPointer) -> Bool {
         guard name.count == lowercaseName.utf8CodeUnitCount else { return false }
         return lowercaseName.withUTF8Buffer { literal in
             var i = 0

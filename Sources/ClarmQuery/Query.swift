@@ -13,6 +13,7 @@ public struct Query: Sendable {
         case eventProperty(String)
         case visitEntryPage, visitSource, visitReferrer, visitUTMSource, visitUTMMedium, visitUTMCampaign
         case visitBrowser, visitOS, visitDevice
+        case visitChannel
 
         public init?(_ name: String) {
             switch name {
@@ -32,6 +33,7 @@ public struct Query: Sendable {
             case "visit:browser": self = .visitBrowser
             case "visit:os": self = .visitOS
             case "visit:device": self = .visitDevice
+            case "visit:channel": self = .visitChannel
             default:
                 guard name.hasPrefix("event:props:"), name.count > 12 else { return nil }
                 self = .eventProperty(String(name.dropFirst(12)))
@@ -54,6 +56,7 @@ public struct Query: Sendable {
             case .visitBrowser: "visit:browser"
             case .visitOS: "visit:os"
             case .visitDevice: "visit:device"
+            case .visitChannel: "visit:channel"
             }
         }
 
@@ -100,31 +103,37 @@ public struct Query: Sendable {
     public var offset: Int
     /// How conversions are credited to visit dimensions; nil: to the visit they happened in.
     public var attribution: Attribution?
+    /// The zone whose calendar buckets and relative ranges follow: the query's `timezone`, else the site's.
+    public var timezone: TimeZoneRules = .utc
 
     public enum Attribution: String, Sendable {
         case firstTouch = "first_touch"
         case lastTouch = "last_touch"
     }
 
-    public static let maxLimit = 100_000
+    public static let maxLimit = 10_000
 }
 
 /// A query that cannot run, naming the field at fault.
 public struct QueryError: Error, Sendable, CustomStringConvertible {
     public let field: String
     public let problem: String
+    public let kind: Kind
 
-    public init(field: String, problem: String) {
+    public init(field: String, problem: String, kind: Kind = .invalid) {
         self.field = field
         self.problem = problem
+        self.kind = kind
     }
 
     public var description: String { "\(field): \(problem)" }
 }
 
 extension Query {
-    /// Parses a request body; `now` (UTC milliseconds) anchors relative ranges such as `"7d"`.
-    public static func parse(_ body: UnsafeRawBufferPointer, now: Int64) throws(QueryError) -> Query {
+    /// Parses a request body; `now` (UTC milliseconds) anchors relative ranges such as `"7d"`; `siteTimezone`
+    /// names a site's registered zone (nil: UTC), used when the query names none.
+    public static func parse(_ body: UnsafeRawBufferPointer, now: Int64, zones: TimeZoneDatabase = .system,
+                             siteTimezone: (String) -> String? = { _ in nil }) throws(QueryError) -> Query {
         let json: JSONValue
         do throws(JSONError) {
             json = try JSONValue.parse(body)
@@ -132,14 +141,15 @@ extension Query {
             throw QueryError(field: "body", problem: error.description)
         }
         guard case .object = json else { throw QueryError(field: "body", problem: "must be a JSON object") }
-        let known: Set<String> = ["site", "date_range", "metrics", "dimensions", "filters", "order_by", "limit", "offset", "attribution"]
+        let known: Set<String> = ["site", "date_range", "metrics", "dimensions", "filters", "order_by", "limit", "offset", "attribution", "timezone"]
         if case .object(let members) = json, let unknown = members.first(where: { !known.contains($0.key) }) {
             throw QueryError(field: unknown.key, problem: "unknown field")
         }
         guard let site = json["site"]?.string, !site.isEmpty else {
             throw QueryError(field: "site", problem: "required: the site's host, such as shop.example.com")
         }
-        let (from, to) = try parseRange(json["date_range"] ?? .string("30d"), now: now)
+        let timezone = try zone(json["timezone"], site: site.lowercased(), zones: zones, siteTimezone: siteTimezone)
+        let (from, to) = try parseRange(json["date_range"] ?? .string("30d"), now: now, zone: timezone)
 
         guard let metricValues = json["metrics"]?.array, !metricValues.isEmpty else {
             throw QueryError(field: "metrics", problem: "required: a non-empty array of metric names")
@@ -218,7 +228,7 @@ extension Query {
             attribution = model
         }
         return Query(site: site.lowercased(), from: from, to: to, metrics: metrics, dimensions: dimensions,
-                     filters: filters, orderBy: orderBy, limit: limit, offset: offset, attribution: attribution)
+                     filters: filters, orderBy: orderBy, limit: limit, offset: offset, attribution: attribution, timezone: timezone)
     }
 
     static func integer(_ value: JSONValue?, field: String, default fallback: Int, range: ClosedRange<Int>) throws(QueryError) -> Int {
@@ -229,31 +239,53 @@ extension Query {
         return number
     }
 
-    /// `[from, to)`: two instants or dates, or `"day"` (today, UTC), `"7d"`, `"30d"` (ending with today), `"all"`.
-    public static func parseRange(_ value: JSONValue, now: Int64) throws(QueryError) -> (Int64, Int64) {
-        let day: Int64 = 86_400_000
-        let todayStart = now - ((now % day) + day) % day
+    /// The query's zone: `timezone` when given (a tz database name), else the site's registered zone, else UTC.
+    public static func zone(_ value: JSONValue?, site: String, zones: TimeZoneDatabase,
+                            siteTimezone: (String) -> String?) throws(QueryError) -> TimeZoneRules {
+        let name: String
+        if let value, value != .null {
+            guard let text = value.string else { throw QueryError(field: "timezone", problem: "must be a zone name such as Europe/Berlin") }
+            name = text
+        } else {
+            name = siteTimezone(site) ?? "UTC"
+        }
+        do throws(TimeZoneFileError) {
+            return try zones.rules(named: name)
+        } catch {
+            throw QueryError(field: "timezone", problem: "\(String(name.prefix(TimeZoneDatabase.maxNameBytes)).debugDescription): \(error)")
+        }
+    }
+
+    /// `[from, to)`: two instants or dates (a date is local midnight), or `"day"` (today), `"7d"`, `"30d"`
+    /// (ending with today), `"month"` (this calendar month up to the end of today), `"all"`; days are `zone`'s.
+    public static func parseRange(_ value: JSONValue, now: Int64, zone: TimeZoneRules = .utc) throws(QueryError) -> (Int64, Int64) {
+        let today = zone.localDay(at: now)
+        let endOfToday = zone.startOfLocalDay(today + 1)
         switch value {
-        case .string("day"): return (todayStart, todayStart + day)
-        case .string("7d"): return (todayStart - 6 * day, todayStart + day)
-        case .string("30d"): return (todayStart - 29 * day, todayStart + day)
+        case .string("day"): return (zone.startOfLocalDay(today), endOfToday)
+        case .string("7d"): return (zone.startOfLocalDay(today - 6), endOfToday)
+        case .string("30d"): return (zone.startOfLocalDay(today - 29), endOfToday)
+        case .string("month"):
+            let (year, month, _) = Timestamp.civilFromDays(today)
+            return (zone.startOfLocalDay(Timestamp.daysFromCivil(year: year, month: month, day: 1)), endOfToday)
         case .string("all"): return (Int64.min, Int64.max)
         case .array(let ends) where ends.count == 2:
-            guard let from = ends[0].string.flatMap(instant), let to = ends[1].string.flatMap(instant) else {
+            guard let from = ends[0].string.flatMap({ instant($0, zone: zone) }), let to = ends[1].string.flatMap({ instant($0, zone: zone) }) else {
                 throw QueryError(field: "date_range", problem: "each end must be an ISO 8601 instant (2026-11-01T00:00:00Z) or a date (2026-11-01)")
             }
             guard from < to else { throw QueryError(field: "date_range", problem: "the start must come before the end") }
             return (from, to)
         default:
-            throw QueryError(field: "date_range", problem: "must be [from, to], \"day\", \"7d\", \"30d\" or \"all\"")
+            throw QueryError(field: "date_range", problem: "must be [from, to], \"day\", \"7d\", \"30d\", \"month\" or \"all\"")
         }
     }
 
-    /// An ISO 8601 instant, or a date read as that day's UTC midnight.
-    static func instant(_ text: String) -> Int64? {
+    /// An ISO 8601 instant, or a date read as that day's start in `zone`.
+    static func instant(_ text: String, zone: TimeZoneRules) -> Int64? {
         let bytes = Array(text.utf8)
         if bytes.count == 10 {
-            return Array((text + "T00:00:00Z").utf8).withUnsafeBytes { Timestamp.parse($0) }
+            guard let midnight = Array((text + "T00:00:00Z").utf8).withUnsafeBytes({ Timestamp.parse($0) }) else { return nil }
+            return zone.startOfLocalDay(Int(LocalCalendar.floor(midnight, LocalCalendar.day) / LocalCalendar.day))
         }
         return bytes.withUnsafeBytes { Timestamp.parse($0) }
     }

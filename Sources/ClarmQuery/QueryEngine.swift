@@ -25,9 +25,12 @@ public struct QueryResult: Sendable {
 /// Runs aggregate queries over every shard in parallel; see `docs/QUERIES.md` for the definitions.
 public struct QueryEngine: Sendable {
     public let store: Store
+    /// Stops the engine's scans at a deadline, a disconnect or a row cap (`QueryControl`).
+    public let control: QueryControl
 
-    public init(store: Store) {
+    public init(store: Store, control: QueryControl = .unlimited) {
         self.store = store
+        self.control = control
     }
 
     public func run(_ query: Query) throws(QueryError) -> QueryResult {
@@ -50,7 +53,9 @@ public struct QueryEngine: Sendable {
                 selection.columns = query.segmentColumns
                 selection.events = query.pushedDownEventNames
                 selection.propertyKey = propertyKeys.first.map { Array($0.utf8) }
+                selection.control = control
                 let rows = try ShardRows.scan(shards[index], selection)
+                if control.stopped != nil { return }
                 var aggregation = ShardAggregation(query: query, rows: rows)
                 let groups = aggregation.run()
                 partials.withLock { $0[index] = groups }
@@ -61,6 +66,7 @@ public struct QueryEngine: Sendable {
         if let failure = failure.withLock({ $0 }) {
             throw QueryError(field: "storage", problem: "damaged data: \(failure)")
         }
+        try control.check()
         // Visitors live in exactly one shard, so every count adds up across shards.
         var merged: [[String]: Accumulator] = [:]
         for (_, groups) in partials.withLock({ $0 }) {
@@ -94,6 +100,9 @@ public struct QueryEngine: Sendable {
                 case .decimal(let d): (d, "")
                 case .money: (0, "")
                 }
+            case .dimension(.time(.hour)):
+                // Hour labels carry their UTC offset; ordered by instant, a fall-back's repeated hour sorts right.
+                (Double(LocalCalendar.instant(ofHourLabel: row.dimensions[query.dimensions.firstIndex(of: .time(.hour))!])), "")
             case .dimension(let dimension):
                 (0, row.dimensions[query.dimensions.firstIndex(of: dimension)!])
             }

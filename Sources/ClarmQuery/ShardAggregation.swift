@@ -23,6 +23,8 @@ struct ShardAggregation {
     private var hosts: [UInt32: Int64] = [:]
     private var filterDecisions: [[Int64: Bool]]
     private var visitValueCache: [FirstEvent: [Int64]] = [:]
+    /// The query zone's offsets over the rows' instants, for time buckets.
+    private let calendar: LocalCalendar
 
     /// What visit attributes depend on.
     private struct FirstEvent: Hashable {
@@ -39,6 +41,9 @@ struct ShardAggregation {
         self.visitDimensions = visitDimensions
         filterDecisions = Array(repeating: [:], count: query.filters.count)
         needsVisits = query.needsVisits
+        let bucketed = (query.dimensions + query.filters.map(\.dimension)).contains { if case .time = $0 { true } else { false } }
+        calendar = LocalCalendar(zone: query.timezone, from: query.from, to: query.to,
+                                 covering: bucketed ? rows.rows : [])
     }
 
     mutating func run() -> [[String]: Accumulator] {
@@ -48,9 +53,10 @@ struct ShardAggregation {
         // With attribution the rows cover the visitors' whole history; metrics still see only the range.
         let attributing = query.attribution != nil && !visitDimensions.isEmpty
         var inRange: [EventRow] = []
-        var historyVisitOf: [Int] = [], historyFirsts: [Int] = []
-        var historySource: [Bool] = []
-        var visitOf: [Int] = [], firsts: [Int] = []
+        /// `history` index of each `inRange` row.
+        var historyIndex: [Int] = []
+        var historyVisits = Visits(), visits = Visits()
+        var historySource: [Bool] = [], lastTouch: [Int] = []
         var visitValues: [Int64] = []
         var visitGroups: [Int64: (count: Int, first: Int64, last: Int64, pageViewOnly: Bool)] = [:]
         var visitorGroups: [Int: Bool] = [:]
@@ -64,45 +70,43 @@ struct ShardAggregation {
             let all: ArraySlice<EventRow>
             if attributing {
                 inRange.removeAll(keepingCapacity: true)
-                for row in history where row.timestamp >= query.from && row.timestamp < query.to { inRange.append(row) }
+                historyIndex.removeAll(keepingCapacity: true)
+                for i in history.indices where history[i].timestamp >= query.from && history[i].timestamp < query.to {
+                    inRange.append(history[i])
+                    historyIndex.append(i)
+                }
                 if inRange.isEmpty { continue }
                 all = inRange[...]
-                Visits.assign(history, empty: rows.empty, visitOf: &historyVisitOf, firsts: &historyFirsts)
-                historySource = historyFirsts.map { !isDirect(history[$0]) }
+                historyVisits.assign(history, empty: rows.empty)
+                historySource = historyVisits.firsts.map { !isDirect(history[$0]) }
+                Visits.lastTouch(sourced: historySource, into: &lastTouch)
             } else {
                 all = history
             }
             let start = all.startIndex, end = all.endIndex
-            if needsVisits {
-                Visits.assign(all, empty: rows.empty, visitOf: &visitOf, firsts: &firsts)
-            } else {
-                visitOf.removeAll(keepingCapacity: true)
-                visitOf.append(contentsOf: repeatElement(0, count: all.count))
-            }
+            if needsVisits { visits.assign(all, empty: rows.empty) }
             visitValues.removeAll(keepingCapacity: true)
             if !visitDimensions.isEmpty {
-                for first in firsts { visitValues += valuesOfVisit(all[first]) }
+                for first in visits.firsts { visitValues += valuesOfVisit(all[first]) }
             }
-            visitGroups.removeAll(keepingCapacity: true)
+            // Emptying a table costs its capacity: after a visitor with many visits, start small again.
+            visitGroups.removeAll(keepingCapacity: visitGroups.capacity <= 1024)
             visitorGroups.removeAll(keepingCapacity: true)
             for i in start..<end {
                 let row = all[i]
-                let visit = visitOf[i - start]
+                let visit = needsVisits ? visits.visitOf[i - start] : 0
                 let isPageView = row.event == pageView
                 let isConversion = row.event == purchase || row.event == goal
                 // A conversion's visit dimensions come from the visit its attribution model credits.
                 var values = visitValues
                 var slot = visit
                 if attributing && isConversion {
-                    let own = historyVisitOf[history.firstIndex { $0.sequence == row.sequence }! - history.startIndex]
-                    let credited: Int
-                    switch query.attribution! {
-                    case .firstTouch:
-                        credited = 0
-                    case .lastTouch:
-                        credited = historySource[own] ? own : ((0..<own).last { historySource[$0] } ?? own)
+                    let own = historyVisits.visitOf[historyIndex[i - start] - history.startIndex]
+                    let credited = switch query.attribution! {
+                    case .firstTouch: 0
+                    case .lastTouch: lastTouch[own]
                     }
-                    values = valuesOfVisit(history[historyFirsts[credited]])
+                    values = valuesOfVisit(history[historyVisits.firsts[credited]])
                     slot = 0
                 }
                 var kept = true
@@ -188,7 +192,7 @@ struct ShardAggregation {
     /// A dimension's value as a number: a string id, or a time bucket's start.
     private mutating func value(_ dimension: Query.Dimension, _ row: EventRow, _ visit: Int, _ visitValues: [Int64]) -> Int64 {
         switch dimension {
-        case .time(let bucket): return TimeBuckets.start(of: row.timestamp, bucket)
+        case .time(let bucket): return calendar.bucket(of: row.timestamp, bucket)
         case .eventName: return Int64(row.event)
         case .eventPage: return Int64(row.path)
         case .eventProperty: return Int64(row.property)
@@ -217,6 +221,7 @@ struct ShardAggregation {
             case .visitUTMCampaign: attributes.utmCampaign
             case .visitBrowser: attributes.agent.browser
             case .visitOS: attributes.agent.os
+            case .visitChannel: attributes.channel
             default: attributes.agent.device
             }
             return Int64(id(text))
@@ -242,40 +247,9 @@ struct ShardAggregation {
     /// Turns a dimension value back into the text the answer shows.
     private func label(_ dimension: Query.Dimension, _ value: Int64) -> String {
         switch dimension {
-        case .time(let bucket): TimeBuckets.label(value, bucket)
+        case .time(let bucket): calendar.label(value, bucket)
         case .eventProperty: value == Int64(rows.empty) ? "(none)" : rows.strings.string(UInt32(value))
         default: rows.strings.string(UInt32(value))
         }
-    }
-}
-
-/// Calendar buckets in UTC.
-enum TimeBuckets {
-    static func start(of timestamp: Int64, _ bucket: Query.TimeBucket) -> Int64 {
-        let hour: Int64 = 3_600_000, day: Int64 = 86_400_000
-        switch bucket {
-        case .hour: return floor(timestamp, hour)
-        case .day: return floor(timestamp, day)
-        case .week:
-            // 1970-01-01 was a Thursday; weeks start on Monday (ISO 8601).
-            return floor(timestamp - 4 * day, 7 * day) + 4 * day
-        case .month:
-            let days = Int(floor(timestamp, day) / day)
-            let (y, m, _) = Timestamp.civilFromDays(days)
-            return Int64(Timestamp.daysFromCivil(year: y, month: m, day: 1)) * day
-        }
-    }
-
-    static func label(_ start: Int64, _ bucket: Query.TimeBucket) -> String {
-        let text = Timestamp.format(start)  // 2026-11-05T08:00:00.000Z
-        switch bucket {
-        case .hour: return String(text.prefix(13)) + ":00:00Z"
-        case .day, .week: return String(text.prefix(10))
-        case .month: return String(text.prefix(7))
-        }
-    }
-
-    private static func floor(_ value: Int64, _ unit: Int64) -> Int64 {
-        value >= 0 ? value - value % unit : value - ((value % unit) + unit) % unit
     }
 }

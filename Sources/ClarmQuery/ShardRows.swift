@@ -14,6 +14,7 @@ struct EventRow {
     var rest: UInt32
     var referrer: UInt32
     var userAgent: UInt32
+    /// The `amount` property as written when it is a finite JSON number (so it counts as revenue), else `empty`.
     var amount: UInt32
     var currency: UInt32
     /// The raw properties JSON, when the scan asked for `.properties`.
@@ -38,6 +39,8 @@ struct RowSelection {
     var visitors: Set<[UInt8]>? = nil
     /// Only events with these names, when set.
     var events: Set<[UInt8]>? = nil
+    /// Asked between blocks and chunks; when it says stop, the scan returns what it has.
+    var control = QueryControl.unlimited
 
     init(site: String) {
         self.site = Array(site.utf8)
@@ -51,6 +54,8 @@ struct ShardRows {
     var strings = ByteInterner()
     var rows: [EventRow] = []
     let empty: UInt32
+    /// Bytes of `strings` already counted against the query's budget.
+    private var countedStringBytes = 0
 
     init() {
         empty = strings.id(for: UnsafeRawBufferPointer(start: nil, count: 0))
@@ -59,41 +64,72 @@ struct ShardRows {
     static func scan(_ shard: ShardSnapshot, _ selection: RowSelection) throws(SegmentCorruption) -> ShardRows {
         var scan = ShardRows()
         for segment in shard.segments where segment.maxTimestamp >= selection.from && segment.minTimestamp < selection.to {
+            if scan.shouldStop(selection.control, addingRows: 0) { return scan }
             try scan.read(segment, selection)
         }
         var reader = PropertyReader()
-        for memtable in shard.memtables {
+        let wanted = SegmentFormat.Column.allCases.map { selection.columns.contains($0) }
+        // Memtable chunks can be large (one append's records stay together): the control is asked every 1024 events.
+        var seen = 0, accounted = scan.rows.count
+        var stopped = scan.shouldStop(selection.control, addingRows: 0)
+        for memtable in shard.memtables where !stopped {
             memtable.forEachChunk { chunk in
                 EventRecordView.forEach(in: chunk) { view in
+                    if stopped { return }
+                    seen += 1
+                    if seen & 1023 == 0 {
+                        stopped = scan.shouldStop(selection.control, addingRows: scan.rows.count - accounted)
+                        accounted = scan.rows.count
+                    }
                     guard view.timestamp >= selection.from, view.timestamp < selection.to,
                           view.site.elementsEqual(selection.site),
                           selection.visitors.map({ $0.contains(Array(view.visitorID)) }) ?? true,
                           selection.events.map({ $0.contains(Array(view.event)) }) ?? true
                     else { return }
-                    scan.append(view, selection, reader: &reader)
+                    scan.append(view, selection, wanted: wanted, reader: &reader)
                 }
             }
         }
+        _ = scan.shouldStop(selection.control, addingRows: scan.rows.count - accounted)
         return scan
     }
 
-    private mutating func append(_ view: EventRecordView, _ selection: RowSelection, reader: inout PropertyReader) {
+    /// Counts `added` rows and the strings met since the last call against the query's budget, 64 bytes of
+    /// strings as one row (a row's own size), so a few rows of long distinct values cannot hold unbounded memory.
+    private mutating func shouldStop(_ control: QueryControl, addingRows added: Int) -> Bool {
+        let units = (strings.bytes.count - countedStringBytes) / MemoryLayout<EventRow>.stride
+        countedStringBytes += units * MemoryLayout<EventRow>.stride
+        return control.shouldStop(addingRows: added + units)
+    }
+
+    /// Appends a memtable event's row, with the columns `wanted` (by `Column.index`) and the rest empty,
+    /// as rows read from segments have.
+    private mutating func append(_ view: EventRecordView, _ selection: RowSelection, wanted: [Bool],
+                                 reader: inout PropertyReader) {
+        typealias Column = SegmentFormat.Column
+        func value(_ column: Column, _ bytes: @autoclosure () -> UnsafeRawBufferPointer) -> UInt32 {
+            wanted[column.index] ? strings.id(for: bytes()) : empty
+        }
         let url = view.url
         let parts = URLParts(url)
         var amount = empty, currency = empty, property = empty
-        reader.forEachMember(view.properties) { key, text in
-            if key.elementsEqual("amount".utf8) { amount = strings.id(for: text) }
-            if key.elementsEqual("currency".utf8) { currency = strings.id(for: text) }
-            if let propertyKey = selection.propertyKey, key.elementsEqual(propertyKey) { property = strings.id(for: text) }
+        if wanted[Column.amount.index] || wanted[Column.currency.index] || selection.propertyKey != nil {
+            reader.forEachMember(view.properties) { key, text, kind in
+                if key.elementsEqual("amount".utf8) {
+                    amount = kind == .number && PropertyReader.finiteValue(ofNumber: text) != nil ? value(.amount, text) : empty
+                }
+                if key.elementsEqual("currency".utf8) { currency = value(.currency, text) }
+                if let propertyKey = selection.propertyKey, key.elementsEqual(propertyKey) { property = strings.id(for: text) }
+            }
         }
         rows.append(EventRow(
             visitor: strings.id(for: view.visitorID), session: strings.id(for: view.sessionID), timestamp: view.timestamp,
             sequence: UInt32(rows.count), event: strings.id(for: view.event),
-            path: strings.id(for: UnsafeRawBufferPointer(rebasing: url[parts.path])),
-            origin: strings.id(for: UnsafeRawBufferPointer(rebasing: url[parts.origin])),
-            rest: strings.id(for: UnsafeRawBufferPointer(rebasing: url[parts.rest])),
-            referrer: strings.id(for: view.referrer), userAgent: strings.id(for: view.userAgent),
-            amount: amount, currency: currency, properties: strings.id(for: view.properties), property: property))
+            path: value(.path, UnsafeRawBufferPointer(rebasing: url[parts.path])),
+            origin: value(.origin, UnsafeRawBufferPointer(rebasing: url[parts.origin])),
+            rest: value(.rest, UnsafeRawBufferPointer(rebasing: url[parts.rest])),
+            referrer: value(.referrer, view.referrer), userAgent: value(.user_agent, view.userAgent),
+            amount: amount, currency: currency, properties: value(.properties, view.properties), property: property))
     }
 
     private mutating func read(_ segment: Segment, _ selection: RowSelection) throws(SegmentCorruption) {
@@ -133,6 +169,9 @@ struct ShardRows {
             translations[column.index] = [UInt32](repeating: .max, count: dictionary.count)
         }
         var keyTranslation = keyColumn.map { [UInt32](repeating: .max, count: dictionaries[$0.index]!.count) } ?? []
+        var amounts = dictionaries[Column.amount.index].map {
+            SegmentAmounts(segment, amounts: $0, properties: dictionaries[Column.properties.index])
+        }
         var reader = PropertyReader()
 
         func translate(_ column: Int, _ id: UInt32) -> UInt32 {
@@ -176,6 +215,7 @@ struct ShardRows {
                 matching.removeAll { !events.contains(scratch[$0]) }
             }
             if matching.isEmpty { continue }
+            if shouldStop(selection.control, addingRows: matching.count) { return }
             for column in columns {
                 try segment.ids(column, block: block, into: &blockIDs[column.index])
             }
@@ -183,11 +223,15 @@ struct ShardRows {
                 func value(_ column: Column) -> UInt32 {
                     read[column.index] ? translate(column.index, blockIDs[column.index][row]) : empty
                 }
+                var amount = value(.amount)
+                if amount != empty, try !amounts!.counts(blockIDs[Column.amount.index][row], row: row, block: block) {
+                    amount = empty
+                }
                 rows.append(EventRow(
                     visitor: value(.visitor_id), session: value(.session_id), timestamp: timestamps[row],
                     sequence: UInt32(rows.count), event: value(.event), path: value(.path), origin: value(.origin),
                     rest: value(.rest), referrer: value(.referrer), userAgent: value(.user_agent),
-                    amount: value(.amount), currency: value(.currency), properties: value(.properties),
+                    amount: amount, currency: value(.currency), properties: value(.properties),
                     property: keyColumn.map { keyValue(blockIDs[$0.index][row]) } ?? empty))
             }
         }

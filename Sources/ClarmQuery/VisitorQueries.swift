@@ -36,6 +36,7 @@ public struct Touch: Sendable {
     public var source: String
     public var landingPage: String
     public var time: Int64
+    public var channel: String
 }
 
 /// One conversion with what led to it (docs/QUERIES.md, "Conversions").
@@ -67,12 +68,14 @@ extension QueryEngine {
     public func visitors(site: String, from: Int64, to: Int64, search: String?, limit: Int, offset: Int) throws(QueryError) -> (rows: [VisitorSummary], total: Int) {
         let lists = try eachShard { shard throws(SegmentCorruption) -> [VisitorSummary] in
             var selection = RowSelection(site: site)
+            selection.control = control
             selection.from = from
             selection.to = to
             selection.columns = [.amount, .currency]
             var scan = try ShardRows.scan(shard, selection)
             var summaries = Self.summaries(&scan)
             var traits = RowSelection(site: site)
+            traits.control = control
             traits.columns = [.properties]
             traits.events = [Self.identify]
             traits.visitors = Set(summaries.map { Array($0.visitorID.utf8) })
@@ -96,6 +99,7 @@ extension QueryEngine {
     public func visitor(site: String, id: String) throws(QueryError) -> VisitorDetail? {
         let shard = Array(id.utf8).withUnsafeBytes { store.shard(forVisitor: $0) }
         var selection = RowSelection(site: site)
+        selection.control = control
         selection.visitors = [Array(id.utf8)]
         selection.columns = [.path, .origin, .rest, .referrer, .user_agent, .amount, .currency, .properties]
         var scan: ShardRows
@@ -104,6 +108,7 @@ extension QueryEngine {
         } catch {
             throw QueryError(field: "storage", problem: "damaged data: \(error)")
         }
+        try control.check()
         guard !scan.rows.isEmpty else { return nil }
         var summary = Self.summaries(&scan)[0]
         summary.identity = Self.identities(&scan)[id] ?? [:]
@@ -116,12 +121,14 @@ extension QueryEngine {
     public func conversions(site: String, from: Int64, to: Int64, limit: Int, offset: Int) throws(QueryError) -> (rows: [Conversion], total: Int) {
         let lists = try eachShard { shard throws(SegmentCorruption) -> [Conversion] in
             var converting = RowSelection(site: site)
+            converting.control = control
             converting.from = from
             converting.to = to
             converting.events = Self.conversionEvents
             let found = try ShardRows.scan(shard, converting)
             guard !found.rows.isEmpty else { return [] }
             var history = RowSelection(site: site)
+            history.control = control
             history.visitors = Set(found.rows.map { Array(found.strings.value($0.visitor)) })
             history.columns = [.path, .origin, .rest, .referrer, .user_agent, .amount, .currency, .properties]
             var scan = try ShardRows.scan(shard, history)
@@ -147,6 +154,7 @@ extension QueryEngine {
             }
         }
         if let failure = failure.withLock({ $0 }) { throw QueryError(field: "storage", problem: "damaged data: \(failure)") }
+        try control.check()
         return results.withLock { results in (0..<shards.count).compactMap { results[$0] } }
     }
 
@@ -172,11 +180,11 @@ extension QueryEngine {
 
     static func summaries(_ scan: inout ShardRows) -> [VisitorSummary] {
         var result: [VisitorSummary] = []
-        var visitOf: [Int] = [], firsts: [Int] = []
+        var visits = Visits()
         let strings = scan.strings, empty = scan.empty
         let purchase = Array("purchase".utf8)
         forEachVisitor(&scan) { rows in
-            Visits.assign(rows, empty: empty, visitOf: &visitOf, firsts: &firsts)
+            visits.assign(rows, empty: empty)
             var revenue: [String: Double] = [:]
             for row in rows where strings.value(row.event).elementsEqual(purchase) {
                 if let amount = Double(strings.string(row.amount)) {
@@ -185,7 +193,7 @@ extension QueryEngine {
             }
             result.append(VisitorSummary(
                 visitorID: strings.string(rows.first!.visitor), identity: [:], firstSeen: rows.first!.timestamp,
-                lastSeen: rows.last!.timestamp, visits: firsts.count, events: rows.count, revenue: revenue))
+                lastSeen: rows.last!.timestamp, visits: visits.firsts.count, events: rows.count, revenue: revenue))
         }
         return result
     }
@@ -220,15 +228,18 @@ extension QueryEngine {
     static func conversions(_ scan: inout ShardRows, from: Int64, to: Int64) -> [Conversion] {
         let identities = identities(&scan)
         var result: [Conversion] = []
-        var visitOf: [Int] = [], firsts: [Int] = []
+        var visits = Visits()
+        var lastTouch: [Int] = []
         var agents: [UInt32: UserAgent] = [:]
         let strings = scan.strings, empty = scan.empty
         forEachVisitor(&scan) { rows in
-            Visits.assign(rows, empty: empty, visitOf: &visitOf, firsts: &firsts)
+            visits.assign(rows, empty: empty)
+            let firsts = visits.firsts
             let attributes = firsts.map { VisitAttributes(first: rows[$0], strings: strings, agents: &agents) }
+            Visits.lastTouch(sourced: attributes.map { $0.source != VisitAttributes.direct }, into: &lastTouch)
             func touch(_ visit: Int) -> Touch {
                 Touch(source: attributes[visit].source, landingPage: strings.string(attributes[visit].entryPage),
-                      time: rows[firsts[visit]].timestamp)
+                      time: rows[firsts[visit]].timestamp, channel: attributes[visit].channel)
             }
             var pages = 0, opens = 0, messages = 0, clicks = 0
             let visitor = strings.string(rows.first!.visitor)
@@ -242,13 +253,8 @@ extension QueryEngine {
                 default: nil
                 }
                 if let kind, row.timestamp >= from, row.timestamp < to {
-                    let visit = visitOf[offset]
                     // Last touch: the converting visit, or the latest earlier one that did not come direct.
-                    var last = visit
-                    if attributes[visit].source == VisitAttributes.direct,
-                       let earlier = (0..<visit).last(where: { attributes[$0].source != VisitAttributes.direct }) {
-                        last = earlier
-                    }
+                    let last = lastTouch[visits.visitOf[offset]]
                     let properties = strings.string(row.properties)
                     result.append(Conversion(
                         time: row.timestamp, kind: kind, visitorID: visitor, identity: identities[visitor] ?? [:],

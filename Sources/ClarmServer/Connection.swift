@@ -19,6 +19,10 @@ final class Connection {
     let fd: Int32
     /// Tells this connection from later ones on the same descriptor.
     let serial: UInt64
+    /// The address of the other end, as accept reported it.
+    let peer: IPAddress
+    /// Whether the per-address connection count includes this connection.
+    let countedForPeer: Bool
     var phase = Phase.head
     var parser: HTTPRequestParser
     var chunked: HTTPChunkedDecoder
@@ -34,6 +38,9 @@ final class Connection {
     var sent = 0
 
     var closeAfterWrite = false
+    /// While a response is suspended: the watch its preparer reads, and the handler's label for it.
+    var watch: ConnectionWatch?
+    var suspendedLabel: UInt8 = 0
     var peerClosed = false
     /// The epoll events currently registered.
     var interest: UInt32 = 0
@@ -47,9 +54,11 @@ final class Connection {
     static let initialCapacity = 8 * 1024
     static let minimumRead = 4 * 1024
 
-    init(fd: Int32, serial: UInt64, limits: HTTPLimits, now: Int64) {
+    init(fd: Int32, serial: UInt64, peer: IPAddress, countedForPeer: Bool, limits: HTTPLimits, now: Int64) {
         self.fd = fd
         self.serial = serial
+        self.peer = peer
+        self.countedForPeer = countedForPeer
         self.parser = HTTPRequestParser(limits: limits)
         self.chunked = HTTPChunkedDecoder(limits: limits)
         self.capacity = Self.initialCapacity

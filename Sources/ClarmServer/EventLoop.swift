@@ -9,10 +9,12 @@ final class ServerShared: Sendable {
     let configuration: ServerConfiguration
     let makeHandler: @Sendable () -> HTTPHandler
     let connectionCount = Atomic<Int>(0)
+    let connectionsPerAddress: ConnectionsPerAddress
 
     init(configuration: ServerConfiguration, makeHandler: @escaping @Sendable () -> HTTPHandler) {
         self.configuration = configuration
         self.makeHandler = makeHandler
+        connectionsPerAddress = ConnectionsPerAddress(limit: configuration.maxConnectionsPerAddress)
     }
 }
 
@@ -23,7 +25,7 @@ final class EventLoop: @unchecked Sendable {
     private let shared: ServerShared
     private let configuration: ServerConfiguration
     private let epollFD: Int32
-    private let wakeFD: Int32
+    let wakeFD: Int32
     private var listenerFD: Int32
     private let stopRequested = Atomic<Bool>(false)
 
@@ -32,8 +34,15 @@ final class EventLoop: @unchecked Sendable {
         let write: @Sendable (inout HTTPResponseWriter) -> Void
     }
 
-    /// Suspended responses handed back by other threads, taken on the next turn.
-    private let inbox = Mutex<[Resumption]>([])
+    /// Suspended responses handed back by other threads, taken on the next turn; `open` until the loop ends.
+    /// Other threads write to `wakeFD` only under this lock while `open`, and the loop closes it under the same
+    /// lock when it ends, so no late writer (a store completing after shutdown) reaches the number once closed,
+    /// when it may already name another file.
+    private struct Inbox {
+        var resumptions: [Resumption] = []
+        var open = true
+    }
+    private let inbox = Mutex(Inbox())
     private var taken: [Resumption] = []
     private var nextSerial: UInt64 = 0
 
@@ -80,21 +89,39 @@ final class EventLoop: @unchecked Sendable {
     /// Asks the loop to stop accepting, finish requests in flight, and return from `run`. Any thread.
     func requestStop() {
         stopRequested.store(true, ordering: .releasing)
-        wake()
-    }
-
-    /// Queues a suspended response for this loop's thread. Any thread.
-    func resume(_ pending: PendingResponse, _ write: @escaping @Sendable (inout HTTPResponseWriter) -> Void) {
-        let wasEmpty = inbox.withLock { inbox in
-            inbox.append(Resumption(pending: pending, write: write))
-            return inbox.count == 1
+        inbox.withLock { inbox in
+            if inbox.open { wake() }
         }
-        if wasEmpty { wake() }
     }
 
+    /// Queues a suspended response for this loop's thread. Any thread. Once the loop has ended (its connections
+    /// are closed) it does nothing.
+    func resume(_ pending: PendingResponse, _ write: @escaping @Sendable (inout HTTPResponseWriter) -> Void) {
+        inbox.withLock { inbox in
+            guard inbox.open else { return }
+            inbox.resumptions.append(Resumption(pending: pending, write: write))
+            if inbox.resumptions.count == 1 { wake() }
+        }
+    }
+
+    /// Called with the inbox locked and open. The eventfd is non-blocking, so this never waits.
     private func wake() {
         var one: UInt64 = 1
         _ = Glibc.write(wakeFD, &one, 8)
+    }
+
+    /// Closes the loop's own descriptors: at the end of `run`, or instead of it for a loop that never ran.
+    func closeDescriptors() {
+        inbox.withLock { inbox in
+            inbox.open = false
+            inbox.resumptions.removeAll()
+            closeDescriptor(wakeFD)
+        }
+        closeDescriptor(epollFD)
+        if listenerFD >= 0 {
+            closeDescriptor(listenerFD)
+            listenerFD = -1
+        }
     }
 
     func run() {
@@ -102,8 +129,7 @@ final class EventLoop: @unchecked Sendable {
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(Self.maxEvents))
         defer {
             events.deallocate()
-            closeDescriptor(wakeFD)
-            closeDescriptor(epollFD)
+            closeDescriptors()
         }
         tick()
         while true {
@@ -144,7 +170,14 @@ final class EventLoop: @unchecked Sendable {
 
     private func acceptConnections() {
         for _ in 0..<64 {
-            let fd = clarm_accept4(listenerFD, nil, nil, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            // accept4 writes at most `length` bytes, which sockaddr_storage holds for every family.
+            let fd = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    clarm_accept4(listenerFD, $0, &length, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
+                }
+            }
             if fd < 0 {
                 switch errno {
                 case EAGAIN, EINTR, ECONNABORTED:
@@ -160,12 +193,20 @@ final class EventLoop: @unchecked Sendable {
             }
             if shared.connectionCount.add(1, ordering: .relaxed).newValue > configuration.maxConnections {
                 shared.connectionCount.subtract(1, ordering: .relaxed)
-                refuse(fd)
+                refuse(fd, "server is at its connection limit")
+                continue
+            }
+            let peer = IPAddress(&address) ?? .unspecified
+            let capped = configuration.maxConnectionsPerAddress > 0 && !configuration.uncappedPeers.contains(peer)
+            if capped && !shared.connectionsPerAddress.open(peer) {
+                shared.connectionCount.subtract(1, ordering: .relaxed)
+                refuse(fd, "too many connections from this address")
                 continue
             }
             _ = clarm_set_tcp_nodelay(fd)
             nextSerial += 1
-            let connection = Connection(fd: fd, serial: nextSerial, limits: configuration.limits, now: now)
+            let connection = Connection(fd: fd, serial: nextSerial, peer: peer, countedForPeer: capped,
+                                        limits: configuration.limits, now: now)
             while connections.count <= Int(fd) { connections.append(nil) }
             connections[Int(fd)] = connection
             liveConnections += 1
@@ -178,10 +219,11 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// Answers 503 to a connection over the limit, without waiting on it, and closes it.
-    private func refuse(_ fd: Int32) {
+    /// Answers 503 to a connection over a limit, without waiting on it, and closes it.
+    private func refuse(_ fd: Int32, _ message: StaticString) {
         var writer = HTTPResponseWriter(output: [], keepAlive: false, omitBody: false, minorVersion: 1, date: dateLine)
-        handler.respondToError(.serviceUnavailable, message: "server is at its connection limit", &writer)
+        handler.respondToError(.serviceUnavailable, message: message, &writer)
+        handler.finished(.serviceUnavailable, label: 0)
         let bytes = writer.finish()
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         closeDescriptor(fd)
@@ -298,16 +340,20 @@ final class EventLoop: @unchecked Sendable {
         let request = HTTPRequest(
             head: head,
             bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]),
-            body: UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + bodyCount)]))
+            body: UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + bodyCount)]),
+            peer: connection.peer)
         let keepAlive = head.keepAlive && !draining && !connection.peerClosed
         let mark = connection.output.count
         var writer = HTTPResponseWriter(output: take(&connection.output), keepAlive: keepAlive,
                                         omitBody: head.method == .head, minorVersion: head.minorVersion, date: dateLine,
-                                        pending: PendingResponse(loop: self, fd: connection.fd, serial: connection.serial))
+                                        pending: PendingResponse(loop: self, fd: connection.fd, serial: connection.serial, watch: nil))
         handler.handle(request, &writer)
         let state = writer.state
+        let (status, label) = (writer.status, writer.label)
+        connection.watch = writer.watch
         connection.output = writer.finish()
         if state == .suspended {
+            connection.suspendedLabel = label
             connection.consume(requestLength)
             connection.parser.reset()
             connection.phase = .awaitingResponse(keepAlive: keepAlive, omitBody: head.method == .head, minorVersion: head.minorVersion)
@@ -318,6 +364,7 @@ final class EventLoop: @unchecked Sendable {
             respondToError(connection, .internalServerError, "the handler wrote no response")
             return
         }
+        if let status { handler.finished(status, label: label) }
         connection.consume(requestLength)
         connection.parser.reset()
         connection.phase = .head
@@ -327,7 +374,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Writes the suspended responses other threads handed back, and carries on with their connections.
     private func deliverResumptions() {
-        inbox.withLock { swap(&$0, &taken) }
+        inbox.withLock { swap(&$0.resumptions, &taken) }
         for resumption in taken {
             let pending = resumption.pending
             guard Int(pending.fd) < connections.count, let connection = connections[Int(pending.fd)],
@@ -339,6 +386,8 @@ final class EventLoop: @unchecked Sendable {
                                             minorVersion: minorVersion, date: dateLine)
             resumption.write(&writer)
             let complete = writer.isComplete
+            if complete, let status = writer.status { handler.finished(status, label: connection.suspendedLabel) }
+            connection.watch = nil
             connection.output = writer.finish()
             connection.phase = .head
             connection.requestStartedAt = 0
@@ -358,6 +407,7 @@ final class EventLoop: @unchecked Sendable {
         var writer = HTTPResponseWriter(output: take(&connection.output), keepAlive: false, omitBody: false,
                                         minorVersion: 1, date: dateLine)
         handler.respondToError(status, message: message, &writer)
+        handler.finished(status, label: 0)
         connection.output = writer.finish()
         connection.closeAfterWrite = true
     }
@@ -432,10 +482,12 @@ final class EventLoop: @unchecked Sendable {
 
     private func close(_ connection: Connection) {
         guard connections[Int(connection.fd)] === connection else { return }
+        connection.watch?.close()
         connections[Int(connection.fd)] = nil
         closeDescriptor(connection.fd)
         liveConnections -= 1
         shared.connectionCount.subtract(1, ordering: .relaxed)
+        if connection.countedForPeer { shared.connectionsPerAddress.close(connection.peer) }
     }
 
     // MARK: Deadlines and shutdown

@@ -2,7 +2,8 @@ import ClarmHTTP
 
 /// Writes one response into a connection's output buffer: `start`, any `header`s, then `body` or `noBody`.
 ///
-/// The writer adds `Date`, `Server`, `Content-Length` and, when the connection will close, `Connection: close`.
+/// The writer adds `Date`, `Server`, `X-Content-Type-Options: nosniff` (every body is sent with the type it is, so
+/// browsers must not guess another), `Content-Length` and, when the connection will close, `Connection: close`.
 public struct HTTPResponseWriter: ~Copyable {
     var output: [UInt8]
     let keepAlive: Bool
@@ -12,6 +13,12 @@ public struct HTTPResponseWriter: ~Copyable {
     /// Where a suspended response is to be delivered; nil where suspending is not allowed.
     let pending: PendingResponse?
     private(set) var state = State.idle
+    /// The status written by `start`.
+    public private(set) var status: HTTPStatus? = nil
+    /// The handler's tag for this response (say, its route), handed back by `HTTPHandler.finished`.
+    public var label: UInt8 = 0
+    /// The watch of the suspended response, which the connection closes if it goes first.
+    private(set) var watch: ConnectionWatch? = nil
 
     enum State { case idle, headers, done, suspended }
 
@@ -33,7 +40,9 @@ public struct HTTPResponseWriter: ~Copyable {
         precondition(state == .idle, "a response was already started")
         guard let pending else { preconditionFailure("this response cannot be suspended") }
         state = .suspended
-        return pending
+        let watch = ConnectionWatch()
+        self.watch = watch
+        return PendingResponse(loop: pending.loop, fd: pending.fd, serial: pending.serial, watch: watch)
     }
 
     /// Gives the output buffer back to the connection.
@@ -45,9 +54,10 @@ public struct HTTPResponseWriter: ~Copyable {
     public mutating func start(_ status: HTTPStatus) {
         precondition(state == .idle, "a response was already started")
         state = .headers
+        self.status = status
         Self.appendStatusLine(status, to: &output)
         output.append(contentsOf: date)
-        append("Server: clarm\r\n")
+        append("Server: clarm\r\nX-Content-Type-Options: nosniff\r\n")
     }
 
     public mutating func header(_ name: StaticString, _ value: UnsafeRawBufferPointer) {

@@ -6,8 +6,9 @@ import Glibc
 public final class HTTPServer: Sendable {
     /// The port the server listens on.
     public let port: Int
-    private let loops: [EventLoop]
+    let loops: [EventLoop]
     private let threads: [UInt]
+    private let shared: ServerShared
 
     /// Binds and starts serving; each loop calls `makeHandler` once, on its own thread.
     public init(configuration: ServerConfiguration, makeHandler: @escaping @Sendable () -> HTTPHandler) throws(ServerError) {
@@ -27,13 +28,18 @@ public final class HTTPServer: Sendable {
                 }
             }
         } catch {
-            for loop in loops { loop.requestStop() }
+            // These loops never ran: nothing but their descriptors to release.
+            for loop in loops { loop.closeDescriptors() }
             throw error
         }
         self.port = port
+        self.shared = shared
         self.loops = loops
         self.threads = loops.map { loop in startThread { loop.run() } }
     }
+
+    /// Client connections open now, across every loop.
+    public var openConnections: Int { shared.connectionCount.load(ordering: .relaxed) }
 
     /// Stops accepting, lets requests in flight finish (up to the configured grace), then ends the loops.
     /// Safe to call from any thread, more than once.

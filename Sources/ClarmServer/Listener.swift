@@ -3,10 +3,33 @@ import ClarmSystem
 import Glibc
 
 /// Opens non-blocking listening TCP sockets; several may share a port through SO_REUSEPORT.
-enum Listener {
+public enum Listener {
     /// Binds `host:port` (a numeric address or a name such as `localhost`) and listens; returns the
     /// descriptor and the port bound, which differs from `port` when that is 0.
     static func open(host: String, port: Int, backlog: Int32) throws(ServerError) -> (fd: Int32, port: Int) {
+        try withAddress(host: host, port: port) { info throws(ServerError) in try open(info, host: host, port: port, backlog: backlog) }
+    }
+
+    /// Whether `host` is a loopback address (127.0.0.0/8, ::1, or a name such as `localhost` resolving to one),
+    /// so that only this machine can reach a listener on it.
+    public static func isLoopback(host: String) throws(ServerError) -> Bool {
+        try withAddress(host: host, port: 0) { info in
+            switch info.pointee.ai_family {
+            case AF_INET:
+                let address = info.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
+                return UInt32(bigEndian: address) >> 24 == 127
+            case AF_INET6:
+                var bytes = info.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                return withUnsafeBytes(of: &bytes) { Array($0) == Array(repeating: 0, count: 15) + [1] }
+            default:
+                return false
+            }
+        }
+    }
+
+    /// Calls `body` with the address `open` binds: the first that `host` resolves to.
+    private static func withAddress<T>(host: String, port: Int,
+                                       _ body: (UnsafeMutablePointer<addrinfo>) throws(ServerError) -> T) throws(ServerError) -> T {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -17,7 +40,10 @@ enum Listener {
             throw ServerError.resolve(host: host, reason: String(cString: gai_strerror(status)))
         }
         defer { freeaddrinfo(result) }
+        return try body(info)
+    }
 
+    private static func open(_ info: UnsafeMutablePointer<addrinfo>, host: String, port: Int, backlog: Int32) throws(ServerError) -> (fd: Int32, port: Int) {
         let fd: Int32
         do {
             fd = try retryingOnInterrupt {

@@ -23,6 +23,10 @@ public struct ServerConfiguration: Sendable {
     /// Milliseconds a shutdown waits for requests in flight before closing what remains.
     public var shutdownGrace: Int64 = 10_000
     public var limits = HTTPLimits()
+    /// Connections one peer address may hold open; more are answered 503 and closed. 0: no cap.
+    public var maxConnectionsPerAddress = 0
+    /// Peers the per-address cap does not apply to: proxies in front, which carry many clients' connections.
+    public var uncappedPeers = AddressRange.loopback
 
     public init() {}
 }

@@ -2,7 +2,7 @@
 /// or a query's table of the strings it has met.
 public struct ByteInterner: Sendable {
     public private(set) var bytes: [UInt8] = []
-    public private(set) var offsets: [UInt32] = [0]
+    public private(set) var offsets: [Int] = [0]
     private var slots: [Int32] = [Int32](repeating: -1, count: 1024)
     private var hashes: [UInt64] = []
 
@@ -23,34 +23,22 @@ public struct ByteInterner: Sendable {
         slots[slot] = id
         hashes.append(hash)
         bytes.append(contentsOf: value)
-        offsets.append(UInt32(bytes.count))
+        offsets.append(bytes.count)
         if count * 2 > slots.count { rehash() }
         return UInt32(id)
     }
 
-    /// A fast in-memory hash, eight bytes at a time (never stored, so free to change).
+    /// Swift's `Hasher`: SipHash-1-3 under a key drawn at random per process, so ids that collide cannot be
+    /// crafted from outside and probing stays short whatever the input.
     @inline(__always)
     static func hash(_ value: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(value.count)
-        var i = 0
-        while i + 8 <= value.count {
-            h = (h ^ value.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-            h ^= h >> 31
-            i += 8
-        }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < value.count {
-            tail |= UInt64(value[i]) << shift
-            shift += 8
-            i += 1
-        }
-        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
-        return h ^ (h >> 29)
+        var hasher = Hasher()
+        hasher.combine(bytes: value)
+        return UInt64(UInt(bitPattern: hasher.finalize()))
     }
 
     private func equals(_ id: Int, _ value: UnsafeRawBufferPointer) -> Bool {
-        let start = Int(offsets[id]), end = Int(offsets[id + 1])
+        let start = offsets[id], end = offsets[id + 1]
         guard end - start == value.count else { return false }
         return bytes.withUnsafeBytes { compareBytes(UnsafeRawBufferPointer(rebasing: $0[start..<end]), value) == 0 }
     }
@@ -65,20 +53,11 @@ public struct ByteInterner: Sendable {
     }
 
     public func value(_ id: UInt32) -> ArraySlice<UInt8> {
-        bytes[Int(offsets[Int(id)])..<Int(offsets[Int(id) + 1])]
+        bytes[offsets[Int(id)]..<offsets[Int(id) + 1]]
     }
 
     public func string(_ id: UInt32) -> String {
         String(decoding: value(id), as: UTF8.self)
-    }
-
-    /// The dictionary block's raw form: `offset u32 × (count + 1)` then the values' bytes.
-    func encoded() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(offsets.count * 4 + bytes.count)
-        for offset in offsets { withUnsafeBytes(of: offset.littleEndian) { out.append(contentsOf: $0) } }
-        out.append(contentsOf: bytes)
-        return out
     }
 
     /// Bytes per id: the smallest of 1, 2, 4 that holds every id.

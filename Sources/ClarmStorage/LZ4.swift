@@ -4,8 +4,10 @@ import CLZ4
 public enum LZ4 {
     public struct CorruptBlock: Error, Equatable {}
 
-    /// Appends the LZ4 block compression of `source` to `output`.
+    /// Appends the LZ4 block compression of `source` to `output`. Callers bound `source` (segment blocks are at
+    /// most `SegmentFormat.maxBlockBytes`), far below `LZ4_MAX_INPUT_SIZE`, so the 32-bit sizes cannot overflow.
     public static func compress(_ source: UnsafeRawBufferPointer, appendingTo output: inout [UInt8]) {
+        precondition(source.count <= SegmentFormat.maxBlockBytes, "LZ4 input over the block limit")
         let bound = Int(LZ4_compressBound(Int32(source.count)))
         let start = output.count
         output.append(contentsOf: repeatElement(0, count: bound))

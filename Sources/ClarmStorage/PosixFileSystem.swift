@@ -81,6 +81,12 @@ final class PosixAppendableFile: AppendableFile {
         _ = try retry("fsync", path) { fdatasync(fd) }
     }
 
+    func truncate(to size: Int) throws(StorageIOError) {
+        _ = try retry("ftruncate", path) { ftruncate(fd, off_t(size)) }
+        self.size = size
+        try sync()
+    }
+
     func close() {
         Glibc.close(fd)
     }

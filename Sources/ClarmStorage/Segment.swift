@@ -18,11 +18,18 @@ public final class Segment: @unchecked Sendable {
         let crc: UInt32
     }
 
+    /// One block of a dictionary: a run of `entries` consecutive values.
+    public struct DictionaryBlock: Sendable {
+        public let ref: BlockRef
+        public let entries: Int
+    }
+
     public struct ColumnInfo: Sendable {
         public let name: String
         public let encoding: SegmentFormat.Encoding
         public let width: Int
-        public let dictionary: BlockRef?
+        /// The dictionary's blocks in id order (encoding 1 only); their entries add up to `dictionaryCount`.
+        public let dictionaryBlocks: [DictionaryBlock]
         public let dictionaryCount: Int
         public let blocks: [BlockRef]
     }
@@ -41,6 +48,8 @@ public final class Segment: @unchecked Sendable {
     /// Min and max timestamp of each row block.
     public let zones: [(min: Int64, max: Int64)]
     public let fileSize: Int
+    /// The format version the file was written in (1 or 2).
+    public let version: UInt32
     private let map: UnsafeRawBufferPointer
     private let footerOffset: Int
     private let fileCRC: UInt32
@@ -65,6 +74,7 @@ public final class Segment: @unchecked Sendable {
         map = UnsafeRawBufferPointer(start: address, count: fileSize)
         do {
             let parsed = try Self.parse(map)
+            version = parsed.version
             rowCount = parsed.rowCount
             rowsPerBlock = parsed.rowsPerBlock
             walCovered = parsed.walCovered
@@ -86,6 +96,7 @@ public final class Segment: @unchecked Sendable {
     }
 
     private struct Parsed {
+        var version: UInt32 = 0
         var rowCount = 0, rowsPerBlock = 0, footerOffset = 0
         var walCovered: UInt64 = 0
         var replaces: [UInt64] = []
@@ -100,6 +111,12 @@ public final class Segment: @unchecked Sendable {
         guard map.suffix(4).elementsEqual(SegmentFormat.tailMagic) else { throw FormatError(reason: "bad tail magic (truncated?)") }
         var parsed = Parsed()
         do {
+            var header = ByteCursor(map, at: 4)
+            parsed.version = try header.read(UInt32.self)
+            guard parsed.version == 1 || parsed.version == SegmentFormat.version else {
+                throw FormatError(reason: "unknown segment version \(parsed.version)")
+            }
+            let maxRaw = parsed.version == 1 ? SegmentFormat.maxLegacyBlockBytes : SegmentFormat.maxBlockBytes
             var tail = ByteCursor(map, at: map.count - SegmentFormat.tailSize)
             let footerOffset = Int(truncatingIfNeeded: try tail.read(UInt64.self))
             let footerLength = Int(try tail.read(UInt32.self))
@@ -124,6 +141,9 @@ public final class Segment: @unchecked Sendable {
                     guard ref.offset >= SegmentFormat.headerSize, ref.offset <= footerOffset - ref.storedLength else {
                         throw FormatError(reason: "block at \(ref.offset) (\(ref.storedLength) bytes) lies outside the data")
                     }
+                    guard ref.rawLength <= maxRaw else {
+                        throw FormatError(reason: "block at \(ref.offset) declares \(ref.rawLength) raw bytes, over the \(maxRaw)-byte limit")
+                    }
                     return ref
                 }
             }
@@ -134,26 +154,42 @@ public final class Segment: @unchecked Sendable {
                     throw FormatError(reason: "column \(name): unknown encoding")
                 }
                 let width = Int(try cursor.read(UInt8.self))
-                var dictionary: BlockRef? = nil
+                var dictionaryBlocks: [DictionaryBlock] = []
                 var dictionaryCount = 0
                 if encoding == .dictionary {
                     guard [1, 2, 4].contains(width) else { throw FormatError(reason: "column \(name): bad id width \(width)") }
-                    dictionary = try blockRef(&cursor)
-                    dictionaryCount = Int(try cursor.read(UInt32.self))
+                    if parsed.version == 1 {
+                        let ref = try blockRef(&cursor)
+                        dictionaryCount = Int(try cursor.read(UInt32.self))
+                        dictionaryBlocks = [DictionaryBlock(ref: ref, entries: dictionaryCount)]
+                    } else {
+                        dictionaryCount = Int(try cursor.read(UInt32.self))
+                        let count = Int(try cursor.read(UInt32.self))
+                        guard count >= 1, count <= footerLength else { throw FormatError(reason: "column \(name): implausible dictionary block count") }
+                        var entries = 0
+                        for _ in 0..<count {
+                            let block = DictionaryBlock(ref: try blockRef(&cursor), entries: Int(try cursor.read(UInt32.self)))
+                            entries += block.entries
+                            dictionaryBlocks.append(block)
+                        }
+                        guard entries == dictionaryCount else {
+                            throw FormatError(reason: "column \(name): dictionary blocks hold \(entries) entries, expected \(dictionaryCount)")
+                        }
+                    }
                 }
                 let blockCount = Int(try cursor.read(UInt32.self))
                 guard blockCount <= footerLength else { throw FormatError(reason: "column \(name): implausible block count") }
                 var blocks: [BlockRef] = []
                 for _ in 0..<blockCount { blocks.append(try blockRef(&cursor)) }
-                parsed.columns.append(ColumnInfo(name: name, encoding: encoding, width: width, dictionary: dictionary,
+                parsed.columns.append(ColumnInfo(name: name, encoding: encoding, width: width, dictionaryBlocks: dictionaryBlocks,
                                                  dictionaryCount: dictionaryCount, blocks: blocks))
             }
             parsed.rowCount = Int(truncatingIfNeeded: try cursor.read(UInt64.self))
             parsed.rowsPerBlock = Int(try cursor.read(UInt32.self))
-            guard parsed.rowsPerBlock > 0, parsed.rowCount >= 0 else { throw FormatError(reason: "bad row counts") }
-            // Divided first, so that no row count can overflow; each block has a zone in the footer.
-            let blockCount = parsed.rowCount / parsed.rowsPerBlock + (parsed.rowCount % parsed.rowsPerBlock == 0 ? 0 : 1)
-            guard blockCount <= footer.count / 16 else { throw FormatError(reason: "implausible row count \(parsed.rowCount)") }
+            guard parsed.rowsPerBlock > 0, parsed.rowsPerBlock <= SegmentFormat.rowsPerBlock,
+                  parsed.rowCount >= 0, parsed.rowCount <= SegmentFormat.maxRows
+            else { throw FormatError(reason: "bad row counts (\(parsed.rowCount) rows, \(parsed.rowsPerBlock) per block)") }
+            let blockCount = (parsed.rowCount + parsed.rowsPerBlock - 1) / parsed.rowsPerBlock
             for column in parsed.columns where column.blocks.count != blockCount {
                 throw FormatError(reason: "column \(column.name) has \(column.blocks.count) blocks, expected \(blockCount)")
             }
@@ -180,6 +216,33 @@ public final class Segment: @unchecked Sendable {
         }
     }
 
+    /// Checks everything a reader will ever rely on: the file checksum, every block's checksum and decoding,
+    /// every dictionary's structure, every id against its dictionary, and every zone map against the
+    /// timestamps it summarizes. A segment that passes reads back completely.
+    public func verify() throws(SegmentCorruption) {
+        try verifyFileChecksum()
+        var ids: [UInt32] = []
+        var timestamps: [Int64] = []
+        for column in SegmentFormat.Column.allCases {
+            let info = try self.column(column)
+            guard info.encoding == column.encoding else { throw SegmentCorruption(path: path, reason: "column \(info.name): wrong encoding") }
+            if column.encoding == .dictionary { _ = try dictionary(column) }
+            for block in 0..<blockCount {
+                if column.encoding == .delta {
+                    try self.timestamps(block: block, into: &timestamps)
+                    guard timestamps.min() == zones[block].min, timestamps.max() == zones[block].max else {
+                        throw SegmentCorruption(path: path, reason: "block \(block): zone map does not match its timestamps")
+                    }
+                } else {
+                    try self.ids(column, block: block, into: &ids)
+                }
+            }
+        }
+        guard zones.isEmpty || (zones.map(\.min).min() == minTimestamp && zones.map(\.max).max() == maxTimestamp) else {
+            throw SegmentCorruption(path: path, reason: "segment time range does not match its zone maps")
+        }
+    }
+
     public func column(_ column: SegmentFormat.Column) throws(SegmentCorruption) -> ColumnInfo {
         guard let info = columns.first(where: { $0.name == column.rawValue }) else {
             throw SegmentCorruption(path: path, reason: "no column \(column.rawValue)")
@@ -194,8 +257,8 @@ public final class Segment: @unchecked Sendable {
             throw SegmentCorruption(path: path, reason: "column \(column), \(block): checksum mismatch")
         }
         // LZ4 expands a block less than 255-fold (a match's length grows by at most 255 per byte), so a larger
-        // raw length is damage: refuse it before allocating for it.
-        guard ref.rawLength <= 1 << 30, ref.rawLength <= ref.storedLength * 255 else {
+        // raw length is damage: refuse it before allocating for it (version 1 allows raw lengths up to 1 GiB).
+        guard ref.rawLength <= ref.storedLength * 255 else {
             throw SegmentCorruption(path: path, reason: "column \(column), \(block): implausible size")
         }
         output.removeAll(keepingCapacity: true)
@@ -210,28 +273,41 @@ public final class Segment: @unchecked Sendable {
 
     /// A column's dictionary: the values' bytes and where each starts.
     public struct Dictionary: Sendable {
-        public let offsets: [UInt32]
+        public let offsets: [Int]
         public let bytes: [UInt8]
         public var count: Int { offsets.count - 1 }
 
-        public func value(_ id: Int) -> ArraySlice<UInt8> { bytes[Int(offsets[id])..<Int(offsets[id + 1])] }
+        public func value(_ id: Int) -> ArraySlice<UInt8> { bytes[offsets[id]..<offsets[id + 1]] }
     }
 
+    /// Reads a column's dictionary blocks into one table; each block is `offset u32 × (entries + 1) | bytes`
+    /// with ascending offsets from 0 that end inside it.
     public func dictionary(_ column: SegmentFormat.Column) throws(SegmentCorruption) -> Dictionary {
         let info = try self.column(column)
-        guard let ref = info.dictionary else { throw SegmentCorruption(path: path, reason: "column \(info.name) has no dictionary") }
+        guard info.encoding == .dictionary else { throw SegmentCorruption(path: path, reason: "column \(info.name) has no dictionary") }
+        var offsets: [Int] = [0]
+        offsets.reserveCapacity(info.dictionaryCount + 1)
+        var bytes: [UInt8] = []
         var raw: [UInt8] = []
-        try decode(ref, column: info.name, block: "dictionary", into: &raw)
-        let count = info.dictionaryCount
-        guard raw.count >= (count + 1) * 4 else { throw SegmentCorruption(path: path, reason: "column \(info.name): dictionary too short") }
-        let offsets = raw.withUnsafeBytes { r in (0...count).map { UInt32(littleEndian: r.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) } }
-        let bytes = Array(raw[((count + 1) * 4)...])
-        var previous: UInt32 = 0
-        for offset in offsets {
-            guard offset >= previous, Int(offset) <= bytes.count else {
-                throw SegmentCorruption(path: path, reason: "column \(info.name): dictionary offsets out of order")
+        for (index, block) in info.dictionaryBlocks.enumerated() {
+            let place = "dictionary block \(index)"
+            try decode(block.ref, column: info.name, block: place, into: &raw)
+            let entries = block.entries
+            guard raw.count >= (entries + 1) * 4 else { throw SegmentCorruption(path: path, reason: "column \(info.name), \(place): too short") }
+            let valueBytes = raw.count - (entries + 1) * 4
+            let base = bytes.count
+            let ordered: Bool = raw.withUnsafeBytes { r in
+                var previous = 0
+                for i in 0...entries {
+                    let offset = Int(UInt32(littleEndian: r.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                    guard offset >= previous, offset <= valueBytes, i > 0 || offset == 0 else { return false }
+                    if i > 0 { offsets.append(base + offset) }
+                    previous = offset
+                }
+                return previous == valueBytes
             }
-            previous = offset
+            guard ordered else { throw SegmentCorruption(path: path, reason: "column \(info.name), \(place): offsets out of order") }
+            bytes.append(contentsOf: raw[((entries + 1) * 4)...])
         }
         return Dictionary(offsets: offsets, bytes: bytes)
     }

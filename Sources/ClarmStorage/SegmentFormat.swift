@@ -4,11 +4,21 @@ import ClarmEvents
 public enum SegmentFormat {
     static let headerMagic: [UInt8] = Array("CLSG".utf8)
     static let tailMagic: [UInt8] = Array("CLSE".utf8)
-    static let version: UInt32 = 1
+    /// Version written; readers also accept 1 (one dictionary block per column, blocks up to 1 GiB).
+    static let version: UInt32 = 2
     static let headerSize = 8
     /// footerOffset u64 | footerLength u32 | footerCRC u32 | fileCRC u32 | "CLSE"
     static let tailSize = 24
     public static let rowsPerBlock = 16_384
+    /// The largest raw (decompressed) size of any block a version-2 segment holds, dictionary blocks included.
+    /// Writers split a dictionary over as many blocks as this needs; readers reject a larger declared size
+    /// before allocating anything.
+    public static let maxBlockBytes = 16 << 20
+    /// The raw-size limit of version-1 blocks, which readers still accept.
+    static let maxLegacyBlockBytes = 1 << 30
+    /// The most rows a segment may hold or declare: dictionary ids are 32-bit (and interned as `Int32`), and
+    /// block arithmetic on a declared count must not overflow.
+    static let maxRows = Int(Int32.max)
 
     public enum Encoding: UInt8, Sendable {
         case delta = 0

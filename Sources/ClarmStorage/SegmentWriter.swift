@@ -1,5 +1,10 @@
 import ClarmEvents
 
+/// Why a segment could not be built: an input no segment can hold within the format's bounds.
+public struct SegmentWriteError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+}
+
 /// Builds a segment file image from event records (docs/FORMAT.md, "Segments").
 public struct SegmentWriter {
     public struct Summary: Sendable {
@@ -11,9 +16,16 @@ public struct SegmentWriter {
     /// Encodes `records` (back to back, `EventRecord` layout) grouped by visitor, each visitor's rows by
     /// (timestamp, arrival).
     /// `replaces` lists the segments a compaction merged into this one; recovery removes any still present.
-    public static func build(records: UnsafeRawBufferPointer, walCovered: UInt64, replaces: [UInt64] = []) -> (image: [UInt8], summary: Summary) {
+    /// Throws, and never traps, when the records cannot be held within the format's bounds (more rows than
+    /// `SegmentFormat.maxRows`, or a single value too large for a `SegmentFormat.maxBlockBytes` block).
+    /// `blockLimit` exists for tests, which exercise dictionaries spanning blocks without writing 16 MiB blocks.
+    public static func build(records: UnsafeRawBufferPointer, walCovered: UInt64, replaces: [UInt64] = [],
+                             blockLimit: Int = SegmentFormat.maxBlockBytes) throws(SegmentWriteError) -> (image: [UInt8], summary: Summary) {
         var views: [EventRecordView] = []
         EventRecordView.forEach(in: records) { views.append($0) }
+        guard views.count <= SegmentFormat.maxRows else {
+            throw SegmentWriteError(description: "\(views.count) rows exceed a segment's \(SegmentFormat.maxRows)")
+        }
         // Group rows by visitor (visitors in order of first arrival) and order each visitor's rows by time:
         // integer keys make the sort cheap, and queries only need a visitor's rows together and in order.
         var visitorKeys = ByteInterner()
@@ -79,8 +91,8 @@ public struct SegmentWriter {
             let width = column.encoding == .dictionary ? dictionaries[c].idWidth : 0
             footer.append(UInt8(width))
             if column.encoding == .dictionary {
-                writeBlock(dictionaries[c].encoded(), to: &out, ref: &footer)
-                append(UInt32(dictionaries[c].count), to: &footer)
+                try writeDictionary(dictionaries[c], column: column, limit: min(blockLimit, SegmentFormat.maxBlockBytes),
+                                    to: &out, footer: &footer)
             }
             append(UInt32(blockCount), to: &footer)
             for block in 0..<blockCount {
@@ -134,7 +146,41 @@ public struct SegmentWriter {
         return (out, Summary(rows: rows, minTimestamp: minTimestamp, maxTimestamp: maxTimestamp))
     }
 
-    /// LZ4-compresses `raw` onto `out` and writes its block reference into `ref`.
+    /// Writes a dictionary as `count u32 | blocks u32 | (blockref | entries u32) × blocks` in the footer and
+    /// as consecutive blocks of whole entries, each at most `limit` bytes raw.
+    private static func writeDictionary(_ dictionary: ByteInterner, column: SegmentFormat.Column, limit: Int,
+                                        to out: inout [UInt8], footer: inout [UInt8]) throws(SegmentWriteError) {
+        append(UInt32(dictionary.count), to: &footer)
+        var refs: [UInt8] = []
+        var blocks = 0
+        var raw: [UInt8] = []
+        var first = 0
+        while first < dictionary.count || blocks == 0 {
+            // Take entries while `offset u32 × (entries + 1) + bytes` stays within the limit.
+            var end = first
+            while end < dictionary.count {
+                let bytes = dictionary.offsets[end + 1] - dictionary.offsets[first]
+                guard (end - first + 2) * 4 + bytes <= limit else { break }
+                end += 1
+            }
+            if end == first && first < dictionary.count {
+                let size = dictionary.offsets[first + 1] - dictionary.offsets[first]
+                throw SegmentWriteError(description: "a \(column.rawValue) value of \(size) bytes exceeds the \(limit)-byte block limit")
+            }
+            raw.removeAll(keepingCapacity: true)
+            let base = dictionary.offsets[first]
+            for i in first...end { append(UInt32(dictionary.offsets[i] - base), to: &raw) }
+            raw.append(contentsOf: dictionary.bytes[base..<dictionary.offsets[end]])
+            writeBlock(raw, to: &out, ref: &refs)
+            append(UInt32(end - first), to: &refs)
+            blocks += 1
+            first = end
+        }
+        append(UInt32(blocks), to: &footer)
+        footer.append(contentsOf: refs)
+    }
+
+    /// LZ4-compresses `raw` (at most `SegmentFormat.maxBlockBytes`) onto `out` and writes its block reference into `ref`.
     private static func writeBlock(_ raw: [UInt8], to out: inout [UInt8], ref: inout [UInt8]) {
         let offset = out.count
         raw.withUnsafeBytes { LZ4.compress($0, appendingTo: &out) }

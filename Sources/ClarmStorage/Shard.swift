@@ -1,7 +1,7 @@
 import ClarmEvents
+import ClarmMetrics
 import ClarmSystem
 import Dispatch
-import Glibc
 import Synchronization
 
 /// The outcome of an append: stored (and how many were duplicates), or not acknowledged at all.
@@ -31,56 +31,96 @@ public struct ShardSnapshot: Sendable {
 
 /// One shard: a WAL with group commit, a memtable, segments, and a deduplication window.
 ///
-/// Appends are queued and written by `writer` (a serial queue): each turn takes every queued append,
-/// writes them as one group, fsyncs once, then completes them all. Sealing runs on `sealer`, in order.
+/// Two serial queues own its state, each piece on exactly one of them:
+/// - `writer` (`Shard+commit.swift`): the log, the active memtable and the deduplication window. Each turn
+///   takes every queued append, writes them as one group, fsyncs once, then completes them all; it also
+///   freezes a full memtable for sealing (`Shard+seal.swift`).
+/// - `sealer`: the pending seals, in order (`Shard+seal.swift`), then retention and compaction
+///   (`Shard+maintenance.swift`), so no segment is deleted by one while another merges it.
+/// Recovery (`Shard+recovery.swift`) runs in `init`, before either queue has work.
 final class Shard: @unchecked Sendable {
     let index: Int
     let directory: String
-    private let fs: FileSystem
-    private let options: StoreOptions
-    private let report: @Sendable (String) -> Void
-    private let writer: DispatchQueue
-    private let sealer: DispatchQueue
+    let fs: FileSystem
+    let options: StoreOptions
+    let report: @Sendable (String) -> Void
+    let budget: MemoryBudget
+    let metrics: StorageMetrics
+    let writer: DispatchQueue
+    let sealer: DispatchQueue
 
-    private struct Append {
+    struct Append {
         let records: [UInt8]
         let count: Int
         let completion: @Sendable (AppendOutcome) -> Void
     }
 
-    private struct Incoming {
+    struct Incoming {
         var appends: [Append] = []
         var scheduled = false
         var closed = false
     }
 
-    private let incoming = Mutex(Incoming())
-    private let view: Mutex<(segments: [Segment], sealing: [MemtableSnapshot], active: MemtableSnapshot)>
+    struct View {
+        var segments: [Segment] = []
+        /// Frozen memtables by the number of the segment their seal will publish, oldest first.
+        var sealing: [(number: UInt64, memtable: MemtableSnapshot)] = []
+        var active = MemtableSnapshot.empty
+    }
 
-    // Writer state: touched only on `writer` (or before it starts).
-    private var log: LogWriter?
-    private var logNumber: UInt64 = 0
+    /// What is wrong now, by kind; empty when healthy (`Store.health`).
+    enum Problem: String, CaseIterable {
+        case log, memory, seal, compaction
+
+        /// Whether appends fail while it lasts.
+        var blocksIngest: Bool { self == .log || self == .memory }
+    }
+
+    // Any thread.
+    let incoming = Mutex(Incoming())
+    let view = Mutex(View())
+    let problems = Mutex<[Problem: String]>([:])
+    /// Numbers for new segments; seals (frozen on the writer) and compactions (on the sealer) both take from it.
+    let nextSegmentNumber = Atomic<UInt64>(1)
+    /// Set when the shard is closed or halted: no seal or maintenance starts after it.
+    let stopped = Atomic<Bool>(false)
+
+    // Writer state: touched only on `writer` (or in `init`).
+    var log: LogWriter?
+    var logNumber: UInt64 = 0
     /// Whether a commit to the current log succeeded: a log that never held acknowledged events can go.
-    private var logHoldsAcknowledged = false
-    private var memtable = Memtable()
-    private var dedup: DedupWindow
-    /// Numbers for new segments; seals (on the writer) and compactions (on the sealer) both take from it.
-    private let nextSegmentNumber = Atomic<UInt64>(1)
-    private var payload: [UInt8] = []
-    private var timer: DispatchSourceTimer?
+    var logHoldsAcknowledged = false
+    /// Bytes of the current log up to the end of its last acknowledged group: its commit point.
+    var acknowledgedLogSize = 0
+    var memtable = Memtable()
+    var dedup: DedupWindow
+    var payload: [UInt8] = []
+    var timer: DispatchSourceTimer?
+    /// Monotonic milliseconds when a shortened dedup window was last reported.
+    var shortenedReportedAt: Int64 = 0
+
+    // Sealer state: touched only on `sealer` (or in `init`).
+    var pendingSeals: [PendingSeal] = []
+    var sealBackoff = Backoff()
+    var sealRetryScheduled = false
+    var compactionBackoff = Backoff()
+    var compactionNotBefore: Int64 = 0
+    /// The `ids-N.dedup` files on disk, oldest first.
+    var dedupFiles: [DedupFileInfo] = []
 
     /// Opens (recovering) or creates the shard's directory. Damage is reported, never fatal.
-    init(index: Int, directory: String, fileSystem: FileSystem, options: StoreOptions,
-         report: @escaping @Sendable (String) -> Void) throws(StoreError) {
+    init(index: Int, directory: String, fileSystem: FileSystem, options: StoreOptions, budget: MemoryBudget,
+         metrics: StorageMetrics, report: @escaping @Sendable (String) -> Void) throws(StoreError) {
         self.index = index
         self.directory = directory
         self.fs = fileSystem
         self.options = options
         self.report = report
+        self.budget = budget
+        self.metrics = metrics
         self.writer = DispatchQueue(label: "clarm.shard\(index).writer")
         self.sealer = DispatchQueue(label: "clarm.shard\(index).sealer")
-        self.dedup = DedupWindow(capacity: options.dedupWindow)
-        self.view = Mutex(([], [], .empty))
+        self.dedup = DedupWindow(span: options.dedupWindow, capacity: options.dedupMaxIDs)
         try recover()
         let timer = DispatchSource.makeTimerSource(queue: writer)
         timer.schedule(deadline: .now() + 1, repeating: 1)
@@ -89,10 +129,16 @@ final class Shard: @unchecked Sendable {
         self.timer = timer
     }
 
-    // MARK: Appending
-
-    /// Queues records for the next group commit; `completion` runs on the writer's queue.
+    /// Queues records for the next group commit; `completion` runs on the writer's queue, or at once when
+    /// the store is closing or the memory limit is reached. Queued records count against the memory limit
+    /// from here until they are sealed (or fail).
     func append(_ records: [UInt8], count: Int, completion: @escaping @Sendable (AppendOutcome) -> Void) {
+        guard budget.reserve(records.count) else {
+            let message = "memory limit of \(budget.limit >> 20) MiB reached: \(budget.bytesInUse >> 20) MiB of events wait to be sealed"
+            noteProblem(.memory, message)
+            return completion(.failed(StoreError(message, retryAfter: 5)))
+        }
+        clearProblem(.memory)
         let schedule = incoming.withLock { incoming -> Bool? in
             if incoming.closed { return nil }
             incoming.appends.append(Append(records: records, count: count, completion: completion))
@@ -101,246 +147,45 @@ final class Shard: @unchecked Sendable {
             return true
         }
         switch schedule {
-        case nil: completion(.failed(StoreError("the store is shutting down")))
+        case nil:
+            budget.release(records.count)
+            completion(.failed(StoreError("the store is shutting down")))
         case true?: writer.async { self.drain() }
         case false?: break
         }
     }
 
-    private func drain() {
-        while true {
-            let group = incoming.withLock { incoming -> [Append] in
-                let group = incoming.appends
-                incoming.appends.removeAll(keepingCapacity: true)
-                if group.isEmpty { incoming.scheduled = false }
-                return group
-            }
-            if group.isEmpty { return }
-            commit(group)
-            sealIfDue()
-        }
-    }
-
-    private func commit(_ group: [Append]) {
-        if log == nil {
-            do throws(StoreError) { try openNewLog() } catch {
-                for append in group { append.completion(.failed(error)) }
-                return
-            }
-        }
-        guard let log else { return }
-        // Drop events whose id this shard already holds, or that an earlier append of this group carries.
-        var seen = Set<UInt64>()
-        var kept: [(range: Range<Int>, count: Int, duplicates: Int, ids: [UInt64])] = []
-        for append in group {
-            let start = payload.count
-            payload.append(1)
-            payload.append(contentsOf: [0, 0, 0, 0])
-            var count = 0, duplicates = 0
-            var ids: [UInt64] = []
-            _ = append.records.withUnsafeBytes { records in
-                EventRecordView.forEach(in: records) { view in
-                    if !view.eventID.isEmpty {
-                        let hash = DedupWindow.hash(view.eventID)
-                        if dedup.contains(hash) || !seen.insert(hash).inserted {
-                            duplicates += 1
-                            return
-                        }
-                        ids.append(hash)
-                    }
-                    payload.append(contentsOf: view.bytes)
-                    count += 1
-                }
-            }
-            payload.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(count).littleEndian, toByteOffset: start + 1, as: UInt32.self) }
-            if count > 0 {
-                payload.withUnsafeBytes { log.add(UnsafeRawBufferPointer(rebasing: $0[start...])) }
-            }
-            kept.append((start..<payload.count, count, duplicates, ids))
-        }
-        defer { payload.removeAll(keepingCapacity: true) }
-        do throws(StorageIOError) {
-            try log.write()
-            if options.durability == .fsync { try log.sync() }
-        } catch {
-            // The log's state is unknown after a failed write or fsync: never trust or retry it; start another.
-            report("shard \(index): \(error); abandoning \(log.file.path)")
-            abandonLog()
-            for append in group {
-                append.completion(.failed(StoreError("storage write failed: \(error)")))
-            }
-            return
-        }
-        logHoldsAcknowledged = true
-        let now = monotonicMilliseconds()
-        for piece in kept where piece.count > 0 {
-            // Skip the record's kind and count: the memtable holds bare event records.
-            payload.withUnsafeBytes {
-                memtable.append(UnsafeRawBufferPointer(rebasing: $0[(piece.range.lowerBound + 5)..<piece.range.upperBound]),
-                                count: piece.count, now: now)
-            }
-            for id in piece.ids { dedup.insert(id) }
-        }
-        let snapshot = memtable.snapshot
-        view.withLock { $0.active = snapshot }
-        for (i, append) in group.enumerated() {
-            append.completion(.stored(accepted: kept[i].count, duplicates: kept[i].duplicates))
-        }
-    }
-
-    private func openNewLog() throws(StoreError) {
-        logNumber += 1
-        logHoldsAcknowledged = false
-        let path = "\(directory)/\(Self.logName(logNumber))"
-        do throws(StorageIOError) {
-            log = LogWriter(file: try fs.create(path))
-            try fs.syncDirectory(directory)
-        } catch {
-            log?.close()
-            log = nil
-            report("shard \(index): cannot start a new log: \(error)")
-            throw StoreError("storage cannot open its log: \(error)", retryAfter: 5)
-        }
-    }
-
-    private func abandonLog() {
-        guard let log else { return }
-        log.close()
-        self.log = nil
-        // Under a persistent fault every attempt would leave a file behind; one without acknowledged events goes.
-        if !logHoldsAcknowledged { try? fs.remove(log.file.path) }
-    }
-
-    // MARK: Sealing
-
-    private func tick() {
+    /// Once a second: seal by age, forget expired ids, and let the sealer apply retention and compaction.
+    func tick() {
         sealIfDue()
-        applyRetention()
+        expireDedup()
+        sealer.async {
+            if !self.stopped.load(ordering: .relaxed) { self.maintain() }
+        }
     }
 
-    private func sealIfDue(force: Bool = false) {
-        guard !memtable.isEmpty else { return }
-        let age = monotonicMilliseconds() - memtable.firstArrival
-        guard force || memtable.count >= options.sealEvents || age >= options.sealInterval else { return }
-        // Everything in the memtable is in logs numbered up to the current one; later appends go to a new log.
-        let covered = logNumber
-        log?.close()
-        log = nil
-        try? openNewLog()
-        let frozen = memtable.snapshot
-        memtable = Memtable()
-        view.withLock { view in
-            view.sealing.append(frozen)
-            view.active = .empty
-        }
-        let number = nextSegmentNumber.add(1, ordering: .relaxed).oldValue
-        let dedupImage = dedup.encoded()
-        sealer.async { self.seal(frozen, number: number, covered: covered, dedupImage: dedupImage) }
+    // MARK: Problems
+
+    func noteProblem(_ problem: Problem, _ message: String) {
+        problems.withLock { $0[problem] = message }
     }
 
-    /// Writes the segment, then the dedup window, then drops the logs it covers. Retries until it succeeds:
-    /// a later seal must never remove logs an earlier, unfinished one still needs.
-    private func seal(_ frozen: MemtableSnapshot, number: UInt64, covered: UInt64, dedupImage: [UInt8]) {
-        let records = frozen.contiguous()
-        let image = records.withUnsafeBytes { SegmentWriter.build(records: $0, walCovered: covered).image }
-        let name = Self.segmentName(number)
-        var attempt = 0
-        while true {
-            do throws(StorageIOError) {
-                try publish(image, as: name)
-                try publish(dedupImage, as: "dedup.ids")
-                break
-            } catch {
-                attempt += 1
-                report("shard \(index): sealing \(name) failed (attempt \(attempt)): \(error)")
-                usleep(UInt32(min(5_000_000, 100_000 * attempt)))
-            }
-        }
-        let segment: Segment
-        do {
-            segment = try Segment(path: "\(directory)/\(name)")
-        } catch {
-            report("shard \(index): a segment just written does not read back: \(error)")
-            return
-        }
-        for (number, file) in logFiles() where number <= covered {
-            try? fs.remove("\(directory)/\(file)")
-        }
-        view.withLock { view in
-            view.segments.append(segment)
-            view.sealing.removeFirst()
-        }
-        compactIfDue()
+    func clearProblem(_ problem: Problem) {
+        problems.withLock { if $0[problem] != nil { $0[problem] = nil } }
     }
 
-    /// Merges the oldest small segments into one. The merged segment names the ones it replaces, so a crash
-    /// before they are deleted cannot count their events twice: recovery deletes them then.
-    private func compactIfDue() {
-        let small = view.withLock { $0.segments }.filter { $0.rowCount < options.compactionRows }
-        guard small.count >= options.compactionFanIn else { return }
-        var chosen: [Segment] = []
-        var rows = 0
-        for segment in small where chosen.count < 2 || rows + segment.rowCount <= options.compactionRows {
-            chosen.append(segment)
-            rows += segment.rowCount
+    /// Problems now, as sentences, and whether any of them stops appends.
+    var health: (problems: [String], blocksIngest: Bool) {
+        problems.withLock { problems in
+            let now = Problem.allCases.compactMap { kind in problems[kind].map { "shard \(index): \($0)" } }
+            return (now, problems.keys.contains { $0.blocksIngest })
         }
-        var records: [UInt8] = []
-        do {
-            for segment in chosen { try segment.appendRecords(to: &records) }
-        } catch {
-            report("shard \(index): compaction skipped: \(error)")
-            return
-        }
-        let number = nextSegmentNumber.add(1, ordering: .relaxed).oldValue
-        let name = Self.segmentName(number)
-        let image = records.withUnsafeBytes {
-            SegmentWriter.build(records: $0, walCovered: chosen.map(\.walCovered).max() ?? 0, replaces: chosen.map(\.number)).image
-        }
-        records = []
-        let merged: Segment
-        do {
-            try publish(image, as: name)
-            merged = try Segment(path: "\(directory)/\(name)")
-        } catch {
-            // The inputs stay as they are; the next seal tries again.
-            report("shard \(index): compaction into \(name) failed: \(error)")
-            try? fs.remove("\(directory)/\(name).tmp")
-            return
-        }
-        let replaced = Set(chosen.map(\.number))
-        view.withLock { view in
-            view.segments.removeAll { replaced.contains($0.number) }
-            view.segments.append(merged)
-        }
-        for segment in chosen { try? fs.remove(segment.path) }
-        try? fs.syncDirectory(directory)
-    }
-
-    /// Writes `bytes` to a temporary file, fsyncs it, renames it into place, and fsyncs the directory.
-    private func publish(_ bytes: [UInt8], as name: String) throws(StorageIOError) {
-        let temporary = "\(directory)/\(name).tmp"
-        let file = try fs.create(temporary)
-        defer { file.close() }
-        try bytes.withBytes { raw throws(StorageIOError) in try file.append(raw) }
-        try file.sync()
-        try fs.rename(temporary, "\(directory)/\(name)")
-        try fs.syncDirectory(directory)
-    }
-
-    private func applyRetention() {
-        guard let days = options.retentionDays else { return }
-        let cutoff = wallClockMilliseconds() - Int64(days) * 86_400_000
-        let expired = view.withLock { view -> [Segment] in
-            let expired = view.segments.filter { $0.maxTimestamp < cutoff }
-            view.segments.removeAll { $0.maxTimestamp < cutoff }
-            return expired
-        }
-        for segment in expired { try? fs.remove(segment.path) }
     }
 
     // MARK: Closing and reading
 
-    /// Takes no more appends, commits what is queued, seals everything, and waits for the seals.
+    /// Takes no more appends, commits what is queued, seals everything, and waits for the seals. A seal that
+    /// fails now leaves its events in the log, where the next start finds them.
     func close() {
         incoming.withLock { $0.closed = true }
         writer.sync {
@@ -348,7 +193,8 @@ final class Shard: @unchecked Sendable {
             drain()
             sealIfDue(force: true)
         }
-        sealer.sync {}
+        sealer.sync { runSeals() }
+        stopped.store(true, ordering: .relaxed)
         writer.sync {
             // The log opened after the last seal holds nothing: a cleanly closed shard keeps only segments.
             if let log, log.file.size == 0 {
@@ -360,98 +206,32 @@ final class Shard: @unchecked Sendable {
         }
     }
 
+    /// Stops all work at once, as if the process died here: nothing is sealed or cleaned up (for tests).
+    func halt() {
+        stopped.store(true, ordering: .relaxed)
+        incoming.withLock { $0.closed = true }
+        writer.sync { timer?.cancel() }
+        sealer.sync {}
+    }
+
     var snapshot: ShardSnapshot {
-        view.withLock { ShardSnapshot(segments: $0.segments, memtables: $0.sealing + [$0.active]) }
+        view.withLock { ShardSnapshot(segments: $0.segments, memtables: $0.sealing.map(\.memtable) + [$0.active]) }
     }
 
-    // MARK: Recovery
+    // MARK: Names
 
-    private func recover() throws(StoreError) {
-        do throws(StorageIOError) {
-            try fs.makeDirectory(directory)
-            let names = try fs.list(directory)
-            var covered: UInt64 = 0
-            var segments: [Segment] = []
-            for name in names where name.hasSuffix(".tmp") {
-                try? fs.remove("\(directory)/\(name)")
-            }
-            for name in names where name.hasPrefix("seg-") && name.hasSuffix(".cseg") {
-                guard let number = Self.number(in: name, prefix: "seg-", suffix: ".cseg") else { continue }
-                if number >= nextSegmentNumber.load(ordering: .relaxed) { nextSegmentNumber.store(number + 1, ordering: .relaxed) }
-                do {
-                    let segment = try Segment(path: "\(directory)/\(name)")
-                    covered = max(covered, segment.walCovered)
-                    segments.append(segment)
-                } catch {
-                    report("corruption: \(error); the segment is left in place and not read")
-                }
-            }
-            // A compaction that crashed before deleting its inputs left them behind: they are in the merged segment.
-            let replaced = Set(segments.flatMap(\.replaces))
-            for segment in segments where replaced.contains(segment.number) {
-                try fs.remove(segment.path)
-            }
-            segments.removeAll { replaced.contains($0.number) }
-            if fs.exists("\(directory)/dedup.ids"), !dedup.load(try fs.readAll("\(directory)/dedup.ids")) {
-                report("corruption: \(directory)/dedup.ids is damaged; deduplication starts from the log")
-            }
-            var maxLog = covered
-            for (number, name) in logFiles() {
-                maxLog = max(maxLog, number)
-                let path = "\(directory)/\(name)"
-                if number <= covered {
-                    try fs.remove(path)
-                    continue
-                }
-                replay(path: path, bytes: try fs.readAll(path))
-            }
-            logNumber = maxLog
-            view.withLock { view in
-                view.segments = segments
-                view.active = memtable.snapshot
-            }
-        } catch {
-            throw StoreError("cannot open shard \(index): \(error)")
-        }
-        try openNewLog()
-    }
+    func path(_ name: String) -> String { "\(directory)/\(name)" }
 
-    private func replay(path: String, bytes: [UInt8]) {
-        var reader = LogReader(bytes: bytes, path: path)
-        let now = monotonicMilliseconds()
-        while let record = reader.next() {
-            guard record.count >= 5, record[0] == 1 else {
-                report("corruption: \(path): a record of unknown kind; the rest of this log is skipped")
-                return
-            }
-            record.withUnsafeBytes { raw in
-                let body = UnsafeRawBufferPointer(rebasing: raw[5...])
-                var count = 0
-                let complete = EventRecordView.forEach(in: body) { view in
-                    if !view.eventID.isEmpty { dedup.insert(DedupWindow.hash(view.eventID)) }
-                    count += 1
-                }
-                if complete {
-                    memtable.append(body, count: count, now: now)
-                } else {
-                    report("corruption: \(path): a record holds malformed events; it is skipped")
-                }
-            }
-        }
-        switch reader.end {
-        case .corruption(let damage)?:
-            report("corruption: \(damage); events before it are kept, the rest of this log is not read")
-        case .tornTail(let offset)?:
-            report("\(path): dropped an incomplete last record at byte \(offset) (a write cut short)")
-        default:
-            break
-        }
-    }
-
-    private func logFiles() -> [(UInt64, String)] {
+    func logFiles() -> [(UInt64, String)] {
         ((try? fs.list(directory)) ?? []).compactMap { name in
             Self.number(in: name, prefix: "wal-", suffix: ".log").map { ($0, name) }
         }.sorted { $0.0 < $1.0 }
+    }
+
+    /// Deletes a log and its commit point, if it has one.
+    func removeLog(_ number: UInt64) {
+        try? fs.remove(path(Self.logName(number)))
+        if fs.exists(path(LogCommitPoint.name(number))) { try? fs.remove(path(LogCommitPoint.name(number))) }
     }
 
     static func logName(_ number: UInt64) -> String { "wal-\(padded(number)).log" }

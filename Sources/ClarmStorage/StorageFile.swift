@@ -24,6 +24,8 @@ public protocol AppendableFile: AnyObject {
     func append(_ bytes: UnsafeRawBufferPointer) throws(StorageIOError)
     /// fsync(2). After a failure the file must not be trusted: callers abandon it.
     func sync() throws(StorageIOError)
+    /// Cuts the file back to `size` bytes and fsyncs, so bytes past it are gone for good.
+    func truncate(to size: Int) throws(StorageIOError)
     func close()
 }
 
@@ -39,4 +41,24 @@ public protocol FileSystem: Sendable {
     func list(_ directory: String) throws(StorageIOError) -> [String]
     func makeDirectory(_ path: String) throws(StorageIOError)
     func exists(_ path: String) -> Bool
+    /// Maps a segment file (a seam so tests can make a just-published segment fail to open).
+    func openSegment(_ path: String) throws(SegmentCorruption) -> Segment
+}
+
+extension FileSystem {
+    public func openSegment(_ path: String) throws(SegmentCorruption) -> Segment {
+        try Segment(path: path)
+    }
+
+    /// Writes `bytes` to `path.tmp`, fsyncs it, renames it to `path` and fsyncs the directory: afterwards
+    /// `path` holds all of `bytes` or, after a crash before the rename, what it held before.
+    func publish(_ bytes: [UInt8], as path: String, in directory: String) throws(StorageIOError) {
+        let temporary = path + ".tmp"
+        let file = try create(temporary)
+        defer { file.close() }
+        try bytes.withBytes { raw throws(StorageIOError) in try file.append(raw) }
+        try file.sync()
+        try rename(temporary, path)
+        try syncDirectory(directory)
+    }
 }

@@ -1,4 +1,5 @@
 import ClarmEvents
+import ClarmMetrics
 import Glibc
 
 /// Clarm's event store: `shardCount` shards, each a WAL, a memtable and segments (docs/FORMAT.md).
@@ -9,9 +10,16 @@ public final class Store: Sendable {
     public let directory: String
     public let shardCount: Int
     private let shards: [Shard]
+    private let lock: DataDirectoryLock
+    private let budget: MemoryBudget
+    /// What the shards record about their work (fsyncs, group commits, seals, compactions, deduplication).
+    public let metrics: StorageMetrics
 
     /// Opens the store in `directory`, creating it with `options.shards` shards if it has no manifest,
     /// and recovers each shard from its segments and logs. `report` receives damage found and other notices.
+    ///
+    /// The directory has one owner: `DATA/LOCK` is locked before anything in it is read or changed, and a
+    /// second store fails at once with "data directory X is in use by process N".
     public init(directory: String, options: StoreOptions = StoreOptions(), fileSystem: FileSystem = PosixFileSystem(),
                 report: @escaping @Sendable (String) -> Void = { _ in }) throws(StoreError) {
         self.directory = directory
@@ -19,6 +27,11 @@ public final class Store: Sendable {
         var shardCount = options.shards
         do throws(StorageIOError) {
             try fileSystem.makeDirectory(directory)
+        } catch {
+            throw StoreError("cannot open the store in \(directory): \(error)")
+        }
+        lock = try DataDirectoryLock.acquire(directory: directory)
+        do throws(StorageIOError) {
             if fileSystem.exists(manifest) {
                 let text = String(decoding: try fileSystem.readAll(manifest), as: UTF8.self)
                 guard let count = Self.parseManifest(text) else {
@@ -37,11 +50,21 @@ public final class Store: Sendable {
             throw StoreError("cannot open the store in \(directory): \(error)")
         }
         self.shardCount = shardCount
+        budget = MemoryBudget(limit: options.memoryLimit)
+        let metrics = StorageMetrics(shards: shardCount)
+        self.metrics = metrics
+        var options = options
+        // Each shard may hold an active memtable and one being sealed: seal early enough that all of them fit.
+        let sealBytes = max(1, options.memoryLimit / (2 * shardCount))
+        if options.sealBytes > sealBytes {
+            report("memory limit \(options.memoryLimit >> 20) MiB over \(shardCount) shards: sealing at \(sealBytes >> 20) MiB per shard instead of \(options.sealBytes >> 20) MiB")
+            options.sealBytes = sealBytes
+        }
         var shards: [Shard] = []
         for index in 0..<shardCount {
             let name = "shard-" + String(repeating: "0", count: max(0, 3 - String(index).count)) + String(index)
             shards.append(try Shard(index: index, directory: "\(directory)/\(name)", fileSystem: fileSystem,
-                                    options: options, report: report))
+                                    options: options, budget: budget, metrics: metrics, report: report))
         }
         self.shards = shards
         // The shard directories' entries are durable only once the data directory itself is synced.
@@ -71,9 +94,39 @@ public final class Store: Sendable {
         shards[shard].append(records, count: count, completion: completion)
     }
 
-    /// Commits what is queued, seals every shard's buffered events into segments, and stops.
+    /// Commits what is queued, seals every shard's buffered events into segments, stops, and gives the
+    /// directory up.
     public func close() {
         for shard in shards { shard.close() }
+        lock.release()
+    }
+
+    /// Stops at once without sealing or cleaning up, leaving the directory as a killed process would (tests).
+    func halt() {
+        for shard in shards { shard.halt() }
+        lock.release()
+    }
+
+    /// What is wrong now (failing seals or compactions, a log that cannot be opened, the memory limit
+    /// reached), and whether appends fail because of it.
+    public func health() -> (problems: [String], ingestBlocked: Bool) {
+        var problems: [String] = []
+        var blocked = false
+        for shard in shards {
+            let health = shard.health
+            problems += health.problems
+            blocked = blocked || health.blocksIngest
+        }
+        return (problems, blocked)
+    }
+
+    /// Bytes counted against the memory limit now: queued appends, memtables, and the working copies of
+    /// seals and compactions in progress, all shards together.
+    public var bufferedBytes: Int { budget.bytesInUse }
+
+    /// The pid of a live process that holds `directory`'s lock, if any (for read-only tools beside a server).
+    public static func holder(of directory: String) -> Int32? {
+        DataDirectoryLock.holder(directory: directory)
     }
 
     /// What queries may read now, shard by shard.

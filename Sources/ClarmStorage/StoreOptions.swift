@@ -14,14 +14,20 @@ public struct StoreOptions: Sendable {
     public var durability = Durability.fsync
     /// A shard seals its buffered events into a segment once it holds this many…
     public var sealEvents = 250_000
-    /// …or once its oldest buffered event waited this many milliseconds.
+    /// …or once its oldest buffered event waited this many milliseconds…
     public var sealInterval: Int64 = 60_000
+    /// …or once its buffered events take this many bytes.
+    public var sealBytes = 64 << 20
+    /// Bytes of buffered events (active and sealing memtables) of all shards together; appends beyond fail.
+    public var memoryLimit = 1 << 30
     /// Compaction merges a shard's segments smaller than `compactionRows` once it has `compactionFanIn` of them,
     /// into segments of up to `compactionRows` rows.
     public var compactionFanIn = 4
     public var compactionRows = 1_000_000
-    /// Event ids remembered per shard for deduplication.
-    public var dedupWindow = 1_000_000
+    /// Seconds an event id is remembered for deduplication…
+    public var dedupWindow: Int64 = 3_600
+    /// …but at most this many ids per shard (about 28 bytes each).
+    public var dedupMaxIDs = 2_000_000
     /// Segments whose newest event is older than this many days are deleted; nil keeps everything.
     public var retentionDays: Int? = nil
 

@@ -1,6 +1,7 @@
 import ClarmEvents
 
-/// Checks every checksum of a store on disk without changing anything (`clarm verify`).
+/// Checks every checksum of a store on disk without changing anything (`clarm verify`). It takes no lock and
+/// only reads, so it may run beside a live server.
 public enum StoreVerifier {
     public struct Finding: Sendable, CustomStringConvertible {
         public let path: String
@@ -22,23 +23,38 @@ public enum StoreVerifier {
             let shardPath = "\(directory)/\(shard)"
             for name in (try? fileSystem.list(shardPath)) ?? [] {
                 let path = "\(shardPath)/\(name)"
-                if name.hasPrefix("wal-") && name.hasSuffix(".log") {
-                    findings.append(verifyLog(path, fileSystem))
+                let finding: Finding? = if let number = Shard.number(in: name, prefix: "wal-", suffix: ".log") {
+                    verifyLog(path, commitPoint: "\(shardPath)/\(LogCommitPoint.name(number))", fileSystem)
                 } else if name.hasPrefix("seg-") && name.hasSuffix(".cseg") {
-                    findings.append(verifySegment(path))
-                } else if name == "dedup.ids" {
-                    var window = DedupWindow(capacity: Int.max / 2)
-                    let intact = (try? fileSystem.readAll(path)).map { window.load($0) } ?? false
-                    findings.append(Finding(path: path, message: intact ? "\(window.ordered.count) ids" : "checksum or layout mismatch",
-                                            isDamage: !intact))
+                    verifySegment(path)
+                } else if DedupFile.number(in: name) != nil {
+                    verifyDedupFile(path, fileSystem)
+                } else {
+                    nil
                 }
+                // A live server may remove a file between the listing and the check (a seal or compaction
+                // finishing): that is not damage.
+                if let finding, !finding.isDamage || fileSystem.exists(path) { findings.append(finding) }
             }
         }
         return findings
     }
 
-    static func verifyLog(_ path: String, _ fileSystem: FileSystem) -> Finding {
-        guard let bytes = try? fileSystem.readAll(path) else { return Finding(path: path, message: "unreadable", isDamage: true) }
+    static func verifyDedupFile(_ path: String, _ fileSystem: FileSystem) -> Finding {
+        let ids = (try? fileSystem.readAll(path)).flatMap(DedupFile.decode)
+        return Finding(path: path, message: ids.map { "\($0.count) ids" } ?? "checksum or layout mismatch", isDamage: ids == nil)
+    }
+
+    static func verifyLog(_ path: String, commitPoint: String, _ fileSystem: FileSystem) -> Finding {
+        guard var bytes = try? fileSystem.readAll(path) else { return Finding(path: path, message: "unreadable", isDamage: true) }
+        var note = ""
+        if fileSystem.exists(commitPoint) {
+            guard let length = (try? fileSystem.readAll(commitPoint)).flatMap(LogCommitPoint.decode) else {
+                return Finding(path: commitPoint, message: "checksum or layout mismatch", isDamage: true)
+            }
+            if length < bytes.count { note = "; \(bytes.count - length) unacknowledged bytes past its commit point (ignored on recovery)" }
+            bytes = Array(bytes.prefix(length))
+        }
         var reader = LogReader(bytes: bytes, path: path)
         var records = 0, events = 0
         while let record = reader.next() {
@@ -51,26 +67,16 @@ public enum StoreVerifier {
         case .corruption(let report)?:
             return Finding(path: path, message: "\(report.reason) at byte \(report.offset), after \(records) good records", isDamage: true)
         case .tornTail(let offset)?:
-            return Finding(path: path, message: "\(records) records, \(events) events; incomplete last record at byte \(offset) (dropped on recovery)", isDamage: false)
+            return Finding(path: path, message: "\(records) records, \(events) events; incomplete last record at byte \(offset) (dropped on recovery)\(note)", isDamage: false)
         default:
-            return Finding(path: path, message: "\(records) records, \(events) events", isDamage: false)
+            return Finding(path: path, message: "\(records) records, \(events) events\(note)", isDamage: false)
         }
     }
 
     static func verifySegment(_ path: String) -> Finding {
         do {
             let segment = try Segment(path: path)
-            try segment.verifyFileChecksum()
-            var scratch: [UInt8] = []
-            for column in segment.columns {
-                if let dictionary = column.dictionary {
-                    try segment.decode(dictionary, column: column.name, block: "dictionary", into: &scratch)
-                }
-                for (index, block) in column.blocks.enumerated() {
-                    try segment.decode(block, column: column.name, block: "block \(index)", into: &scratch)
-                }
-            }
-            _ = try segment.records()
+            try segment.verify()
             return Finding(path: path, message: "\(segment.rowCount) rows, \(segment.blockCount) blocks", isDamage: false)
         } catch {
             return Finding(path: path, message: error.reason, isDamage: true)
@@ -78,7 +84,7 @@ public enum StoreVerifier {
     }
 }
 
-/// Sizes and encodings of a store's segments (`clarm inspect`).
+/// Sizes and encodings of a store's segments (`clarm inspect`); read-only, like `StoreVerifier`.
 public enum StoreInspector {
     public struct ColumnStats: Sendable {
         public var name: String
@@ -110,7 +116,7 @@ public enum StoreInspector {
                     let columns = segment.columns.map { column in
                         var stats = ColumnStats(name: column.name, encoding: column.encoding, width: column.width,
                                                 dictionaryEntries: column.dictionaryCount)
-                        for ref in column.blocks + (column.dictionary.map { [$0] } ?? []) {
+                        for ref in column.blocks + column.dictionaryBlocks.map(\.ref) {
                             stats.storedBytes += ref.storedLength
                             stats.rawBytes += ref.rawLength
                         }
@@ -120,7 +126,8 @@ public enum StoreInspector {
                                                  minTimestamp: segment.minTimestamp, maxTimestamp: segment.maxTimestamp,
                                                  walCovered: segment.walCovered, columns: columns))
                 } catch {
-                    problems.append("\(error)")
+                    // A live server's compaction may have removed it since the listing: not damage.
+                    if fileSystem.exists(path) { problems.append("\(error)") }
                 }
             }
         }

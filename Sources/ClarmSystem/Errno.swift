@@ -41,5 +41,12 @@ func clockMilliseconds(_ clock: clockid_t) -> Int64 {
 /// Monotonic time for deadlines, coarse (a few milliseconds) and cheap enough for every loop turn.
 public func monotonicMilliseconds() -> Int64 { clockMilliseconds(CLOCK_MONOTONIC_COARSE) }
 
+/// Monotonic time in microseconds, precise (not coarse): for measuring short operations such as an fsync.
+public func monotonicMicroseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000
+}
+
 /// Wall-clock time in UTC milliseconds since the epoch.
 public func wallClockMilliseconds() -> Int64 { clockMilliseconds(CLOCK_REALTIME) }

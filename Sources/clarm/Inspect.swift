@@ -4,7 +4,7 @@ import ClarmStorage
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the segments of a data directory: rows, time range, and each column's encoding and sizes."
+        abstract: "Print the segments of a data directory: rows, time range, and each column's encoding and sizes (read-only, also beside a live server)."
     )
 
     @Option(help: "Data directory.")

@@ -4,6 +4,7 @@ import Foundation
 import ClarmGateway
 import ClarmServer
 import ClarmStorage
+import ClarmSystem
 import Logging
 
 struct Serve: ParsableCommand {
@@ -44,8 +45,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Event loops (threads); defaults to the number of cores.")
     var loops: Int?
 
-    @Option(help: "Open connections beyond this are answered 503 and closed.")
-    var maxConnections = 10_000
+    @Option(help: "Open connections beyond this are answered 503 and closed (default: 10000, or what the descriptor limit leaves after a reserve for storage).")
+    var maxConnections: Int?
 
     @Option(help: "Seconds an idle keep-alive connection stays open.")
     var idleTimeout = 60
@@ -56,20 +57,86 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a client has to send a request body after its head (408 after).")
     var bodyTimeout = 30
 
+    @Option(name: .customLong("trusted-proxy"), help: "A proxy in front (CIDR, such as 10.0.0.0/8, or one address) whose X-Forwarded-For is believed; repeatable. Loopback always is.")
+    var trustedProxies: [String] = []
+
+    @Option(help: "Requests a second one client address may send (a token bucket); 0: no limit. Loopback clients without X-Forwarded-For are never limited.")
+    var rateLimitPerIp = 50
+
+    @Option(help: "Requests one client address may send at once before --rate-limit-per-ip applies.")
+    var rateLimitBurst = 200
+
+    @Option(help: "Connections one peer address may hold open (trusted proxies and loopback excepted); 0: no cap.")
+    var maxConnectionsPerIp = 256
+
+    @Option(help: "Days before now an event's timestamp may be (older events are rejected; up to an hour ahead is accepted).")
+    var maxEventAge = Gateway.defaultMaxEventAgeDays
+
+    @Option(name: .customLong("public-host"), help: "A name the query API and the dashboard answer to besides the listen address and localhost (repeatable); other Host names get 421.")
+    var publicHosts: [String] = []
+
+    @Option(name: .customLong("dashboard-origin"), help: "An origin (https://host[:port]) whose pages may read the query API cross-origin (repeatable).")
+    var dashboardOrigins: [String] = []
+
+    @Flag(help: "Store events whose user agent is a known crawler's, instead of dropping and counting them.")
+    var keepBots = false
+
+    @Option(help: "Queries running at once (default: cores).")
+    var queryConcurrency: Int?
+
+    @Option(help: "Queries waiting for a thread; beyond this, 503.")
+    var queryQueue = 16
+
+    @Option(help: "Seconds a query may take, waiting included (504 after).")
+    var queryTimeout = 30
+
+    @Option(help: "Events one query may hold in memory (64 bytes each; the strings it meets count per 64 bytes; 422 beyond).")
+    var queryMaxRows = 10_000_000
+
+    @Option(help: "…or when its buffered events take this many bytes (K, M, G suffixes).")
+    var sealBytes = ByteSize(bytes: 64 << 20)
+
+    @Option(help: "Bytes of buffered events of all shards together; beyond it /api/track answers 503 (K, M, G suffixes).")
+    var memoryLimit = ByteSize(bytes: 1 << 30)
+
+    @Option(help: "Seconds an event_id is remembered for deduplication.")
+    var dedupWindow = 3_600
+
+    @Option(help: "At most this many event ids remembered per shard (about 28 bytes each); fewer shorten the window.")
+    var dedupMaxIds = 2_000_000
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
-        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
         guard Durability(rawValue: durability) != nil else { throw ValidationError("--durability must be fsync or os") }
         if let shards, !(1...4096).contains(shards) { throw ValidationError("--shards must be 1...4096") }
         guard sealEvents >= 1, sealInterval >= 1 else { throw ValidationError("--seal-events and --seal-interval must be at least 1") }
         if let retentionDays, retentionDays < 1 { throw ValidationError("--retention-days must be at least 1") }
         guard idleTimeout >= 1, headerTimeout >= 1, bodyTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
+        for proxy in trustedProxies where AddressRange(proxy) == nil {
+            throw ValidationError("--trusted-proxy \(proxy) is not an address or CIDR block such as 10.0.0.0/8 or 2001:db8::/32")
+        }
+        guard (0...1_000_000).contains(rateLimitPerIp), (1...1_000_000).contains(rateLimitBurst) else {
+            throw ValidationError("--rate-limit-per-ip must be 0...1000000 and --rate-limit-burst 1...1000000")
+        }
+        guard maxConnectionsPerIp >= 0 else { throw ValidationError("--max-connections-per-ip must be at least 0") }
+        guard (1...Gateway.maxEventAgeLimit).contains(maxEventAge) else {
+            throw ValidationError("--max-event-age must be 1...\(Gateway.maxEventAgeLimit) days")
+        }
+        try validateExposure()
+        if let queryConcurrency, !(1...1024).contains(queryConcurrency) { throw ValidationError("--query-concurrency must be 1...1024") }
+        guard (0...10_000).contains(queryQueue) else { throw ValidationError("--query-queue must be 0...10000") }
+        guard (1...86_400).contains(queryTimeout) else { throw ValidationError("--query-timeout must be 1...86400 seconds") }
+        guard queryMaxRows >= 1 else { throw ValidationError("--query-max-rows must be at least 1") }
+        guard sealBytes.bytes >= 1 << 20, memoryLimit.bytes >= 16 << 20 else { throw ValidationError("--seal-bytes must be at least 1M and --memory-limit at least 16M") }
+        guard dedupWindow >= 1, dedupMaxIds >= 1 else { throw ValidationError("--dedup-window and --dedup-max-ids must be at least 1") }
     }
 
     func run() throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "clarm")
+        let descriptorLimit = raiseDescriptorLimit(logger)
 
         var apiKeys = self.apiKeys
         if let apiKeyFile {
@@ -79,12 +146,17 @@ struct Serve: ParsableCommand {
             apiKeys += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty && !$0.hasPrefix("#") }
         }
+        try Self.validateKeys(apiKeys)
         var options = StoreOptions()
         options.durability = Durability(rawValue: durability)!
         if let shards { options.shards = shards }
         options.sealEvents = sealEvents
         options.sealInterval = Int64(sealInterval) * 1000
         options.retentionDays = retentionDays
+        options.sealBytes = sealBytes.bytes
+        options.memoryLimit = memoryLimit.bytes
+        options.dedupWindow = Int64(dedupWindow)
+        options.dedupMaxIDs = dedupMaxIds
         if options.durability == .os {
             logger.warning("--durability os: a 202 is sent after write(2) without fsync; acknowledged events survive a crash of clarm but can be lost if the machine loses power")
         }
@@ -95,6 +167,24 @@ struct Serve: ParsableCommand {
             logger.critical("\(error)")
             throw ExitCode.failure
         }
+
+        let sites: SiteRegistry
+        do {
+            sites = try SiteRegistry.open(directory: data)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+        let registered = sites.snapshot().snapshot.entries.count
+        if registered == 0 {
+            logger.warning("no site is registered: events of every site are accepted; register sites (clarm sites add, POST /api/sites) to accept only theirs")
+        } else {
+            logger.info("\(registered) registered sites: events of other sites are rejected")
+        }
+        let trusted = trustedProxies.compactMap(AddressRange.init)
+        let traffic = TrafficPolicy(
+            sites: sites, clients: ClientAddressRule(trustedProxies: trusted),
+            requestsPerAddress: rateLimitPerIp > 0 ? AddressRateLimiter(rate: rateLimitPerIp, burst: rateLimitBurst) : nil)
 
         // Block the stop signals before any thread starts, so every thread inherits the mask and only sigwait sees them.
         var signals = sigset_t()
@@ -107,21 +197,45 @@ struct Serve: ParsableCommand {
         configuration.host = host
         configuration.port = port
         if let loops { configuration.eventLoops = loops }
-        configuration.maxConnections = maxConnections
+        do {
+            let budget = try DescriptorBudget(limit: descriptorLimit, shards: store.shardCount, loops: configuration.eventLoops,
+                                              requested: maxConnections)
+            if budget.lowered {
+                logger.warning("--max-connections \(maxConnections!) does not fit the descriptor limit: lowered to \(budget.maxConnections)")
+            }
+            logger.info("\(budget)")
+            configuration.maxConnections = budget.maxConnections
+        } catch {
+            logger.critical("\(error)")
+            store.close()
+            throw ExitCode.failure
+        }
         configuration.idleTimeout = Int64(idleTimeout) * 1000
         configuration.headerTimeout = Int64(headerTimeout) * 1000
         configuration.bodyTimeout = Int64(bodyTimeout) * 1000
+        configuration.maxConnectionsPerAddress = maxConnectionsPerIp
+        configuration.uncappedPeers = traffic.clients.trustedProxies
+
+        var gatewayOptions = GatewayOptions()
+        gatewayOptions.keepBots = keepBots
+        if let queryConcurrency { gatewayOptions.queryConcurrency = queryConcurrency }
+        gatewayOptions.queryQueue = queryQueue
+        gatewayOptions.queryTimeoutMilliseconds = Int64(queryTimeout) * 1000
+        gatewayOptions.queryMaxRows = queryMaxRows
+        let runtime = GatewayRuntime(options: gatewayOptions, storage: store.metrics)
 
         let server: HTTPServer
         do {
-            server = try HTTPServer(configuration: configuration) { [apiKeys] in Gateway(store: store, apiKeys: apiKeys) }
+            let access = try gatewayAccess(apiKeys: apiKeys, logger)
+            server = try HTTPServer(configuration: configuration) { [maxEventAge] in
+                Gateway(store: store, access: access, traffic: traffic, runtime: runtime).withMaxEventAge(days: maxEventAge)
+            }
         } catch {
             logger.critical("\(error)")
+            store.close()
             throw ExitCode.failure
         }
-        if apiKeys.isEmpty {
-            logger.warning("no --api-key given: the query API answers anyone who can reach \(host):\(server.port); use keys unless it is loopback only")
-        }
+        runtime.countConnections { [server] in server.openConnections }
         logger.info("listening on \(host):\(server.port) with \(configuration.eventLoops) event loops; \(store.shardCount) shards in \(data), durability \(durability)")
         // The bound port on stdout alone, so scripts that ask for port 0 can read it.
         print("listening on \(host):\(server.port)")

@@ -13,6 +13,12 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
+# Requests the tests make themselves carry a browser's user agent: Python's own ("Python-urllib") is on the
+# crawler list, and the gateway drops crawlers' events.
+_opener = urllib.request.build_opener()
+_opener.addheaders = [("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")]
+urllib.request.install_opener(_opener)
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLARM = ROOT / ".build" / "debug" / "clarm"
 SITE = "shop.example.com"
@@ -25,13 +31,14 @@ def free_port():
 
 
 class Gateway:
-    def __init__(self, data):
+    def __init__(self, data, options=()):
         self.data = data
         self.port = free_port()
+        self.options = list(options)
         self.process = None
 
     def start(self):
-        self.process = subprocess.Popen([str(CLARM), "serve", "--port", str(self.port), "--data", self.data, "--loops", "1"],
+        self.process = subprocess.Popen([str(CLARM), "serve", "--port", str(self.port), "--data", self.data, "--loops", "1"] + self.options,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert b"listening on" in self.process.stdout.readline()
 
@@ -66,6 +73,12 @@ def chromium(width=1280, height=1600):
     for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=%d,%d" % (width, height)]:
         options.add_argument(argument)
     options.binary_location = "/usr/bin/chromium"
+    # The console, for the tests that check a page logs no errors (a CSP violation is one).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(20)
+    # Headless Chromium says "HeadlessChrome", which the gateway drops as a crawler (it is one, to sites): the
+    # tests play a visitor's Chromium, so they send the user agent a headed one sends.
+    agent = driver.execute_script("return navigator.userAgent").replace("HeadlessChrome", "Chrome")
+    driver.execute_cdp_cmd("Network.setUserAgentOverride", {"userAgent": agent})
     return driver

@@ -141,3 +141,55 @@ def test_empty_site_shows_the_install_snippet(dashboard):
     driver.get("http://127.0.0.1:%d/#/analytics?site=nothing.example.com&range=7d" % gateway.port)
     wait_for(lambda: driver.find_elements(By.ID, "empty"), what="the empty state")
     assert "clarm.js" in driver.find_element(By.ID, "empty").text
+
+
+def test_dashboard_runs_under_its_security_policy_without_console_errors(dashboard):
+    gateway, driver = dashboard
+    base = "http://127.0.0.1:%d/" % gateway.port
+    with urllib.request.urlopen(base) as response:
+        headers = response.headers
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert "'unsafe-inline'" not in policy and "script-src 'sha256-" in policy and "style-src 'sha256-" in policy
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Frame-Options"] == "DENY"
+
+    for view, ready in [("analytics", "#list0 tr[data-filter]"), ("visitors", "tr[data-visitor]"),
+                        ("conversions", "#conversionList tr[data-visitor]")]:
+        driver.get(base + "#/%s?site=%s&range=7d" % (view, SITE))
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ready), what="the %s view" % view)
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#revenue .legend .swatch"), what="the chart legend")
+    time.sleep(0.5)
+    # The icon the page links to is there, and nothing was refused or missing.
+    icon = driver.execute_script("return document.querySelector('link[rel=icon]').href")
+    with urllib.request.urlopen(icon) as response:
+        assert response.status == 200 and response.headers["Content-Type"] == "image/svg+xml"
+    errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []
+
+
+def test_the_key_dialog_works_under_the_policy():
+    """With --api-key the dashboard asks for the key in a <form method=dialog>, which form-action 'none' must let through."""
+    key = "dashboard-test-key-0123456789"
+    work = tempfile.mkdtemp(prefix="clarm-dashboard-key-")
+    gateway = Gateway(os.path.join(work, "data"), ["--api-key", key])
+    gateway.start()
+    driver = chromium()
+    try:
+        request = urllib.request.Request("http://127.0.0.1:%d/api/track" % gateway.port, data=json.dumps(known_events()).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.load(response)["accepted"] == 12
+        driver.get("http://127.0.0.1:%d/#/visitors?site=%s&range=7d" % (gateway.port, SITE))
+        wait_for(lambda: driver.find_element(By.ID, "keyDialog").get_attribute("open") is not None, what="the key dialog")
+        driver.find_element(By.ID, "keyInput").send_keys(key)
+        driver.find_element(By.CSS_SELECTOR, "#keyDialog button").click()
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "tr[data-visitor]"), what="the visitors, with the key")
+        assert driver.execute_script("return localStorage.getItem('clarm_api_key')") == key
+        # The first, keyless requests were refused (401, logged by the browser); nothing else went wrong.
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "401" not in e["message"]]
+        assert errors == []
+    finally:
+        driver.quit()
+        gateway.stop()
+        subprocess.run(["rm", "-rf", work])

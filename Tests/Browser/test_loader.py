@@ -145,3 +145,40 @@ def test_navigation_rules_opt_out_and_reset(world):
     assert fresh and fresh != visitor
     wait_for(lambda: events_named(gateway.timeline(fresh), "after_reset"), what="the new visitor's event")
     assert not events_named(gateway.timeline(visitor), "after_reset")
+
+
+# The shape of Plausible's snippet: the stub's track() queues its own arguments.
+PUSH_STUB = "<script>window.ClarmTrack=window.ClarmTrack||{q:[],track:function(){ClarmTrack.q.push(arguments)}};</script>"
+# Calls that throw: a custom properties getter, and a method the loader does not have.
+FAULTY_CALLS = ("<script>ClarmTrack.track('identify', {email: 'q@example.com'});"
+                "ClarmTrack.track('broken', {get amount() { throw new Error('getter fails'); }});"
+                "ClarmTrack.q.push(['noSuchMethod', [1, 2]]);"
+                "ClarmTrack.track('after_errors', {ok: true});</script>")
+
+
+@pytest.mark.parametrize("stub", [STUB, PUSH_STUB], ids=["readme-stub", "push-arguments-stub"])
+def test_queued_calls_of_either_stub_survive_failing_ones(world, stub):
+    gateway, driver, site = world
+    pages = pathlib.Path(gateway.data).parent / "site"
+    (pages / "stub.html").write_text(
+        "<!doctype html><html><head><title>Stub</title>" + stub + FAULTY_CALLS +
+        '<script defer src="http://127.0.0.1:%d/clarm.js" data-site="%s"></script></head><body></body></html>' % (gateway.port, SITE))
+    driver.get(site + "/stub.html")
+    wait_for(lambda: driver.execute_script("return !!(window.ClarmTrack && window.ClarmTrack.loaded)"), what="the loader")
+    visitor = driver.execute_script("return localStorage.getItem('clarm_vid')")
+    # After the load, the stub's shapes keep working: a call of the function, a push onto q, a throwing call.
+    driver.execute_script("""
+        ClarmTrack('track', 'called', {how: 'function'});
+        ClarmTrack.q.push(['pushed', {how: 'push'}]);
+        try { ClarmTrack.track('broken_later', {get x() { throw new Error('later'); }}); } catch (e) {}
+        ClarmTrack.track('last', {});
+        ClarmTrack.flush();""")
+    wanted = ["page_view", "identify", "after_errors", "called", "pushed", "last"]
+    timeline = wait_for(lambda: (lambda t: t if all(events_named(t, n) for n in wanted) else None)(gateway.timeline(visitor)),
+                        what="every event but the failing ones")
+    assert not events_named(timeline, "broken") and not events_named(timeline, "broken_later")
+    assert not events_named(timeline, "noSuchMethod")
+    assert events_named(timeline, "identify")[0]["properties"] == {"email": "q@example.com"}
+    assert events_named(timeline, "after_errors")[0]["properties"] == {"ok": True}
+    assert events_named(timeline, "pushed")[0]["properties"] == {"how": "push"}
+    assert [e["event"] for e in timeline["timeline"]].count("page_view") == 1

@@ -10,8 +10,8 @@ struct Decoded {
     var error: TrackBodyError? = nil
 }
 
-func decode(_ body: String, userAgent: String = "UA/1") -> Decoded {
-    var decoder = TrackDecoder()
+func decode(_ body: String, userAgent: String = "UA/1", maxEventAgeDays: Int = TrackDecoder.defaultMaxEventAgeDays) -> Decoded {
+    var decoder = TrackDecoder(maxEventAgeDays: maxEventAgeDays)
     var batch = TrackBatch()
     let bodyBytes = Array(body.utf8)
     let uaBytes = Array(userAgent.utf8)

@@ -14,7 +14,7 @@ import ClarmTestSupport
             try client.send(trackRequest(oneEvent, extraHeaders: "User-Agent: test-agent\r\n"))
             let response = try #require(try client.readResponse())
             #expect(response.status == 202)
-            #expect(response.text == #"{"accepted":1,"duplicates":0,"rejected":[]}"#)
+            #expect(response.text == #"{"accepted":1,"duplicates":0,"bots":0,"rejected":[]}"#)
             #expect(response.header("content-type") == "application/json")
             #expect(response.header("date")?.hasSuffix(" GMT") == true)
             let records = try store.allEvents()
@@ -41,7 +41,7 @@ import ClarmTestSupport
         let requests = [
             trackRequest(oneEvent),
             "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
-            "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n",
+            "GET /missing HTTP/1.1\r\nHost: localhost\r\n\r\n",
             trackRequest("[\(oneEvent),\(oneEvent)]"),
             "DELETE /api/track HTTP/1.1\r\nHost: t\r\n\r\n",
             trackRequest("{broken"),
@@ -86,7 +86,7 @@ import ClarmTestSupport
             }
             wire += "0\r\nX-Trailer: yes\r\n\r\n"
             try client.send(wire + wire)
-            #expect(try client.readResponse()?.text == #"{"accepted":2,"duplicates":0,"rejected":[]}"#)
+            #expect(try client.readResponse()?.text == #"{"accepted":2,"duplicates":0,"bots":0,"rejected":[]}"#)
             #expect(try client.readResponse()?.status == 202)
             #expect(store.count == 4)
         }
@@ -140,7 +140,7 @@ import ClarmTestSupport
             try client.send(trackRequest("[1,2]"))
             let rejected = try #require(try client.readResponse())
             #expect(rejected.status == 202)
-            #expect(rejected.text == #"{"accepted":0,"duplicates":0,"rejected":[{"index":0,"error":"event must be a JSON object"},{"index":1,"error":"event must be a JSON object"}]}"#)
+            #expect(rejected.text == #"{"accepted":0,"duplicates":0,"bots":0,"rejected":[{"index":0,"error":"event must be a JSON object"},{"index":1,"error":"event must be a JSON object"}]}"#)
             try client.send(trackRequest("42"))
             #expect(try client.readResponse()?.text == #"{"error":"body must be an event object or an array of event objects"}"#)
             try client.send(trackRequest(oneEvent, extraHeaders: "Content-Encoding: gzip\r\n"))
@@ -287,7 +287,7 @@ import ClarmTestSupport
         defer { directory.remove() }
         let store = try Store(directory: directory.path)
         defer { store.close() }
-        let server = try HTTPServer(configuration: configuration) { Gateway(store: store) }
+        let server = try HTTPServer(configuration: configuration) { Gateway(store: store).withMaxEventAge(days: historyMaxEventAgeDays) }
         let busy = try TestClient(port: server.port)
         let idle = try TestClient(port: server.port)
         try idle.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")

@@ -25,7 +25,7 @@ import ClarmTestSupport
 
     static func post(_ client: TestClient, _ path: String, _ body: String, key: String? = nil) throws -> TestResponse {
         let auth = key.map { "Authorization: Bearer \($0)\r\n" } ?? ""
-        try client.send("POST \(path) HTTP/1.1\r\nHost: t\r\n\(auth)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        try client.send("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(auth)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
         guard let response = try client.readResponse() else { throw TestFailure("no response") }
         return response
     }
@@ -80,7 +80,7 @@ import ClarmTestSupport
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.eventLoops = 1
-        let server = try HTTPServer(configuration: configuration) { Gateway(store: store, apiKeys: ["k-one", "k-two"]) }
+        let server = try HTTPServer(configuration: configuration) { Gateway(store: store, access: GatewayAccess(apiKeys: ["k-one", "k-two"])) }
         defer {
             server.shutdown()
             server.waitUntilStopped()
@@ -104,7 +104,7 @@ import ClarmTestSupport
 
 @Suite struct VisitorRouteTests {
     static func get(_ client: TestClient, _ target: String) throws -> (TestResponse, [String: Any]?) {
-        try client.send("GET \(target) HTTP/1.1\r\nHost: t\r\n\r\n")
+        try client.send("GET \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         guard let response = try client.readResponse() else { throw TestFailure("no response") }
         return (response, try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
     }
@@ -137,6 +137,7 @@ import ClarmTestSupport
             let rows = try #require(conversionsJSON?["conversions"] as? [[String: Any]])
             #expect(rows.map { $0["kind"] as? String } == ["purchase", "lead"])
             #expect((rows.first?["first_touch"] as? [String: Any])?["source"] as? String == "ads")
+            #expect((rows.first?["first_touch"] as? [String: Any])?["channel"] as? String == "Referral", "a campaign of no known kind")
             #expect(rows.first?["amount"] as? Double == 10)
 
             #expect(try Self.get(client, "/api/visitors").0.status == 400)
@@ -173,7 +174,7 @@ import ClarmTestSupport
     func embeddedAssetsMatchTheirSources(_ path: String, _ file: String) throws {
         try withGateway { port, _ in
             let client = try TestClient(port: port)
-            try client.send("GET \(path) HTTP/1.1\r\nHost: t\r\n\r\n")
+            try client.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             let served = try #require(try client.readResponse()).text
             let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent("Sources/ClarmGateway/Assets/\(file)")

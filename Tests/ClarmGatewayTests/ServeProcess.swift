@@ -10,14 +10,22 @@ enum ServeProcess {
             .appendingPathComponent(".build/debug/\(name)")
     }
 
-    /// Starts `clarm serve --port 0 …` and returns it with the port it printed on its first stdout line.
-    static func launch(_ arguments: [String]) throws -> (process: Process, port: Int) {
+    /// Starts `clarm serve --port 0 …` and returns it with the port it printed on its first stdout line; `wrapper`
+    /// runs it under another command (`prlimit …`), `log` receives its standard error.
+    /// Unless the arguments set `--max-event-age`, it takes events of any age (`historyMaxEventAgeDays`).
+    static func launch(_ arguments: [String], wrapper: [String] = [], log: URL? = nil) throws -> (process: Process, port: Int) {
         let process = Process()
-        process.executableURL = binary
-        process.arguments = ["serve", "--port", "0"] + arguments
+        process.executableURL = wrapper.isEmpty ? binary : URL(fileURLWithPath: wrapper[0])
+        let age = arguments.contains("--max-event-age") ? [] : ["--max-event-age", String(historyMaxEventAgeDays)]
+        process.arguments = wrapper.dropFirst() + (wrapper.isEmpty ? [] : [binary.path]) + ["serve", "--port", "0"] + age + arguments
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        if let log {
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: log)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         var line = Data()
         while !line.contains(0x0A) {

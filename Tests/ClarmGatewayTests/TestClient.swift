@@ -1,4 +1,5 @@
 import Glibc
+import ClarmEvents
 import ClarmGateway
 import ClarmServer
 import ClarmStorage
@@ -27,7 +28,8 @@ final class TestClient: @unchecked Sendable {
     let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(port: Int, receiveTimeout: Int = 5) throws {
+    /// Connects to `address` (an IPv4 address as a number; loopback by default).
+    init(port: Int, receiveTimeout: Int = 5, address ipv4: UInt32 = 0x7F00_0001) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
         var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
@@ -37,7 +39,7 @@ final class TestClient: @unchecked Sendable {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        address.sin_addr.s_addr = ipv4.bigEndian
         let status = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -136,9 +138,13 @@ extension String {
     }
 }
 
+/// Tests post events of November 2026 whatever today's date, so their gateways take events of any age.
+let historyMaxEventAgeDays = TrackDecoder.maxEventAgeLimit
+
 /// Runs a gateway with a store in a fresh temporary directory on a free loopback port for the duration of `body`.
 func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
-                 options: StoreOptions = StoreOptions(),
+                 options: StoreOptions = StoreOptions(), access: GatewayAccess = GatewayAccess(),
+                 gateway: GatewayOptions = GatewayOptions(),
                  _ body: (_ port: Int, _ store: Store) throws -> Void) throws {
     var configuration = ServerConfiguration()
     configuration.port = 0
@@ -150,7 +156,11 @@ func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
     var options = options
     options.shards = 2
     let store = try Store(directory: directory.path, options: options)
-    let server = try HTTPServer(configuration: configuration) { Gateway(store: store) }
+    let runtime = GatewayRuntime(options: gateway, storage: store.metrics)
+    let server = try HTTPServer(configuration: configuration) {
+        Gateway(store: store, access: access, runtime: runtime).withMaxEventAge(days: historyMaxEventAgeDays)
+    }
+    runtime.countConnections { [server] in server.openConnections }
     defer {
         server.shutdown()
         server.waitUntilStopped()

@@ -7,26 +7,28 @@ import ClarmStorage
 import ClarmTestSupport
 @testable import ClarmQuery
 
+/// Appends the events to their shards and waits until every shard has them.
+func append(_ store: Store, _ events: [EventRecord]) {
+    var byShard: [Int: [UInt8]] = [:]
+    var counts: [Int: Int] = [:]
+    for event in events {
+        let shard = Array(event.visitorID.utf8).withUnsafeBytes { store.shard(forVisitor: $0) }
+        event.append(to: &byShard[shard, default: []])
+        counts[shard, default: 0] += 1
+    }
+    let group = DispatchGroup()
+    for (shard, records) in byShard {
+        group.enter()
+        store.append(shard: shard, records: records, count: counts[shard]!) { _ in group.leave() }
+    }
+    group.wait()
+}
+
 /// A store holding the events, partly sealed into segments and partly in memtables.
 func makeStore(_ events: [EventRecord], directory: TemporaryDirectory) throws -> Store {
     var options = StoreOptions()
     options.shards = 3
     options.compactionFanIn = 1_000
-    func append(_ store: Store, _ events: [EventRecord]) {
-        var byShard: [Int: [UInt8]] = [:]
-        var counts: [Int: Int] = [:]
-        for event in events {
-            let shard = Array(event.visitorID.utf8).withUnsafeBytes { store.shard(forVisitor: $0) }
-            event.append(to: &byShard[shard, default: []])
-            counts[shard, default: 0] += 1
-        }
-        let group = DispatchGroup()
-        for (shard, records) in byShard {
-            group.enter()
-            store.append(shard: shard, records: records, count: counts[shard]!) { _ in group.leave() }
-        }
-        group.wait()
-    }
     let half = events.count / 2
     let first = try Store(directory: directory.path, options: options)
     append(first, Array(events[..<half]))
@@ -75,6 +77,13 @@ func parse(_ json: String, now: Int64 = 1_793_750_400_000) throws(QueryError) ->
         #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:source","visit:entry_page"],"attribution":"last_touch"}"#,
         #"{"site":"shop.example.com","date_range":["2026-11-02","2026-11-04"],\#(allMetrics),"dimensions":["visit:entry_page"],"attribution":"first_touch"}"#,
         #"{"site":"shop.example.com","date_range":["2026-11-02T12:00:00Z","2026-11-04"],\#(allMetrics),"filters":[["is","visit:source",["google"]]],"attribution":"last_touch"}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:channel"]}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:channel","visit:source"]}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:source"],"filters":[["is","visit:channel",["Organic Search","Organic Social"]]]}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:channel"],"filters":[["contains","visit:channel",["Paid"]],["is_not","visit:source",["Google"]]]}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["event:name"],"filters":[["contains_not","visit:channel",["Direct","Referral"]]]}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:channel"],"attribution":"first_touch"}"#,
+        #"{"site":"shop.example.com","date_range":["2026-11-02","2026-11-04"],\#(allMetrics),"dimensions":["visit:channel","visit:source"],"attribution":"last_touch"}"#,
     ]
 
     @Test func matchesTheReferenceOnEveryQuery() throws {

@@ -81,13 +81,14 @@ import ClarmTestSupport
             #expect(purchase.amount == "49.5" && purchase.currency == "USD")
             #expect(purchase.firstTouch.source == "newsletter" && purchase.firstTouch.landingPage == "/")
             // The converting visit came direct, so the last touch is the latest visit that did not: Google, /pricing.
-            #expect(purchase.lastTouch.source == "google.com" && purchase.lastTouch.landingPage == "/pricing")
+            #expect(purchase.lastTouch.source == "Google" && purchase.lastTouch.landingPage == "/pricing" && purchase.lastTouch.channel == "Organic Search")
             #expect(purchase.pagesViewed == 3 && purchase.widgetOpens == 1 && purchase.widgetMessages == 1 && purchase.ctaClicks == 1)
             #expect(purchase.preceding.map(\.event) == ["page_view", "widget_open", "widget_message", "click", "page_view", "identify", "page_view"])
             #expect(purchase.millisecondsToConvert == 2 * Self.day + 10_000)
             #expect(purchase.identity["company"] == "Acme")
             let goal = rows[3]
-            #expect(goal.visitorID == "bob" && goal.firstTouch.source == "news.ycombinator.com" && goal.lastTouch.source == "news.ycombinator.com")
+            #expect(goal.visitorID == "bob" && goal.firstTouch.source == "Hacker News" && goal.lastTouch.source == "Hacker News")
+            #expect(goal.firstTouch.channel == "Organic Social" && goal.lastTouch.channel == "Organic Social")
             #expect(goal.pagesViewed == 1)
             // A range selects conversions; their history still reaches back before it.
             let late = try engine.conversions(site: "shop.example.com", from: Self.t0 + 2 * Self.day, to: .max, limit: 100, offset: 0)

@@ -4,12 +4,12 @@ import Synchronization
 
 /// A file system over real files that fails chosen operations and can simulate a power cut.
 ///
-/// Faults: the Nth write, fsync or rename (counted from 1 since the rule was set) fails with the given errno,
-/// once or from then on. Power cut: every file loses what was written after its last successful fsync.
+/// Faults: the Nth write, fsync, rename, truncate or segment open (counted from 1 since the rule was set)
+/// fails with the given errno, once or from then on. Power cut: every file loses what was written after its last successful fsync.
 /// Renames and removals are taken as durable at once (a simplification: real file systems need the
 /// directory fsync, which the store always issues).
 final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
-    enum Operation: Hashable { case write, sync, rename }
+    enum Operation: Hashable { case write, sync, rename, truncate, openSegment }
 
     struct Rule {
         var nth: Int
@@ -25,6 +25,13 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
         var rules: [Operation: Rule] = [:]
         var syncedSize: [String: Int] = [:]
         var failures = 0
+        var afterRename: (@Sendable (String) -> Void)?
+    }
+
+    /// Runs `body` with the destination of every successful rename, before the caller goes on: a test can
+    /// copy the directory there to see what a crash at that moment would leave.
+    func afterRename(_ body: @escaping @Sendable (String) -> Void) {
+        state.withLock { $0.afterRename = body }
     }
 
     func fail(_ operation: Operation, nth: Int = 1, forever: Bool = false, errno: Int32 = EIO) {
@@ -75,9 +82,11 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     func rename(_ from: String, _ to: String) throws(StorageIOError) {
         try check(.rename, from)
         try base.rename(from, to)
-        state.withLock { state in
+        let hook = state.withLock { state in
             state.syncedSize[to] = state.syncedSize.removeValue(forKey: from)
+            return state.afterRename
         }
+        hook?(to)
     }
 
     func syncDirectory(_ path: String) throws(StorageIOError) {
@@ -93,6 +102,15 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     func list(_ directory: String) throws(StorageIOError) -> [String] { try base.list(directory) }
     func makeDirectory(_ path: String) throws(StorageIOError) { try base.makeDirectory(path) }
     func exists(_ path: String) -> Bool { base.exists(path) }
+
+    func openSegment(_ path: String) throws(SegmentCorruption) -> Segment {
+        do throws(StorageIOError) {
+            try check(.openSegment, path)
+        } catch {
+            throw SegmentCorruption(path: path, reason: "cannot open (injected): \(error)")
+        }
+        return try base.openSegment(path)
+    }
 }
 
 private final class FaultyFile: AppendableFile {
@@ -122,6 +140,12 @@ private final class FaultyFile: AppendableFile {
         try fileSystem.check(.sync, path)
         try file.sync()
         fileSystem.recordSync(path, size: file.size)
+    }
+
+    func truncate(to size: Int) throws(StorageIOError) {
+        try fileSystem.check(.truncate, path)
+        try file.truncate(to: size)
+        fileSystem.recordSync(path, size: size)
     }
 
     func close() { file.close() }

@@ -35,21 +35,34 @@ import ClarmTestSupport
         ]
     }
 
-    static func segmentSeeds() -> [String: [UInt8]] {
-        let generated = generateEvents(seed: 5, visitors: 6)
+    static func segmentSeeds() throws -> [String: [UInt8]] {
+        func build(_ events: [EventRecord], walCovered: UInt64 = 1, replaces: [UInt64] = [],
+                   blockLimit: Int = SegmentFormat.maxBlockBytes) throws -> [UInt8] {
+            try encode(events).withUnsafeBytes {
+                try SegmentWriter.build(records: $0, walCovered: walCovered, replaces: replaces, blockLimit: blockLimit).image
+            }
+        }
+        // Four distinct 200-byte referrers under a 512-byte block limit: dictionaries over several blocks.
+        let longReferrers = (0..<8).map { n in
+            EventRecord(timestamp: 1_000 + Int64(n), receivedAt: 0, event: "custom", visitorID: "v\(n % 3)",
+                        url: "https://a.example/p", referrer: "https://r.example/\(n % 4)/" + String(repeating: "x", count: 200),
+                        site: "a.example")
+        }
+        let threeEvents = try build((0..<3).map { makeEvent($0) })
         return [
-            "three-events": encode((0..<3).map { makeEvent($0) }).withUnsafeBytes { SegmentWriter.build(records: $0, walCovered: 1).image },
-            "generated": encode(generated).withUnsafeBytes { SegmentWriter.build(records: $0, walCovered: 4).image },
-            "compacted": encode((0..<12).map { makeEvent($0, visitors: 3) }).withUnsafeBytes {
-                SegmentWriter.build(records: $0, walCovered: 9, replaces: [2, 3]).image
-            },
+            "three-events": threeEvents,
+            "generated": try build(generateEvents(seed: 5, visitors: 6), walCovered: 4),
+            "compacted": try build((0..<12).map { makeEvent($0, visitors: 3) }, walCovered: 9, replaces: [2, 3]),
+            "spanning-dictionaries": try build(longReferrers, blockLimit: 512),
+            // Readers still accept version 1 (one dictionary block per column, docs/FORMAT.md).
+            "version-one": try SegmentBoundsTests().versionOne(threeEvents),
         ]
     }
 
     @Test func storageSeedsReadCleanly() throws {
         let wal = Self.corpus.appendingPathComponent("wal"), segment = Self.corpus.appendingPathComponent("segment")
         if ProcessInfo.processInfo.environment["CLARM_WRITE_FUZZ_SEEDS"] != nil {
-            for (directory, seeds) in [(wal, try Self.walSeeds()), (segment, Self.segmentSeeds())] {
+            for (directory, seeds) in [(wal, try Self.walSeeds()), (segment, try Self.segmentSeeds())] {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 for (name, bytes) in seeds { try Data(bytes).write(to: directory.appendingPathComponent(name)) }
             }
@@ -59,9 +72,9 @@ import ClarmTestSupport
             #expect(!records.isEmpty, "\(name)")
             #expect(end == .clean || name == "torn-tail", "\(name): \(String(describing: end))")
         }
-        for name in Self.segmentSeeds().keys {
+        for name in try Self.segmentSeeds().keys {
             let opened = try Segment(path: segment.appendingPathComponent(name).path)
-            try opened.verifyFileChecksum()
+            try opened.verify()
             #expect(try opened.records().count == opened.rowCount && opened.rowCount > 0, "\(name)")
         }
     }

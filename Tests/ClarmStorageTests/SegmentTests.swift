@@ -6,7 +6,7 @@ import ClarmTestSupport
 
 @Suite struct SegmentTests {
     func writeSegment(_ events: [EventRecord], in directory: TemporaryDirectory, covered: UInt64 = 9) throws -> String {
-        let image = encode(events).withUnsafeBytes { SegmentWriter.build(records: $0, walCovered: covered).image }
+        let image = try encode(events).withUnsafeBytes { try SegmentWriter.build(records: $0, walCovered: covered).image }
         let path = directory.path + "/seg.cseg"
         let file = try PosixFileSystem().create(path)
         try image.withBytes { raw throws(StorageIOError) in try file.append(raw) }

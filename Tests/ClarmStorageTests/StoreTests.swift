@@ -30,7 +30,7 @@ import ClarmTestSupport
         }
         // A cleanly closed store holds segments, not logs.
         let files = try PosixFileSystem().list(directory.path + "/shard-000") + PosixFileSystem().list(directory.path + "/shard-001")
-        #expect(files.allSatisfy { $0.hasPrefix("seg-") || $0 == "dedup.ids" })
+        #expect(files.allSatisfy { $0.hasPrefix("seg-") || $0.hasPrefix("ids-") || $0 == "LOCK" })
         #expect(files.contains { $0.hasPrefix("seg-") })
 
         let reopened = try Store(directory: directory.path, options: options(shards: 5))
@@ -66,6 +66,7 @@ import ClarmTestSupport
         let crashed = try Store(directory: directory.path, options: options())
         _ = crashed.appendAndWait((0..<300).map { makeEvent($0) })
         // No close: the process "dies" here and a new one opens the same directory.
+        crashed.halt()
         let notices = Notices()
         let store = try Store(directory: directory.path, options: options(), report: notices.report)
         defer { store.close() }
@@ -85,6 +86,7 @@ import ClarmTestSupport
             #expect(retry.first?.accepted == 2, "an event without event_id is never a duplicate")
             #expect(retry.first?.duplicates == 1)
             #expect(try store.allEvents().count == 5)
+            store.halt()
         }
         // After a crash the window comes back from the log…
         do {
@@ -92,7 +94,7 @@ import ClarmTestSupport
             #expect(store.appendAndWait([makeEvent(1), makeEvent(4)]).first?.duplicates == 2)
             store.close()
         }
-        // …and after a clean close, from dedup.ids.
+        // …and after a clean close, from the seal's ids file.
         let store = try Store(directory: directory.path, options: options(shards: 1))
         defer { store.close() }
         #expect(store.appendAndWait([makeEvent(2), makeEvent(5)]).first?.duplicates == 1)
@@ -125,6 +127,7 @@ import ClarmTestSupport
         do {
             let store = try Store(directory: directory.path, options: options(shards: 1))
             for n in 0..<3 { _ = store.appendAndWait([makeEvent(n)]) }
+            store.halt()
         }
         let shard = directory.path + "/shard-000"
         let log = try #require(try PosixFileSystem().list(shard).first { $0.hasPrefix("wal-") })
@@ -139,6 +142,7 @@ import ClarmTestSupport
             let store = try Store(directory: directory.path, options: options(shards: 1), report: notices.report)
             #expect(try numbers(store) == [0, 1, 2])
             #expect(notices.all.contains { $0.contains("dropped an incomplete last record") })
+            store.halt()
         }
 
         // A flipped bit in the second record: the first is kept, the damage is named.
@@ -187,6 +191,7 @@ import ClarmTestSupport
             #expect(fs.failures == 1)
             #expect(!(try store.allEvents().compactMap(eventNumber).contains(7)), "a failed append is not visible")
             try check(store, acknowledged: acknowledged, attempted: Set(0..<20))
+            store.halt()
         }
         fs.heal()
         let store = try open(directory, fs)
@@ -218,6 +223,7 @@ import ClarmTestSupport
         for n in 0..<300 {
             if store.appendAndWait([makeEvent(n)])[0].accepted == 1 { acknowledged.insert(n) }
         }
+        store.halt()
         fs.powerCut()
         let notices = Notices()
         let reopened = try open(directory, fs, notices: notices)

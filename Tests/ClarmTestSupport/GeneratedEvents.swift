@@ -1,16 +1,23 @@
 import ClarmEvents
 
 /// Events with the awkward cases in them: visits crossing midnight and the range's ends, events without a
-/// session id around the 30-minute gap, identify after anonymous events, several currencies, a
-/// non-numeric amount, referrers on the site's own host, another site's events.
+/// session id around the 30-minute gap, identify after anonymous events, several currencies, amounts that
+/// are not numbers (`"n/a"`, `"19.99"`, `"nan"`), referrers on the site's own host, another site's events.
 public func generateEvents(seed: UInt64, visitors: Int) -> [EventRecord] {
     var random = SplitMix64(seed: seed)
     func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
     let pages = ["/", "/pricing", "/blog/post-1", "/blog/post-2", "/checkout", "/thank-you", "/docs"]
+    // Campaigns and referrers of every channel (docs/QUERIES.md, visit:channel): search, social, email, paid,
+    // an unknown blog, direct; names the list knows by name or by host; ad click ids and fbclid.
     let rests = ["", "", "?utm_source=newsletter&utm_medium=email&utm_campaign=nov%20launch", "?utm_source=google&utm_medium=cpc",
-                 "?ref=x#top", "?utm_source=&utm_campaign=empty-source"]
+                 "?ref=x#top", "?utm_source=&utm_campaign=empty-source", "?gclid=Cj0abc", "?fbclid=IwAR0",
+                 "?utm_source=facebook&utm_medium=paid_social", "?utm_source=LinkedIn", "?utm_medium=social",
+                 "?utm_source=partner-blog&utm_medium=referral", "?msclkid=5f1"]
     let referrers = ["", "", "https://www.google.com/search?q=x", "https://news.ycombinator.com/item?id=1",
-                     "https://shop.example.com/pricing", "https://WWW.Bing.com/"]
+                     "https://shop.example.com/pricing", "https://WWW.Bing.com/", "https://www.google.co.uk/",
+                     "https://duckduckgo.com/", "https://l.facebook.com/l.php?u=x", "https://t.co/abc", "https://x.com/",
+                     "https://www.linkedin.com/feed/", "https://mail.google.com/mail/u/0/", "https://someblog.example.net/post/1",
+                     "https://www.bing.com/images/search?q=x", "https://images.google.com/"]
     let agents = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
                   "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
                   "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0", ""]
@@ -27,7 +34,7 @@ public func generateEvents(seed: UInt64, visitors: Int) -> [EventRecord] {
                 let properties: String = switch name {
                 case "purchase": pick([#"{"amount":49.5,"currency":"USD","plan":"pro","orderId":"o-\#(v)-\#(e)"}"#,
                                        #"{"amount":10,"currency":"EUR","plan":"starter"}"#, #"{"amount":"n/a","currency":"USD"}"#,
-                                       #"{"amount":7.25}"#])
+                                       #"{"amount":7.25}"#, #"{"amount":"19.99","currency":"EUR"}"#, #"{"amount":"nan","currency":"USD"}"#])
                 case "goal_achieved": #"{"goal":"signup","value":3}"#
                 case "identify": #"{"email":"u\#(v)@example.com","name":"User \#(v)","plan":"pro"}"#
                 default: random.next() % 3 == 0 ? #"{"plan":"free"}"# : ""

@@ -44,8 +44,8 @@ public enum QueryReference {
                         first = historyFirst[credited]!
                     }
                 }
-                guard query.filters.allSatisfy({ matches($0, value($0.dimension, event, first)) }) else { continue }
-                let key = query.dimensions.map { value($0, event, first) }
+                guard query.filters.allSatisfy({ matches($0, value($0.dimension, event, first, timezone: query.timezone.name)) }) else { continue }
+                let key = query.dimensions.map { value($0, event, first, timezone: query.timezone.name) }
                 var sums = groups[key] ?? Sums()
                 sums.visitors.insert(visitor)
                 sums.visits["\(visitor)|\(visit)", default: []].append(event)
@@ -55,7 +55,7 @@ public enum QueryReference {
                     sums.conversions += 1
                     sums.converting.insert(visitor)
                 }
-                if event.event == "purchase", let amount = property("amount", event).flatMap(Double.init) {
+                if event.event == "purchase", let amount = amount(event) {
                     sums.revenue[property("currency", event) ?? "unknown", default: 0] += amount
                 }
                 groups[key] = sums
@@ -132,35 +132,57 @@ public enum QueryReference {
         return String(rest.prefix { $0 != "," && $0 != "}" }).trimmingCharacters(in: .whitespaces)
     }
 
-    static func value(_ dimension: Query.Dimension, _ event: EventRecord, _ first: EventRecord) -> String {
+    /// The purchase's `amount` when JSONSerialization reads it as a number (not a string, not a boolean)
+    /// that is finite; a number too large for a Double makes JSONSerialization refuse the whole object.
+    static func amount(_ event: EventRecord) -> Double? {
+        guard !event.properties.isEmpty,
+              let object = try? JSONSerialization.jsonObject(with: Data(event.properties.utf8)) as? [String: Any],
+              let number = object["amount"] as? NSNumber, !(object["amount"] is String),
+              String(cString: number.objCType) != "c"
+        else { return nil }
+        return number.doubleValue.isFinite ? number.doubleValue : nil
+    }
+
+    /// A time bucket's label from Foundation's calendar in the zone: the local hour with its UTC offset (`Z` for
+    /// zero), the local date, the ISO week's Monday, or the month.
+    public static func timeLabel(_ timestamp: Int64, _ bucket: Query.TimeBucket, zone: TimeZone) -> String {
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = zone
+        let date = Date(timeIntervalSince1970: Double(timestamp) / 1000)
+        func text(_ date: Date, _ components: Set<Calendar.Component>) -> String {
+            let c = calendar.dateComponents(components, from: date)
+            return [c.year, c.month, c.day].compactMap { $0 }.enumerated()
+                .map { $0.offset == 0 ? String(format: "%04d", $0.element) : String(format: "%02d", $0.element) }
+                .joined(separator: "-")
+        }
+        switch bucket {
+        case .hour:
+            let offset = zone.secondsFromGMT(for: date)
+            let suffix = offset == 0 ? "Z" : String(format: "%@%02d:%02d", offset < 0 ? "-" : "+", abs(offset) / 3600, abs(offset) / 60 % 60)
+            return text(date, [.year, .month, .day]) + String(format: "T%02d:00:00", calendar.component(.hour, from: date)) + suffix
+        case .day: return text(date, [.year, .month, .day])
+        case .month: return text(date, [.year, .month])
+        case .week: return text(calendar.dateInterval(of: .weekOfYear, for: date)!.start, [.year, .month, .day])
+        }
+    }
+
+    static func value(_ dimension: Query.Dimension, _ event: EventRecord, _ first: EventRecord, timezone: String = "UTC") -> String {
         let url = URLComponents(string: event.url)
         let firstURL = URLComponents(string: first.url)
         switch dimension {
         case .time(let bucket):
-            var calendar = Calendar(identifier: .iso8601)
-            calendar.timeZone = TimeZone(identifier: "UTC")!
-            let date = Date(timeIntervalSince1970: Double(event.timestamp) / 1000)
-            let formatter = DateFormatter()
-            formatter.timeZone = TimeZone(identifier: "UTC")
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            switch bucket {
-            case .hour: formatter.dateFormat = "yyyy-MM-dd'T'HH':00:00Z'"; return formatter.string(from: date)
-            case .day: formatter.dateFormat = "yyyy-MM-dd"; return formatter.string(from: date)
-            case .month: formatter.dateFormat = "yyyy-MM"; return formatter.string(from: date)
-            case .week:
-                let monday = calendar.dateInterval(of: .weekOfYear, for: date)!.start
-                formatter.dateFormat = "yyyy-MM-dd"
-                return formatter.string(from: monday)
-            }
+            return timeLabel(event.timestamp, bucket, zone: TimeZone(identifier: timezone)!)
         case .eventName: return event.event
         case .eventPage: return url?.percentEncodedPath ?? ""
         case .eventHostname: return url?.host?.lowercased() ?? ""
         case .eventProperty(let key): return property(key, event) ?? "(none)"
         case .visitEntryPage: return firstURL?.percentEncodedPath ?? ""
         case .visitSource:
-            if let source = utm("utm_source", firstURL), !source.isEmpty { return source }
-            guard let host = externalReferrerHost(first) else { return "Direct / None" }
-            return host.hasPrefix("www.") ? String(host.dropFirst(4)) : host
+            return ReferenceChannels.source(utmSource: utm("utm_source", firstURL), referrer: URLComponents(string: first.referrer),
+                                            external: externalReferrerHost(first) != nil)
+        case .visitChannel:
+            return ReferenceChannels.channel(url: firstURL, referrer: URLComponents(string: first.referrer),
+                                             external: externalReferrerHost(first) != nil)
         case .visitReferrer: return externalReferrerHost(first) == nil ? "Direct / None" : first.referrer
         case .visitUTMSource: return utm("utm_source", firstURL) ?? "(none)"
         case .visitUTMMedium: return utm("utm_medium", firstURL) ?? "(none)"

@@ -7,13 +7,15 @@ Usage: queries.py EVENTS.ndjson --url http://127.0.0.1:18093 [--repeat 3]
 import argparse
 import http.client
 import json
+import pathlib
 import sys
 import time
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 import duckdb
 
 SITE = "shop.example.com"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 # The events a query sees, with visits as docs/QUERIES.md defines them (session id, else 30-minute gaps).
 BASE = """
@@ -117,6 +119,39 @@ def load(con, path):
         FROM read_json('%s', format = 'newline_delimited', columns = {
             'event': 'VARCHAR', 'visitor_id': 'VARCHAR', 'session_id': 'VARCHAR', 'timestamp': 'VARCHAR',
             'url': 'VARCHAR', 'referrer': 'VARCHAR', 'site': 'VARCHAR'})""" % path)
+    # Referrers the list knows are named by it rather than by their host.
+    keys = referrer_keys()
+    named = [(r, name) for (r,) in con.execute("SELECT DISTINCT referrer FROM events WHERE referrer <> ''").fetchall()
+             for name in [listed_name(keys, r)] if name]
+    con.execute("CREATE TABLE referrer_names (referrer VARCHAR, name VARCHAR)")
+    con.executemany("INSERT INTO referrer_names VALUES (?, ?)", named)
+    con.execute("""
+        UPDATE events SET source = n.name FROM referrer_names n
+        WHERE events.referrer = n.referrer AND source <> 'Direct / None'
+          AND nullif(regexp_extract(url, '[?&]utm_source=([^&#]*)', 1), '') IS NULL""")
+
+
+def referrer_keys():
+    """The referrer list as docs/QUERIES.md ("Referrer list and channels") reads it: lowercased key → name."""
+    keys = {}
+    for file in ("referers.json", "referers-clarm.json"):
+        for names in json.loads((ROOT / "Sources/ClarmQuery/Assets" / file).read_text()).values():
+            for name, entry in names.items():
+                keys.update((key.lower(), name) for key in entry["domains"])
+    return keys
+
+
+def listed_name(keys, referrer):
+    """The list's name for a referrer: host and parent domains with the path, then with its first segment, then alone."""
+    parts = urlsplit(referrer)
+    labels = (parts.hostname or "").split(".")
+    domains = [".".join(labels[i:]) for i in range(len(labels)) if labels[i:] != [""]]
+    segments = parts.path.split("/")
+    for domain in domains:
+        for key in ([domain + parts.path] if parts.path else []) + ([domain + "/" + segments[1]] if len(segments) > 1 else []):
+            if key in keys:
+                return keys[key]
+    return next((keys[d] for d in domains if d in keys), None)
 
 
 def clarm(url, query):

@@ -17,7 +17,8 @@ if [ ! -f "$work/loaded-$events" ]; then
   rm -rf "$work/data" "$work"/part-*
   python3 Tools/bench/events.py --events "$events" --seed 7 --days 31 > "$work/events.ndjson"
   split -n l/2 "$work/events.ndjson" "$work/part-"
-  .build/release/clarm serve --port 18093 --data "$work/data" --shards 2 --loops 2 --durability os >/dev/null 2>&1 & pid=$!
+  # The events are dated from 2026-10-01, so the gateway must take events of any age.
+  .build/release/clarm serve --port 18093 --data "$work/data" --shards 2 --loops 2 --durability os --max-event-age 36500 >/dev/null 2>&1 & pid=$!
   sleep 1
   posters=()
   for part in "$work"/part-*; do

@@ -49,7 +49,7 @@ struct ClarmLoad: ParsableCommand {
     @Option(help: "Distinct visitors.")
     var visitors = 100_000
 
-    @Option(help: "Days the event timestamps spread over, ending now.")
+    @Option(help: "Days the event timestamps spread over, ending now (start the gateway with a --max-event-age of at least this plus one).")
     var days = 30
 
     @Flag(help: "Print the report as one JSON object.")

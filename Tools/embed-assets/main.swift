@@ -1,13 +1,14 @@
 import Foundation
 
 // Writes a Swift file embedding the given files as byte arrays: `embed-assets OUTPUT FILE…`.
-// The EmbedAssets build plugin runs it for ClarmGateway, so the gateway binary carries its Assets/ folder.
+// The EmbedAssets build plugin runs it for ClarmGateway (the loader, the dashboard), ClarmBots (the crawler list)
+// and ClarmQuery (the referrer list), so the binary carries each target's Assets/ folder.
 let arguments = CommandLine.arguments.dropFirst()
 guard let output = arguments.first else {
     FileHandle.standardError.write(Data("usage: embed-assets OUTPUT FILE…\n".utf8))
     exit(2)
 }
-var swift = "// Generated at build time from Sources/ClarmGateway/Assets.\n\n/// Files the gateway serves, embedded in the binary.\nenum Assets {\n"
+var swift = "// Generated at build time from the target's Assets folder.\n\n/// The files of the target's Assets folder, embedded in the binary.\nenum Assets {\n"
 for path in arguments.dropFirst().sorted() {
     let url = URL(fileURLWithPath: path)
     // clarm.js → clarmJs, dashboard.html → dashboardHtml

@@ -20,7 +20,8 @@ enum SegmentImage {
         let footerOffset = Int(truncatingIfNeeded: load(UInt64.self, bytes, at: tail))
         let footerLength = Int(load(UInt32.self, bytes, at: tail + 8))
         guard footerOffset >= headerSize, footerOffset <= tail, footerLength == tail - footerOffset else { return bytes }
-        for crcAt in blockRefChecksums(bytes, footer: footerOffset..<tail) {
+        let version = load(UInt32.self, bytes, at: 4)
+        for crcAt in blockRefChecksums(bytes, footer: footerOffset..<tail, version: version) {
             let offset = Int(truncatingIfNeeded: load(UInt64.self, bytes, at: crcAt - 16))
             let storedLength = Int(load(UInt32.self, bytes, at: crcAt - 8))
             guard offset >= 0, offset <= footerOffset, storedLength <= footerOffset - offset else { continue }
@@ -32,7 +33,9 @@ enum SegmentImage {
     }
 
     /// Offsets of the `crc` field of every block reference in the footer, as far as the footer parses.
-    static func blockRefChecksums(_ bytes: [UInt8], footer: Range<Int>) -> [Int] {
+    /// A dictionary column holds `blockref | dictionaryCount u32` in version 1, and
+    /// `dictionaryCount u32 | dictBlockCount u32 | (blockref | entries u32) × dictBlockCount` from version 2 on.
+    static func blockRefChecksums(_ bytes: [UInt8], footer: Range<Int>, version: UInt32) -> [Int] {
         var found: [Int] = []
         var p = footer.lowerBound
         func take(_ count: Int) -> Int? {
@@ -50,7 +53,14 @@ enum SegmentImage {
             guard let nameLengthAt = take(2), take(Int(load(UInt16.self, bytes, at: nameLengthAt))) != nil,
                   let encodingAt = take(2) else { return found }
             if bytes[encodingAt] == dictionaryEncoding {
-                guard blockRef(), take(4) != nil else { return found }
+                if version == 1 {
+                    guard blockRef(), take(4) != nil else { return found }
+                } else {
+                    guard take(4) != nil, let dictBlockCountAt = take(4) else { return found }
+                    for _ in 0..<min(Int(load(UInt32.self, bytes, at: dictBlockCountAt)), footer.count) {
+                        guard blockRef(), take(4) != nil else { return found }
+                    }
+                }
             }
             guard let blockCountAt = take(4) else { return found }
             for _ in 0..<min(Int(load(UInt32.self, bytes, at: blockCountAt)), footer.count) {

@@ -34,7 +34,8 @@
       event: String(name), visitor_id: visitor(), session_id: session(), timestamp: new Date().toISOString(),
       url: location.href, referrer: d.referrer, user_agent: navigator.userAgent, site: site, event_id: uuid()
     };
-    if (props && typeof props === 'object') e.properties = props;
+    // A copy taken now: a throwing getter or a cycle fails this call alone, not the batch it would join.
+    if (props && typeof props === 'object') e.properties = JSON.parse(JSON.stringify(props));
     queue.push(e);
     if (queue.length >= 20) flush(); else if (!timer) timer = setTimeout(flush, 1000);
   }
@@ -154,9 +155,7 @@
   w.addEventListener('pagehide', function () { flush(true); });
   d.addEventListener('visibilitychange', function () { if (d.visibilityState === 'hidden') flush(true); });
 
-  var stub = w.ClarmTrack;
-  w.ClarmTrack = {
-    loaded: true,
+  var api = {
     track: track,
     widget: widget,
     flush: function () { flush(false); },
@@ -164,7 +163,28 @@
     optIn: function () { set('optout', '0'); },
     reset: function () { set('vid', uuid()); set('sid', ''); }
   };
-  if (stub && stub.q) stub.q.forEach(function (call) { w.ClarmTrack[call[0]].apply(null, call[1]); });
+  // A queued call, in any of the stubs' shapes: ['track', [name, props]] (the README's stub), ['track', name, props]
+  // (a function stub called as ClarmTrack('track', …)), or [name, props] (a stub whose track() does q.push(arguments)).
+  // Each runs alone: one that throws is reported and the others, and tracking, go on.
+  function call(args) {
+    try {
+      var list = Array.prototype.slice.call(args), method = list[0];
+      if (typeof method === 'string' && api.hasOwnProperty(method)) {
+        list = list.length === 2 && Array.isArray(list[1]) ? list[1] : list.slice(1);
+      } else if (list.length === 2 && Array.isArray(list[1])) {
+        throw new Error('no method ' + method);
+      } else method = 'track';
+      api[method].apply(null, list);
+    } catch (e) { if (w.console) console.warn('clarm: call failed', args, e); }
+  }
+  var stub = w.ClarmTrack;
+  // Callable too, and with a q whose push runs at once, so stubs that keep calling ClarmTrack(…) or q.push(…) work.
+  w.ClarmTrack = function () { call(arguments); };
+  for (var name in api) w.ClarmTrack[name] = api[name];
+  w.ClarmTrack.loaded = true;
+  w.ClarmTrack.q = { push: function () { for (var i = 0; i < arguments.length; i++) call(arguments[i]); } };
+  var queued = stub && stub.q;
+  if (queued && queued.length) for (var i = 0; i < queued.length; i++) call(queued[i]);
   if (d.prerendering) d.addEventListener('prerenderingchange', page, { once: true }); else page();
   retry();
 })(window, document);

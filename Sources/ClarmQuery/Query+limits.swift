@@ -1,0 +1,28 @@
+/// Caps on what one query may ask for, so that its parsing, its filters and its grouping stay small whatever
+/// the body says (the body itself is capped by the HTTP limits). Beyond them a query is answered 400.
+extension Query {
+    public static let maxDimensions = 4
+    public static let maxFilters = 20
+    public static let maxValuesPerFilter = 100
+    /// Bytes of all filter values together.
+    public static let maxFilterBytes = 16 * 1024
+
+    public func checkLimits() throws(QueryError) {
+        if dimensions.count > Self.maxDimensions {
+            throw QueryError(field: "dimensions", problem: "at most \(Self.maxDimensions) dimensions")
+        }
+        if filters.count > Self.maxFilters {
+            throw QueryError(field: "filters", problem: "at most \(Self.maxFilters) filters")
+        }
+        var bytes = 0
+        for (i, filter) in filters.enumerated() {
+            if filter.values.count > Self.maxValuesPerFilter {
+                throw QueryError(field: "filters[\(i)]", problem: "at most \(Self.maxValuesPerFilter) values per filter")
+            }
+            bytes += filter.values.reduce(0) { $0 + $1.utf8.count }
+        }
+        if bytes > Self.maxFilterBytes {
+            throw QueryError(field: "filters", problem: "filter values take \(bytes) bytes; at most \(Self.maxFilterBytes) in all")
+        }
+    }
+}
