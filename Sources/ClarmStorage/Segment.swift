@@ -286,7 +286,6 @@ public final class Segment: @unchecked Sendable {
         let info = try self.column(column)
         guard info.encoding == .dictionary else { throw SegmentCorruption(path: path, reason: "column \(info.name) has no dictionary") }
         var offsets: [Int] = [0]
-        offsets.reserveCapacity(info.dictionaryCount + 1)
         var bytes: [UInt8] = []
         var raw: [UInt8] = []
         for (index, block) in info.dictionaryBlocks.enumerated() {
@@ -294,6 +293,9 @@ public final class Segment: @unchecked Sendable {
             try decode(block.ref, column: info.name, block: place, into: &raw)
             let entries = block.entries
             guard raw.count >= (entries + 1) * 4 else { throw SegmentCorruption(path: path, reason: "column \(info.name), \(place): too short") }
+            // Reserved only once the block holds that many offsets: the footer's entry counts are not checked
+            // against anything before, and a damaged one would reserve gigabytes.
+            offsets.reserveCapacity(offsets.count + entries)
             let valueBytes = raw.count - (entries + 1) * 4
             let base = bytes.count
             let ordered: Bool = raw.withUnsafeBytes { r in

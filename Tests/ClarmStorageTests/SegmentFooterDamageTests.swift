@@ -75,4 +75,18 @@ import ClarmTestSupport
                 == "column timestamp, block 0: implausible size")
         #expect(scratch.capacity < 1 << 20)
     }
+
+    @Test func dictionaryCountBeyondItsBlockIsRefusedBeforeReserving() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        // Version 1: after the timestamp column (41 bytes from the column count on), visitor_id holds
+        // nameLength u16 | name | encoding, width | dictionary blockref | dictionaryCount u32. Reserving for the
+        // count before reading the block would ask for 32 GiB.
+        let path = try damagedSegment(events: 3, versionOne: true, in: directory) { footer in
+            #expect(footer[41..<43] == [10, 0] && footer[43..<53].elementsEqual("visitor_id".utf8))
+            footer.withUnsafeMutableBytes { $0.storeBytes(of: (UInt32.max - 1).littleEndian, toByteOffset: 41 + 2 + 10 + 2 + 20, as: UInt32.self) }
+        }
+        let segment = try Segment(path: path)
+        #expect(reason { _ = try segment.dictionary(.visitor_id) } == "column visitor_id, dictionary block 0: too short")
+    }
 }

@@ -43,7 +43,7 @@ enum FuzzSegment {
         }
         var scratch: [UInt8] = []
         for column in segment.columns {
-            for ref in column.blocks + (column.dictionary.map { [$0] } ?? []) {
+            for ref in column.blocks + column.dictionaryBlocks.map(\.ref) {
                 do throws(SegmentCorruption) {
                     try segment.decode(ref, column: column.name, block: "a block", into: &scratch)
                     fuzzCheck(scratch.count == ref.rawLength, "decoded \(scratch.count) bytes of \(ref.rawLength)")
@@ -52,23 +52,33 @@ enum FuzzSegment {
                 }
             }
         }
+        // `verify()` promises that a segment it passes reads back completely.
+        let verified = (try? segment.verify()) != nil
         var ids: [UInt32] = []
         var timestamps: [Int64] = []
         for column in SegmentFormat.Column.allCases {
-            if column.encoding == .dictionary, let dictionary = try? segment.dictionary(column) {
-                for id in 0..<dictionary.count { _ = dictionary.value(id) }
+            if column.encoding == .dictionary {
+                let dictionary = try? segment.dictionary(column)
+                fuzzCheck(!verified || dictionary != nil, "verified, but the \(column.rawValue) dictionary does not read")
+                for id in 0..<(dictionary?.count ?? 0) { _ = dictionary!.value(id) }
             }
             for block in 0..<segment.blockCount {
                 if column.encoding == .dictionary {
-                    guard (try? segment.ids(column, block: block, into: &ids)) != nil else { continue }
+                    let read = (try? segment.ids(column, block: block, into: &ids)) != nil
+                    fuzzCheck(!verified || read, "verified, but ids of \(column.rawValue), block \(block) do not read")
+                    guard read else { continue }
                     fuzzCheck(ids.count == segment.rowsIn(block: block), "\(ids.count) ids in block \(block)")
                 } else {
-                    guard (try? segment.timestamps(block: block, into: &timestamps)) != nil else { continue }
+                    let read = (try? segment.timestamps(block: block, into: &timestamps)) != nil
+                    fuzzCheck(!verified || read, "verified, but timestamps of block \(block) do not read")
+                    guard read else { continue }
                     fuzzCheck(timestamps.count == segment.rowsIn(block: block), "\(timestamps.count) timestamps in block \(block)")
                 }
             }
         }
-        if let records = try? segment.records() {
+        let records = try? segment.records()
+        fuzzCheck(!verified || records != nil, "verified, but records() fails")
+        if let records {
             fuzzCheck(records.count == segment.rowCount, "\(records.count) records of \(segment.rowCount) rows")
         }
     }
