@@ -108,3 +108,22 @@ if Context.environment["CLARM_BENCHMARKS"] != nil {
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ))
 }
+
+// libFuzzer targets (Fuzz/, docs/FUZZING.md). Part of the package only when CLARM_FUZZ is set, because they
+// only make sense built with -sanitize=fuzzer,address:
+//   Tools/fuzz.sh http 60
+if Context.environment["CLARM_FUZZ"] != nil {
+    package.targets.append(.target(name: "ClarmFuzzSupport", path: "Fuzz/Support"))
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("http", ["ClarmHTTP"]),
+        ("json", ["ClarmJSON"]),
+        ("track", ["ClarmEvents", "ClarmJSON"]),
+        ("wal", ["ClarmStorage", "ClarmEvents"]),
+        ("segment", ["ClarmStorage", "ClarmEvents"]),
+    ]
+    for target in fuzzTargets {
+        package.targets.append(
+            .executableTarget(name: "fuzz-\(target.name)", dependencies: target.dependencies + ["ClarmFuzzSupport"],
+                              path: "Fuzz/Targets/\(target.name)"))
+    }
+}

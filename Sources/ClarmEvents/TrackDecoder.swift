@@ -164,6 +164,10 @@ public struct TrackDecoder {
                         writer.abort(&out)
                         return .noSite
                     }
+                    guard host.count <= field.maxLength else {
+                        writer.abort(&out)
+                        return .tooLong(field)
+                    }
                     for i in host { out.append(out[urlBytes.lowerBound + i]) }
                     Self.lowercaseASCII(&out, from: start)
                 }

@@ -256,6 +256,11 @@ public final class Segment: @unchecked Sendable {
         guard CRC32C.checksum(stored) == ref.crc else {
             throw SegmentCorruption(path: path, reason: "column \(column), \(block): checksum mismatch")
         }
+        // LZ4 expands a block less than 255-fold (a match's length grows by at most 255 per byte), so a larger
+        // raw length is damage: refuse it before allocating for it (version 1 allows raw lengths up to 1 GiB).
+        guard ref.rawLength <= ref.storedLength * 255 else {
+            throw SegmentCorruption(path: path, reason: "column \(column), \(block): implausible size")
+        }
         output.removeAll(keepingCapacity: true)
         output.append(contentsOf: repeatElement(0, count: ref.rawLength))
         let decoded = output.withUnsafeMutableBytes { raw in
@@ -281,7 +286,6 @@ public final class Segment: @unchecked Sendable {
         let info = try self.column(column)
         guard info.encoding == .dictionary else { throw SegmentCorruption(path: path, reason: "column \(info.name) has no dictionary") }
         var offsets: [Int] = [0]
-        offsets.reserveCapacity(info.dictionaryCount + 1)
         var bytes: [UInt8] = []
         var raw: [UInt8] = []
         for (index, block) in info.dictionaryBlocks.enumerated() {
@@ -289,6 +293,9 @@ public final class Segment: @unchecked Sendable {
             try decode(block.ref, column: info.name, block: place, into: &raw)
             let entries = block.entries
             guard raw.count >= (entries + 1) * 4 else { throw SegmentCorruption(path: path, reason: "column \(info.name), \(place): too short") }
+            // Reserved only once the block holds that many offsets: the footer's entry counts are not checked
+            // against anything before, and a damaged one would reserve gigabytes.
+            offsets.reserveCapacity(offsets.count + entries)
             let valueBytes = raw.count - (entries + 1) * 4
             let base = bytes.count
             let ordered: Bool = raw.withUnsafeBytes { r in
@@ -310,6 +317,8 @@ public final class Segment: @unchecked Sendable {
     /// The ids of a dictionary column for one row block, each checked against the dictionary size.
     public func ids(_ column: SegmentFormat.Column, block: Int, into ids: inout [UInt32]) throws(SegmentCorruption) {
         let info = try self.column(column)
+        // Only dictionary columns have a checked id width (1, 2 or 4).
+        guard info.encoding == .dictionary else { throw SegmentCorruption(path: path, reason: "column \(info.name) is not dictionary-encoded") }
         var raw: [UInt8] = []
         try decode(info.blocks[block], column: info.name, block: "block \(block)", into: &raw)
         let rows = rowsIn(block: block)
