@@ -42,9 +42,11 @@ import ClarmTestSupport
     }
 
     /// The best of three runs; with a `limit`, stops at the first run within it.
+    /// The best of 3 runs, or of up to 8 while over `limit`: a shared machine's bursts of load must not fail the
+    /// test, and a quadratic path (over 15 s a run here) stays over the limit however often it runs.
     static func best(within limit: Double = 0, _ body: () throws -> Void) rethrows -> Double {
         var best = Double.infinity
-        for _ in 0..<3 where best > limit { best = min(best, try seconds(body)) }
+        for attempt in 0..<8 where attempt < 3 || best > limit { best = min(best, try seconds(body)) }
         return best
     }
 
