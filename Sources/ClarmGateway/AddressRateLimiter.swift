@@ -21,8 +21,10 @@ public final class AddressRateLimiter: Sendable {
         self.shards = ShardedMutex(count: shardCount) { _ in BucketTable(capacity: capacity / shardCount) }
     }
 
-    /// Takes one request's token for `address`; nil when allowed, else the seconds until it would be.
+    /// Takes one request's token for `address` (its /64 for IPv6: `IPAddress.client`); nil when allowed, else the
+    /// seconds until it would be.
     public func take(_ address: IPAddress, now: Int64) -> Int? {
+        let address = address.client
         let (rate, burst) = (rate, burst)
         return shards.withLock(address) { table in
             table.take(address, now: now) { TokenBucket(rate: rate, burst: burst, now: now) }

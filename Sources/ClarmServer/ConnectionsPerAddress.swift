@@ -14,6 +14,7 @@ final class ConnectionsPerAddress: Sendable {
     /// Counts a new connection from `address`; false (and nothing counted) when it already has `limit`.
     func open(_ address: IPAddress) -> Bool {
         guard limit > 0 else { return true }
+        let address = address.client
         return counts.withLock(address) { counts in
             let count = counts[address, default: 0]
             guard count < limit else { return false }
@@ -25,6 +26,7 @@ final class ConnectionsPerAddress: Sendable {
     /// Uncounts a connection that `open` counted.
     func close(_ address: IPAddress) {
         guard limit > 0 else { return }
+        let address = address.client
         counts.withLock(address) { counts in
             guard let count = counts[address] else { return }
             counts[address] = count > 1 ? count - 1 : nil

@@ -23,6 +23,10 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     public var isIPv4: Bool { high == 0 && low >> 32 == 0xFFFF }
 
+    /// What per-client limits count as one client: an IPv4 address, or an IPv6 address's /64 (the prefix one
+    /// subscriber or host is usually given, so cycling through its addresses does not escape the limits).
+    public var client: IPAddress { isIPv4 ? self : IPAddress(high: high, low: 0) }
+
     /// 127.0.0.0/8 or ::1.
     public var isLoopback: Bool {
         isIPv4 ? (low >> 24) & 0xFF == 127 : (high == 0 && low == 1)

@@ -83,3 +83,21 @@ import ClarmServer
         #expect(Date().timeIntervalSince(started) < 1)
     }
 }
+
+/// Per-client limits count an IPv6 client by its /64, so walking through the addresses of one prefix gains nothing.
+@Suite struct IPv6ClientLimitTests {
+    @Test func oneSlash64IsOneClient() throws {
+        let limiter = AddressRateLimiter(rate: 1, burst: 2)
+        let now: Int64 = 1_000_000
+        #expect(limiter.take(IPAddress("2001:db8:1:2::1")!, now: now) == nil)
+        #expect(limiter.take(IPAddress("2001:db8:1:2::ffff:1")!, now: now) == nil)
+        #expect(limiter.take(IPAddress("2001:db8:1:2:abcd::9")!, now: now) != nil, "the third request of one /64 is limited")
+        #expect(limiter.take(IPAddress("2001:db8:1:3::1")!, now: now) == nil, "another /64 is another client")
+        #expect(limiter.addressCount == 2)
+        // IPv4 addresses stay whole.
+        #expect(limiter.take(IPAddress("192.0.2.1")!, now: now) == nil)
+        #expect(limiter.take(IPAddress("192.0.2.2")!, now: now) == nil)
+        #expect(limiter.take(IPAddress("192.0.2.2")!, now: now) == nil)
+        #expect(limiter.take(IPAddress("192.0.2.2")!, now: now) != nil)
+    }
+}
