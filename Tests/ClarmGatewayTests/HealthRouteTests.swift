@@ -10,8 +10,8 @@ import ClarmStorage
         }.joined(separator: ",") + "]"
     }
 
-    func health(_ client: TestClient) throws -> (status: Int?, body: [String: Any]) {
-        try client.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+    func health(_ client: TestClient, headers: String = "Host: 127.0.0.1\r\n") throws -> (status: Int?, body: [String: Any]) {
+        try client.send("GET /healthz HTTP/1.1\r\n\(headers)\r\n")
         let response = try client.readResponse()
         let body = response.flatMap { try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any] } ?? [:]
         return (response?.status, body)
@@ -35,6 +35,13 @@ import ClarmStorage
             #expect(degraded.body["status"] as? String == "degraded")
             let problems = degraded.body["problems"] as? [String] ?? []
             #expect(problems.contains { $0.contains("memory limit") }, "\(problems)")
+            // Through a proxy, or under another name, only the status: the problems name files and errors.
+            for headers in ["Host: 127.0.0.1\r\nX-Forwarded-For: 203.0.113.7\r\n", "Host: elsewhere.example\r\n"] {
+                let outside = try health(client, headers: headers)
+                #expect(outside.status == 503)
+                #expect(outside.body["status"] as? String == "degraded")
+                #expect(outside.body["problems"] == nil)
+            }
 
             try client.send(trackRequest(events(20, padding: 10)))
             #expect(try client.readResponse()?.status == 202)
