@@ -4,6 +4,7 @@ import ClarmServer
 /// API keys on the query routes.
 extension Gateway {
     /// Query routes need `Authorization: Bearer <key>` when keys are configured; a missing or wrong key gets 401.
+    /// Without keys they answer only requests made on this machine: not ones a proxy forwarded.
     /// On a listener other machines can reach, with no key configured, they refuse everyone: an open query API
     /// there would hand visitors' identities to anyone.
     func authorized(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) -> Bool {
@@ -12,7 +13,13 @@ extension Gateway {
                          + "start it with --api-key or --api-key-file (or listen on 127.0.0.1)", request, &response)
             return false
         }
-        guard !access.apiKeys.isEmpty else { return true }
+        if access.apiKeys.isEmpty {
+            // Keyless is for this machine only: a request a proxy forwarded comes from elsewhere.
+            guard request.header("x-forwarded-for") != nil else { return true }
+            unauthorized("this gateway has no API key, so it answers queries from its own machine only; this request came "
+                         + "through a proxy (X-Forwarded-For): configure --api-key or --api-key-file", request, &response)
+            return false
+        }
         if let key = Self.bearerToken(request.header("authorization")), access.apiKeys.accepts(key) { return true }
         unauthorized("a valid API key is required: send Authorization: Bearer <key>", request, &response)
         return false

@@ -106,6 +106,16 @@ import ClarmTestSupport
         }
     }
 
+    @Test func aKeylessLoopbackGatewayRefusesProxiedQueries() throws {
+        try withGateway { port, _ in
+            let client = try TestClient(port: port)
+            #expect(try Self.request(client, "GET", "/api/visitors?site=s").status == 200, "this machine's own clients")
+            let proxied = try Self.request(client, "GET", "/api/visitors?site=s", headers: ["X-Forwarded-For: 203.0.113.7"])
+            #expect(proxied.status == 401)
+            #expect(proxied.text.contains("--api-key"), "\(proxied.text)")
+        }
+    }
+
     @Test func anExposedGatewayWithoutKeysRefusesQueries() throws {
         try withGateway(access: GatewayAccess(listenHost: "0.0.0.0", exposed: true)) { port, _ in
             let client = try TestClient(port: port)
