@@ -1,63 +1,50 @@
-/// A monotonically increasing count, optionally split by one label whose values are fixed up front.
-public final class Counter: Sendable {
+/// What counters and gauges share: a name, help text, and one atomic cell per value of an optional label whose
+/// values are fixed up front.
+public struct LabeledCells: Sendable {
     public let name: String
     public let help: String
     public let label: String?
     public let labelValues: [String]
     let cells: AtomicCells
 
-    /// A counter with no label.
-    public init(_ name: String, help: String) {
+    init(_ name: String, _ help: String, _ label: String?, _ values: [String]) {
         self.name = name
         self.help = help
-        self.label = nil
-        self.labelValues = [""]
-        cells = AtomicCells(count: 1)
+        self.label = label
+        self.labelValues = values
+        cells = AtomicCells(count: values.count)
     }
+}
+
+/// A monotonically increasing count, optionally split by one label.
+public final class Counter: Sendable {
+    public let series: LabeledCells
+
+    /// A counter with no label.
+    public init(_ name: String, help: String) { series = LabeledCells(name, help, nil, [""]) }
 
     /// A counter per value of `label`; `add(_:at:)` takes the value's index.
     public init(_ name: String, help: String, label: String, values: [String]) {
-        self.name = name
-        self.help = help
-        self.label = label
-        self.labelValues = values
-        cells = AtomicCells(count: values.count)
+        series = LabeledCells(name, help, label, values)
     }
 
-    public func add(_ amount: Int = 1, at index: Int = 0) {
-        cells.add(index, amount)
-    }
-
-    public func value(at index: Int = 0) -> Int { cells.load(index) }
+    public func add(_ amount: Int = 1, at index: Int = 0) { series.cells.add(index, amount) }
+    public func value(at index: Int = 0) -> Int { series.cells.load(index) }
 }
 
-/// A value that goes up and down, optionally split by one label whose values are fixed up front.
+/// A value that goes up and down, optionally split by one label.
 public final class Gauge: Sendable {
-    public let name: String
-    public let help: String
-    public let label: String?
-    public let labelValues: [String]
-    let cells: AtomicCells
+    public let series: LabeledCells
 
-    public init(_ name: String, help: String) {
-        self.name = name
-        self.help = help
-        self.label = nil
-        self.labelValues = [""]
-        cells = AtomicCells(count: 1)
-    }
+    public init(_ name: String, help: String) { series = LabeledCells(name, help, nil, [""]) }
 
     public init(_ name: String, help: String, label: String, values: [String]) {
-        self.name = name
-        self.help = help
-        self.label = label
-        self.labelValues = values
-        cells = AtomicCells(count: values.count)
+        series = LabeledCells(name, help, label, values)
     }
 
-    public func set(_ value: Int, at index: Int = 0) { cells.store(index, value) }
-    public func add(_ amount: Int, at index: Int = 0) { cells.add(index, amount) }
-    public func value(at index: Int = 0) -> Int { cells.load(index) }
+    public func set(_ value: Int, at index: Int = 0) { series.cells.store(index, value) }
+    public func add(_ amount: Int, at index: Int = 0) { series.cells.add(index, amount) }
+    public func value(at index: Int = 0) -> Int { series.cells.load(index) }
 }
 
 /// Observations counted into fixed buckets (upper bounds), with their count and sum, as Prometheus histograms are.

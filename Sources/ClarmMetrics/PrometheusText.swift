@@ -8,17 +8,14 @@ public struct PrometheusText {
         bytes.reserveCapacity(16 * 1024)
     }
 
-    public mutating func write(_ counter: Counter) {
-        header(counter.name, counter.help, "counter")
-        for (i, value) in counter.labelValues.enumerated() {
-            sample(counter.name, counter.label.map { [($0, value)] } ?? [], counter.value(at: i))
-        }
-    }
+    public mutating func write(_ counter: Counter) { write(counter.series, type: "counter") }
 
-    public mutating func write(_ gauge: Gauge) {
-        header(gauge.name, gauge.help, "gauge")
-        for (i, value) in gauge.labelValues.enumerated() {
-            sample(gauge.name, gauge.label.map { [($0, value)] } ?? [], gauge.value(at: i))
+    public mutating func write(_ gauge: Gauge) { write(gauge.series, type: "gauge") }
+
+    private mutating func write(_ series: LabeledCells, type: String) {
+        header(series.name, series.help, type)
+        for (i, value) in series.labelValues.enumerated() {
+            sample(series.name, series.label.map { [($0, value)] } ?? [], series.cells.load(i))
         }
     }
 

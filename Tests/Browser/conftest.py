@@ -1,10 +1,13 @@
 """Shared pieces of the browser tests: a real gateway process, a free port, polling, headless Chromium."""
+import contextlib
 import json
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -55,6 +58,38 @@ class Gateway:
             if error.code == 404:
                 return None
             raise
+
+
+def post_json(gateway, path, body):
+    """POSTs `body` as JSON to the gateway and returns its decoded answer."""
+    request = urllib.request.Request("http://127.0.0.1:%d%s" % (gateway.port, path), data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+@contextlib.contextmanager
+def running_gateway(prefix, options=()):
+    """A gateway on a new data directory (`gateway.data`, inside a temporary folder of its own), stopped and removed
+    afterwards."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    gateway = Gateway(os.path.join(work, "data"), options)
+    gateway.start()
+    try:
+        yield gateway
+    finally:
+        if gateway.process.poll() is None:
+            gateway.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def browser():
+    """Headless Chromium (see `chromium`), quit afterwards."""
+    driver = chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 def wait_for(condition, timeout=20.0, what="condition"):

@@ -1,24 +1,13 @@
 """The dashboard's Channels panels in headless Chromium against a real gateway: visits from search, social,
 email, paid and referral traffic; the panel must list the query API's channels with their visitors, a click
 on one must filter the view, and the conversions view must credit conversions by channel."""
-import json
-import os
-import subprocess
-import tempfile
-import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import Gateway, chromium, wait_for
+from conftest import browser, post_json as post, running_gateway, wait_for
 from selenium.webdriver.common.by import By
 
 SITE = "channels.example.com"
-
-
-def post(gateway, path, body):
-    request = urllib.request.Request("http://127.0.0.1:%d%s" % (gateway.port, path), data=json.dumps(body).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
 
 
 def visits():
@@ -32,9 +21,12 @@ def visits():
 
 @pytest.fixture
 def gateway():
-    work = tempfile.mkdtemp(prefix="clarm-channels-")
-    gateway = Gateway(os.path.join(work, "data"))
-    gateway.start()
+    with running_gateway("clarm-channels-") as gateway:
+        record_visits(gateway)
+        yield gateway
+
+
+def record_visits(gateway):
     at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
     stamp = lambda minutes: (at + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
     events = []
@@ -45,11 +37,6 @@ def gateway():
             events.append({"event": "purchase", "visitor_id": visitor, "session_id": visitor + "-1", "site": SITE, "timestamp": stamp(1),
                            "url": "https://%s/checkout" % SITE, "properties": {"amount": 10, "currency": "USD"}})
     assert post(gateway, "/api/track", events)["accepted"] == len(events)
-    try:
-        yield gateway
-    finally:
-        gateway.stop()
-        subprocess.run(["rm", "-rf", work])
 
 
 def rows(driver, dimension):
@@ -59,8 +46,7 @@ def rows(driver, dimension):
 
 
 def test_channels_panel_lists_the_apis_channels_and_filters(gateway):
-    driver = chromium()
-    try:
+    with browser() as driver:
         base = "http://127.0.0.1:%d/" % gateway.port
         driver.get(base + "#/analytics?site=%s&range=7d" % SITE)
         wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '[data-dimension="visit:channel"] tr[data-filter]'), what="the Channels panel")
@@ -81,5 +67,3 @@ def test_channels_panel_lists_the_apis_channels_and_filters(gateway):
         wait_for(lambda: "Paid Search" in driver.find_element(By.ID, "byChannel").text, what="conversions by channel")
         text = driver.find_element(By.ID, "byChannel").text
         assert "Organic Search" in text and "Organic Social" in text and "Email" in text and "Direct" not in text
-    finally:
-        driver.quit()

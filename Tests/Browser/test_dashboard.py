@@ -4,24 +4,16 @@ list the visitor's events in order. Screenshots of each view go to $CLARM_ARTIFA
 import json
 import os
 import pathlib
-import subprocess
-import tempfile
 import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import Gateway, chromium, wait_for
+from conftest import browser, post_json as post, running_gateway, wait_for
 from selenium.webdriver.common.by import By
 
 SITE = "dash.example.com"
 ARTIFACTS = pathlib.Path(os.environ.get("CLARM_ARTIFACTS", pathlib.Path(__file__).parent / "artifacts"))
-
-
-def post(gateway, path, body):
-    request = urllib.request.Request("http://127.0.0.1:%d%s" % (gateway.port, path), data=json.dumps(body).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
 
 
 def known_events():
@@ -54,17 +46,9 @@ def known_events():
 
 @pytest.fixture
 def dashboard():
-    work = tempfile.mkdtemp(prefix="clarm-dashboard-")
-    gateway = Gateway(os.path.join(work, "data"))
-    gateway.start()
-    assert post(gateway, "/api/track", known_events())["accepted"] == 12
-    driver = chromium()
-    try:
+    with running_gateway("clarm-dashboard-") as gateway, browser() as driver:
+        assert post(gateway, "/api/track", known_events())["accepted"] == 12
         yield gateway, driver
-    finally:
-        driver.quit()
-        gateway.stop()
-        subprocess.run(["rm", "-rf", work])
 
 
 def seven_days():
@@ -172,11 +156,7 @@ def test_dashboard_runs_under_its_security_policy_without_console_errors(dashboa
 def test_the_key_dialog_works_under_the_policy():
     """With --api-key the dashboard asks for the key in a <form method=dialog>, which form-action 'none' must let through."""
     key = "dashboard-test-key-0123456789"
-    work = tempfile.mkdtemp(prefix="clarm-dashboard-key-")
-    gateway = Gateway(os.path.join(work, "data"), ["--api-key", key])
-    gateway.start()
-    driver = chromium()
-    try:
+    with running_gateway("clarm-dashboard-key-", ["--api-key", key]) as gateway, browser() as driver:
         request = urllib.request.Request("http://127.0.0.1:%d/api/track" % gateway.port, data=json.dumps(known_events()).encode(), method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.load(response)["accepted"] == 12
@@ -189,7 +169,3 @@ def test_the_key_dialog_works_under_the_policy():
         # The first, keyless requests were refused (401, logged by the browser); nothing else went wrong.
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "401" not in e["message"]]
         assert errors == []
-    finally:
-        driver.quit()
-        gateway.stop()
-        subprocess.run(["rm", "-rf", work])

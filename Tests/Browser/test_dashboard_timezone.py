@@ -3,47 +3,30 @@
 The chart test wraps the page's fetch (injected before the page's own scripts run) so that the time-series answers carry
 six- and seven-digit values; it then measures in the DOM that every label lies inside the chart and that the y ticks
 are round (multiples of a 1, 2 or 5 × 10ⁿ step)."""
-import json
 import math
 import os
-import subprocess
 import tempfile
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Gateway, chromium, wait_for
+from conftest import browser, post_json as call, running_gateway, wait_for
 from selenium.webdriver.common.by import By
 
 SITE = "zone.example.com"
 ZONE = "Pacific/Kiritimati"  # UTC+14: its "today" differs from UTC's for 14 hours of every day.
 
 
-def call(gateway, path, body):
-    request = urllib.request.Request("http://127.0.0.1:%d%s" % (gateway.port, path), data=json.dumps(body).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
 @pytest.fixture
 def dashboard():
-    work = tempfile.mkdtemp(prefix="clarm-zone-")
-    gateway = Gateway(os.path.join(work, "data"))
-    gateway.start()
-    call(gateway, "/api/sites", {"site": SITE, "timezone": ZONE})
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    events = [{"event": "page_view", "visitor_id": "v%d" % i, "session_id": "s%d" % i, "site": SITE,
-               "timestamp": (now - timedelta(hours=5 * i)).isoformat().replace("+00:00", "Z"), "url": "https://%s/p%d" % (SITE, i % 3)}
-              for i in range(30)]
-    assert call(gateway, "/api/track", events)["accepted"] == 30
-    driver = chromium()
-    try:
+    with running_gateway("clarm-zone-") as gateway, browser() as driver:
+        call(gateway, "/api/sites", {"site": SITE, "timezone": ZONE})
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        events = [{"event": "page_view", "visitor_id": "v%d" % i, "session_id": "s%d" % i, "site": SITE,
+                   "timestamp": (now - timedelta(hours=5 * i)).isoformat().replace("+00:00", "Z"), "url": "https://%s/p%d" % (SITE, i % 3)}
+                  for i in range(30)]
+        assert call(gateway, "/api/track", events)["accepted"] == 30
         yield gateway, driver
-    finally:
-        driver.quit()
-        gateway.stop()
-        subprocess.run(["rm", "-rf", work])
 
 
 def test_days_are_the_sites_days(dashboard):

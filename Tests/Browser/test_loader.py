@@ -2,30 +2,31 @@
 a real gateway on another (so CORS is exercised), and the gateway's visitor endpoint must show what happened."""
 import functools
 import http.server
-import os
 import pathlib
-import subprocess
-import tempfile
 import threading
 import time
 
 import pytest
-from conftest import Gateway, SITE, chromium, free_port, wait_for
+from conftest import SITE, browser, free_port, running_gateway, wait_for
 from selenium.webdriver.common.by import By
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-CLARM = ROOT / ".build" / "debug" / "clarm"
-SITE = "shop.example.com"
 STUB = ("<script>window.ClarmTrack=window.ClarmTrack||{q:[],track:function(){this.q.push(['track',[].slice.call(arguments)])},"
         "widget:function(){this.q.push(['widget',[].slice.call(arguments)])}};</script>")
 
 
 @pytest.fixture
 def world():
-    work = tempfile.mkdtemp(prefix="clarm-browser-")
-    gateway = Gateway(os.path.join(work, "data"))
-    gateway.start()
-    pages = pathlib.Path(work) / "site"
+    with running_gateway("clarm-browser-") as gateway, browser() as driver:
+        site = serve_pages(gateway)
+        try:
+            yield gateway, driver, "http://127.0.0.1:%d" % site.server_address[1]
+        finally:
+            site.shutdown()
+
+
+def serve_pages(gateway):
+    """The test site's pages, served from beside the gateway's data directory on a port of their own."""
+    pages = pathlib.Path(gateway.data).parent / "site"
     pages.mkdir()
     loader = '<script defer src="http://127.0.0.1:%d/clarm.js" data-site="%s"></script>' % (gateway.port, SITE)
     (pages / "index.html").write_text(
@@ -42,16 +43,7 @@ def world():
     handler.log_message = lambda *args: None
     site = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     threading.Thread(target=site.serve_forever, daemon=True).start()
-
-    driver = chromium()
-    try:
-        yield gateway, driver, "http://127.0.0.1:%d" % site.server_address[1]
-    finally:
-        driver.quit()
-        site.shutdown()
-        if gateway.process.poll() is None:
-            gateway.stop()
-        subprocess.run(["rm", "-rf", work])
+    return site
 
 
 def events_named(timeline, name):

@@ -1,13 +1,10 @@
 """The dashboard's site field in headless Chromium: a text field while no site is registered, a picker of the
 registered sites (GET /api/sites) once some are."""
 import json
-import os
-import subprocess
-import tempfile
 import urllib.request
 
 import pytest
-from conftest import Gateway, chromium, wait_for
+from conftest import browser, running_gateway, wait_for
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
@@ -20,16 +17,8 @@ def register(gateway, site):
 
 @pytest.fixture
 def gateway_and_browser():
-    work = tempfile.mkdtemp(prefix="clarm-sites-")
-    gateway = Gateway(os.path.join(work, "data"))
-    gateway.start()
-    driver = chromium()
-    try:
+    with running_gateway("clarm-sites-") as gateway, browser() as driver:
         yield gateway, driver
-    finally:
-        driver.quit()
-        gateway.stop()
-        subprocess.run(["rm", "-rf", work])
 
 
 def test_text_field_without_registered_sites(gateway_and_browser):
