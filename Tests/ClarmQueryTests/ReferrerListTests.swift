@@ -50,7 +50,9 @@ import Testing
         var found: ReferrerList.Entry?
         let elapsed = clock.measure { found = list.entry(host: host[...], path: path[...]) }
         #expect(found?.name == "Google")
-        #expect(elapsed < .seconds(1), "\(elapsed)")
+        // A lookup per parent would hash about 40 GB here, minutes of work; one pass is milliseconds. The bound
+        // is that far from both so that a loaded machine cannot fail it.
+        #expect(elapsed < .seconds(10), "\(elapsed)")
     }
 
     @Test(arguments: [
