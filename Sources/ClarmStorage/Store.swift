@@ -95,7 +95,7 @@ public final class Store: Sendable {
     }
 
     /// Erases a visitor's events on `site` (GDPR Art. 17): once this returns, the tombstone is durable and
-    /// no snapshot shows them; the shard then purges them from its files (`Shard+erasure.swift`).
+    /// no snapshot shows them; the shard then purges them from its files (`Shard+purge.swift`).
     public func erase(site: String, visitor: String) throws(StoreError) {
         let tombstone = ErasureSet.Tombstone(site: Array(site.utf8), visitor: Array(visitor.utf8))
         guard tombstone.site.count <= Int(UInt16.max), tombstone.visitor.count <= Int(UInt16.max) else {
