@@ -165,6 +165,30 @@ import ClarmTestSupport
         #expect(holding(directory.path) == [])
     }
 
+    /// Events the visitor sends while its purge runs keep the tombstone (they would otherwise come back as
+    /// soon as it is retired); the next purge, once they are old enough to seal, drops them and retires it.
+    @Test func eventsSentDuringThePurgeKeepTheTombstoneUntilASealDropsThem() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let fs = FaultInjectingFileSystem()
+        var options = options()
+        options.sealInterval = 300
+        let store = try fill(directory.path, fs, options: options, sealAll: true)
+        defer { store.close() }
+        let sent = Mutex(false)
+        // The rewrite's segment is published: the visitor sends one more event before the purge ends.
+        fs.afterRename { path in
+            guard path.hasSuffix(".cseg"), !sent.withLock({ sent in defer { sent = true }; return sent }) else { return }
+            _ = store.appendAndWait(Self.erasedEvents(10_020..<10_021))
+        }
+        try store.erase(site: Self.site, visitor: Self.visitor)
+        #expect(waitFor(seconds: 10) { !store.erasurePending(site: Self.site, visitor: Self.visitor) })
+        #expect(sent.withLock { $0 })
+        #expect(try numbers(store) == Array(0..<150), "the event sent during the purge stays erased")
+        #expect(store.metrics.erasureEventsPurged.value() == 14)
+        #expect(holding(directory.path) == [])
+    }
+
     /// The same visitor id on another site is another visitor: its events stay.
     @Test func aVisitorIsErasedOnOneSiteOnly() throws {
         let directory = TemporaryDirectory()
