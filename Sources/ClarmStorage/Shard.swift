@@ -38,7 +38,8 @@ public struct ShardSnapshot: Sendable {
 ///   takes every queued append, writes them as one group, fsyncs once, then completes them all; it also
 ///   freezes a full memtable for sealing (`Shard+seal.swift`).
 /// - `sealer`: the pending seals, in order (`Shard+seal.swift`), then retention and compaction
-///   (`Shard+maintenance.swift`), so no segment is deleted by one while another merges it.
+///   (`Shard+maintenance.swift`), so no segment is deleted by one while another merges it; and the purges
+///   of erased visitors (`Shard+purge.swift`), which rewrite segments the same way.
 /// Recovery (`Shard+recovery.swift`) runs in `init`, before either queue has work.
 final class Shard: @unchecked Sendable {
     let index: Int
