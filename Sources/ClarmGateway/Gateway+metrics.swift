@@ -37,6 +37,9 @@ extension Gateway {
                    rows: perShard { $0.memtables.reduce(0) { $0 + $1.bytes } })
         for histogram in metrics.storage.histograms { text.write(histogram) }
         text.write(metrics.storage.dedupWindowSeconds)
+        for counter in metrics.storage.counters { text.write(counter) }
+        text.write("clarm_shard_erasures_pending", help: "Erased visitors whose events a shard has not yet purged from its files.",
+                   type: "gauge", rows: perShard { $0.erased.count })
 
         response.start(.ok)
         response.header("Cache-Control", "no-store")

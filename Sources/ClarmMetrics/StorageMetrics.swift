@@ -15,6 +15,12 @@ public final class StorageMetrics: Sendable {
                                              bounds: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120])
     /// Per shard: seconds between the oldest and newest event id the deduplication window remembers.
     public let dedupWindowSeconds: Gauge
+    /// Segments written again without the events of erased visitors (or deleted, when nothing else was left).
+    public let erasureSegmentsRewritten = Counter("clarm_erasure_segments_rewritten_total",
+                                                  help: "Segments rewritten to purge erased visitors' events.")
+    /// Events of erased visitors left out of seals and segment rewrites.
+    public let erasureEventsPurged = Counter("clarm_erasure_events_purged_total",
+                                             help: "Events of erased visitors removed from the data files.")
 
     public init(shards: Int) {
         dedupWindowSeconds = Gauge("clarm_dedup_window_seconds", help: "Span of arrival times the deduplication window covers.",
@@ -22,4 +28,5 @@ public final class StorageMetrics: Sendable {
     }
 
     public var histograms: [Histogram] { [fsyncSeconds, groupSize, sealSeconds, compactionSeconds] }
+    public var counters: [Counter] { [erasureSegmentsRewritten, erasureEventsPurged] }
 }

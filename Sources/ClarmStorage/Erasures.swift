@@ -1,5 +1,5 @@
 /// The visitors erased on each site of one shard (GDPR Art. 17): their events are hidden from every answer
-/// at once, then purged from the shard's files (`Shard+erasure.swift`). Immutable once in a snapshot.
+/// at once, then purged from the shard's files (`Shard+purge.swift`). Immutable once in a snapshot.
 ///
 /// File `shard-N/erasures` (docs/FORMAT.md, "Erasures"): `"CLER" | count u32 | (site_len u16 | site |
 /// visitor_len u16 | visitor) × count | crc32c u32`, all little-endian, rewritten whole on every change.

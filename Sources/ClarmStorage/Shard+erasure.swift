@@ -28,12 +28,20 @@ extension Shard {
             try saveErasures(erased)
             view.withLock { $0.erased = erased }
         }
+        requestPurge()
     }
 
-    private func saveErasures(_ erased: ErasureSet) throws(StoreError) {
+    /// Rewrites `erasures` to hold `erased`; deletes it when that is empty, so it names no visitor once the
+    /// last purge is done. Called under `erasureFile`.
+    func saveErasures(_ erased: ErasureSet) throws(StoreError) {
         let file = path(ErasureSet.fileName)
         do throws(StorageIOError) {
-            try fs.publish(erased.encode(), as: file, in: directory)
+            if erased.isEmpty {
+                if fs.exists(file) { try fs.remove(file) }
+                try fs.syncDirectory(directory)
+            } else {
+                try fs.publish(erased.encode(), as: file, in: directory)
+            }
         } catch {
             try? fs.remove(file + ".tmp")
             throw StoreError("cannot record the erasure: \(error)", retryAfter: 5)

@@ -78,7 +78,10 @@ extension Shard {
         // Encoding holds a copy of the records and the encoder's dictionaries: it counts against the limit.
         budget.take(2 * seal.bytes)
         defer { budget.release(2 * seal.bytes) }
-        let image = try buildSegment(records: seal.memtable.contiguous(), walCovered: seal.covered)
+        // Erased visitors' events are left out; the segment still covers their logs, which then go.
+        let (records, purged) = seal.memtable.contiguous(without: view.withLock { $0.erased })
+        metrics.erasureEventsPurged.add(purged)
+        let image = try buildSegment(records: records, walCovered: seal.covered)
         let name = Self.segmentName(seal.number)
         do throws(StorageIOError) {
             if !seal.ids.isEmpty {

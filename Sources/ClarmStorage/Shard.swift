@@ -38,7 +38,8 @@ public struct ShardSnapshot: Sendable {
 ///   takes every queued append, writes them as one group, fsyncs once, then completes them all; it also
 ///   freezes a full memtable for sealing (`Shard+seal.swift`).
 /// - `sealer`: the pending seals, in order (`Shard+seal.swift`), then retention and compaction
-///   (`Shard+maintenance.swift`), so no segment is deleted by one while another merges it.
+///   (`Shard+maintenance.swift`), so no segment is deleted by one while another merges it; and the purges
+///   of erased visitors (`Shard+purge.swift`), which rewrite segments the same way.
 /// Recovery (`Shard+recovery.swift`) runs in `init`, before either queue has work.
 final class Shard: @unchecked Sendable {
     let index: Int
@@ -73,7 +74,7 @@ final class Shard: @unchecked Sendable {
 
     /// What is wrong now, by kind; empty when healthy (`Store.health`).
     enum Problem: String, CaseIterable {
-        case log, memory, seal, compaction
+        case log, memory, seal, compaction, erasure
 
         /// Whether appends fail while it lasts.
         var blocksIngest: Bool { self == .log || self == .memory }
@@ -89,6 +90,8 @@ final class Shard: @unchecked Sendable {
     let stopped = Atomic<Bool>(false)
     /// Held while `erasures` is rewritten, so two changes never race (`Shard+erasure.swift`).
     let erasureFile = Mutex(())
+    /// Whether a purge of erased visitors is wanted or running (`Shard+purge.swift`).
+    let purgeState = Mutex(PurgeState())
 
     // Writer state: touched only on `writer` (or in `init`).
     var log: LogWriter?
@@ -126,12 +129,14 @@ final class Shard: @unchecked Sendable {
         self.writer = DispatchQueue(label: "clarm.shard\(index).writer")
         self.sealer = DispatchQueue(label: "clarm.shard\(index).sealer")
         self.dedup = DedupWindow(span: options.dedupWindow, capacity: options.dedupMaxIDs)
+        purgeState.withLock { $0.paused = options.purgesPaused }
         try recover()
         let timer = DispatchSource.makeTimerSource(queue: writer)
         timer.schedule(deadline: .now() + 1, repeating: 1)
         timer.setEventHandler { [unowned self] in self.tick() }
         timer.resume()
         self.timer = timer
+        if !view.withLock({ $0.erased.isEmpty }) { requestPurge() }
     }
 
     /// Queues records for the next group commit; `completion` runs on the writer's queue, or at once when
@@ -164,6 +169,7 @@ final class Shard: @unchecked Sendable {
     func tick() {
         sealIfDue()
         expireDedup()
+        startPurgeIfDue()
         sealer.async {
             if !self.stopped.load(ordering: .relaxed) { self.maintain() }
         }

@@ -95,7 +95,7 @@ public final class Store: Sendable {
     }
 
     /// Erases a visitor's events on `site` (GDPR Art. 17): once this returns, the tombstone is durable and
-    /// no snapshot shows them; the shard then purges them from its files (`Shard+erasure.swift`).
+    /// no snapshot shows them; the shard then purges them from its files (`Shard+purge.swift`).
     public func erase(site: String, visitor: String) throws(StoreError) {
         let tombstone = ErasureSet.Tombstone(site: Array(site.utf8), visitor: Array(visitor.utf8))
         guard tombstone.site.count <= Int(UInt16.max), tombstone.visitor.count <= Int(UInt16.max) else {
@@ -151,15 +151,32 @@ public final class Store: Sendable {
         shards.map(\.snapshot)
     }
 
-    /// Every stored event, segments first, for tools and tests. Segments do not keep `event_id` or `received_at`.
+    /// Every stored event, segments first, for tools and tests; erased visitors' events are left out, as
+    /// everywhere. Segments do not keep `event_id` or `received_at`.
     public func allEvents() throws(SegmentCorruption) -> [EventRecord] {
         var events: [EventRecord] = []
         for shard in snapshot() {
-            for segment in shard.segments { events += try segment.records() }
+            for segment in shard.segments {
+                events += try segment.records().filter { event in
+                    !shard.erased.contains(ErasureSet.Tombstone(site: Array(event.site.utf8), visitor: Array(event.visitorID.utf8)))
+                }
+            }
             for memtable in shard.memtables {
-                memtable.forEachChunk { chunk in EventRecordView.forEach(in: chunk) { events.append($0.record) } }
+                memtable.forEachChunk { chunk in
+                    EventRecordView.forEach(in: chunk) { view in
+                        if !shard.erased.contains(site: view.site, visitor: view.visitorID) { events.append(view.record) }
+                    }
+                }
             }
         }
         return events
+    }
+
+    /// Holds back (or lets go) the purges of erased visitors, so tests can look at the files before them.
+    func pausePurges(_ paused: Bool) {
+        for shard in shards {
+            shard.purgeState.withLock { $0.paused = paused }
+            shard.startPurgeIfDue()
+        }
     }
 }

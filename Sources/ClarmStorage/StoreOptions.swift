@@ -32,6 +32,8 @@ public struct StoreOptions: Sendable {
     public var retentionDays: Int? = nil
     /// Erased visitors a shard keeps as tombstones until its files no longer hold them; erasures beyond fail.
     public var maxPendingErasures = 100_000
+    /// Purges of erased visitors wait for `Store.pausePurges(false)` (tests look at the files before them).
+    var purgesPaused = false
 
     public init() {}
 }
