@@ -29,4 +29,23 @@ import ClarmTestSupport
             for row in result.rows { #expect(expected[row.dimensions] == row.metrics, "\(tree) \(row.dimensions)") }
         }
     }
+
+    /// Without visit metrics or dimensions an `is` filter on `event:name` lets the scan drop other events early;
+    /// under `or` or `not` it must not.
+    @Test func eventNameFiltersUnderOrAndNotAreNotPushedDown() throws {
+        let events = generateEvents(seed: 19, visitors: 120)
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try makeStore(events, directory: directory)
+        defer { store.close() }
+        let text = #"{"site":"shop.example.com","date_range":"all","metrics":["visitors","events"],"dimensions":["event:name"],"filters":[["is","event:name",["purchase"]],["contains","event:page",["/blog"]]]}"#
+        for tree: Query.FilterTree in [.or([.filter(0), .filter(1)]), .not(.filter(0))] {
+            var query = try parse(text)
+            query.filterTree = tree
+            let result = try QueryEngine(store: store).run(query)
+            let expected = QueryReference.run(events, query)
+            #expect(result.rows.count == expected.count, "\(tree)")
+            for row in result.rows { #expect(expected[row.dimensions] == row.metrics, "\(tree) \(row.dimensions)") }
+        }
+    }
 }
