@@ -14,8 +14,6 @@ public struct PlausibleQuery: Sendable {
     public var includeTimeLabels = false
     public var includeTotalRows = false
     public var includeImports = false
-    /// `date_range` as asked, when it was a name (`"7d"`); nil for explicit ends.
-    public var rangeName: String?
     /// The filters as asked (checked), echoed in the answer's `query`.
     public var filtersJSON: JSONValue = .array([])
     /// `include.time_labels`: the range's buckets.
@@ -87,7 +85,7 @@ public struct PlausibleQuery: Sendable {
         var result = PlausibleQuery(
             query: Query(site: site.lowercased(), from: range.from, to: range.to, metrics: metrics, dimensions: [],
                          filters: [], orderBy: [], limit: Query.maxLimit, offset: 0, timezone: zone),
-            dimensionNames: [], rangeName: json["date_range"]!.string)
+            dimensionNames: [])
         try result.parseDimensions(json["dimensions"])
         try result.parseFilters(json["filters"])
         try result.parseOrder(json["order_by"])
