@@ -11,7 +11,7 @@ extension Gateway {
         let plausible: PlausibleQuery
         do throws(QueryError) {
             plausible = try PlausibleQuery.parse(request.body, now: wallClockMilliseconds(), siteTimezone: registeredTimezone)
-            try plausible.query.checkLimits()
+            try plausible.checkLimits()
         } catch {
             sendError(.badRequest, error.description, request, &response)
             return

@@ -198,3 +198,15 @@ public struct PlausibleQuery: Sendable {
         return "of the wrong type"
     }
 }
+
+extension PlausibleQuery {
+    /// `Query.checkLimits`, its errors named as Plausible names fields (`#/filters`: leaves are counted across
+    /// the nesting, so no one path is at fault).
+    public func checkLimits() throws(QueryError) {
+        do throws(QueryError) {
+            try query.checkLimits()
+        } catch {
+            throw QueryError(field: "#/" + error.field.prefix { $0 != "[" }, problem: error.problem)
+        }
+    }
+}

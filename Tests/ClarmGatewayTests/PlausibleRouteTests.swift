@@ -132,6 +132,7 @@ import ClarmTestSupport
         let wide = "[" + Array(repeating: #"["is","event:name",["x"]]"#, count: 70).joined(separator: ",") + "]"
         let twentyOne = "[" + Array(repeating: #"["is","event:name",["x"]]"#, count: 21).joined(separator: ",") + "]"
         let longPattern = String(repeating: "a", count: 257)
+        let manyPatterns = "[" + (0..<5).map { _ in "\"" + String(repeating: "b", count: 250) + "\"" }.joined(separator: ",") + "]"
         let cases: [(String, String)] = [
             (#""metrics":["visitorz"],"date_range":"7d""#, #"#/metrics/0: Invalid metric "visitorz""#),
             (#""metrics":["scroll_depth"],"date_range":"7d""#, #"#/metrics/0: Unsupported metric"#),
@@ -143,9 +144,11 @@ import ClarmTestSupport
             (#""metrics":["visitors"],"date_range":"7d","dimensions":["visit:nope"]"#, "#/dimensions/0: Invalid dimension"),
             (#""metrics":["visitors"],"date_range":"7d","filters":[\#(deep)]"#, "Filters nest too deep"),
             (#""metrics":["visitors"],"date_range":"7d","filters":[["or",\#(wide)]]"#, "Too many filters"),
-            (#""metrics":["visitors"],"date_range":"7d","filters":\#(twentyOne)"#, "at most 20 filters"),
+            (#""metrics":["visitors"],"date_range":"7d","filters":\#(twentyOne)"#, "#/filters: at most 20 filters"),
             (#""metrics":["visitors"],"date_range":"7d","filters":[["matches","event:page",["\#(longPattern)"]]]"#, "at most 256"),
             (#""metrics":["visitors"],"date_range":"7d","filters":[["matches","event:page",["a{2}"]]]"#, "counted repetition"),
+            (#""metrics":["visitors"],"date_range":"7d","filters":[["matches","event:page",\#(manyPatterns)]]"#, "#/filters: patterns take 1250 bytes; at most 1024"),
+            (#""metrics":["visitors"],"date_range":"7d","dimensions":["time","event:page","event:name","visit:source","visit:device"]"#, "#/dimensions: at most 4"),
             (#""metrics":["visitors"],"date_range":"7d","filters":[["is","event:page",["/"],{"case_sensitive":false}]]"#, "case-sensitive"),
             (#""metrics":["visitors"],"date_range":"7d","filters":[["has_done",["is","event:name",["x"]]]]"#, "Unsupported filter operator"),
             (#""metrics":["visitors"],"date_range":"7d","pagination":{"limit":10001}"#, "#/pagination/limit"),
