@@ -68,22 +68,26 @@ extension PlausibleQuery {
                 }
                 clauses.append(clause)
             }
-            if parts.count == 4 { try Self.checkModifiers(parts[3], field: "\(field)/3") }
-            query.filters.append(try Query.Filter(op: filterOperator, dimension: dimension, values: clauses, field: field))
+            let caseSensitive = parts.count == 4 ? try Self.caseSensitivity(parts[3], field: "\(field)/3") : true
+            query.filters.append(try Query.Filter(op: filterOperator, dimension: dimension, values: clauses,
+                                                  caseSensitive: caseSensitive, field: field))
             return .filter(query.filters.count - 1)
         }
     }
 
-    /// Matching is case-sensitive; `{"case_sensitive": true}` says so, and `false` is refused rather than ignored.
-    private static func checkModifiers(_ value: JSONValue, field: String) throws(QueryError) {
+    /// The modifiers `{"case_sensitive": false}` (letters match either case) or `true` (the default).
+    private static func caseSensitivity(_ value: JSONValue, field: String) throws(QueryError) -> Bool {
         guard case .object(let members) = value else { throw QueryError(field: field, problem: "Invalid filter modifiers: expected an object") }
+        var caseSensitive = true
         for (key, value) in members {
             guard key == "case_sensitive" else {
                 throw QueryError(field: "\(field)/\(key)", problem: "Unsupported filter modifier")
             }
-            guard value == .bool(true) else {
-                throw QueryError(field: "\(field)/\(key)", problem: "Unsupported: filters in Clarm are case-sensitive")
+            guard case .bool(let flag) = value else {
+                throw QueryError(field: "\(field)/\(key)", problem: "Expected a boolean")
             }
+            caseSensitive = flag
         }
+        return caseSensitive
     }
 }

@@ -9,12 +9,12 @@ extension Query.Filter {
     /// Bytes of all the patterns of one query together.
     public static let maxPatternBytesPerQuery = 1024
 
-    static func compile(_ patterns: [String], field: String) throws(QueryError) -> LinearRegex {
+    static func compile(_ patterns: [String], caseInsensitive: Bool, field: String) throws(QueryError) -> LinearRegex {
         if let long = patterns.first(where: { $0.utf8.count > maxPatternBytes }) {
             throw QueryError(field: field, problem: "a pattern of \(long.utf8.count) bytes; at most \(maxPatternBytes)")
         }
         do throws(PatternError) {
-            return try LinearRegex(patterns)
+            return try LinearRegex(patterns, caseInsensitive: caseInsensitive)
         } catch {
             throw QueryError(field: field, problem: "\(error.description) (supported: literals, ., classes, groups, |, * + ?, ^, $)")
         }

@@ -77,23 +77,33 @@ public struct Query: Sendable {
         public let op: FilterOperator
         public let dimension: Dimension
         public let values: [String]
+        /// False: letters match either case (`is`, `contains`: Unicode lowercase; patterns: ASCII letters).
+        public let caseSensitive: Bool
+        /// `values`, lowercased when the filter ignores case.
+        private let compared: [String]
         /// `matches`, `matches_not`: the values compiled as alternatives.
         private let pattern: LinearRegex?
 
         /// `field` names the filter in the error a pattern that does not compile gets.
-        public init(op: FilterOperator, dimension: Dimension, values: [String], field: String) throws(QueryError) {
+        public init(op: FilterOperator, dimension: Dimension, values: [String], caseSensitive: Bool = true,
+                    field: String) throws(QueryError) {
             self.op = op
             self.dimension = dimension
             self.values = values
-            pattern = op == .matches || op == .matches_not ? try Self.compile(values, field: field) : nil
+            self.caseSensitive = caseSensitive
+            compared = caseSensitive ? values : values.map { $0.lowercased() }
+            pattern = op == .matches || op == .matches_not
+                ? try Self.compile(values, caseInsensitive: !caseSensitive, field: field) : nil
         }
 
         func matches(_ value: String) -> Bool {
-            switch op {
-            case .is: values.contains(value)
-            case .is_not: !values.contains(value)
-            case .contains: values.contains { value.contains($0) }
-            case .contains_not: !values.contains { value.contains($0) }
+            // A pattern folds case itself.
+            let value = caseSensitive || pattern != nil ? value : value.lowercased()
+            return switch op {
+            case .is: compared.contains(value)
+            case .is_not: !compared.contains(value)
+            case .contains: compared.contains { value.contains($0) }
+            case .contains_not: !compared.contains { value.contains($0) }
             case .matches: pattern!.matches(value)
             case .matches_not: !pattern!.matches(value)
             }

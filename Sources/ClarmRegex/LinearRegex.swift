@@ -4,10 +4,11 @@
 public struct LinearRegex: Sendable {
     private let programs: PatternPrograms
 
-    /// Compiles `patterns`; the text matches when any one of them does.
-    public init(_ patterns: [String]) throws(PatternError) {
+    /// Compiles `patterns`; the text matches when any one of them does. `caseInsensitive`: ASCII letters match
+    /// either case.
+    public init(_ patterns: [String], caseInsensitive: Bool = false) throws(PatternError) {
         var nodes: [PatternNode] = []
-        for pattern in patterns { nodes.append(try PatternParser.parse(pattern)) }
+        for pattern in patterns { nodes.append(try PatternParser.parse(pattern, caseInsensitive: caseInsensitive)) }
         var programs = PatternPrograms()
         _ = programs.add(nodes.count == 1 ? nodes[0] : .alternation(nodes))
         self.programs = programs

@@ -34,17 +34,20 @@ public struct PatternError: Error, Sendable, CustomStringConvertible {
 package struct PatternParser {
     private let text: [UInt8]
     private let pattern: String
+    /// Whether a letter stands for both its cases (ASCII letters only).
+    private let caseInsensitive: Bool
     private var position = 0
 
-    package static func parse(_ pattern: String) throws(PatternError) -> PatternNode {
-        var parser = PatternParser(pattern)
+    package static func parse(_ pattern: String, caseInsensitive: Bool = false) throws(PatternError) -> PatternNode {
+        var parser = PatternParser(pattern, caseInsensitive: caseInsensitive)
         let node = try parser.alternation()
         if parser.position < parser.text.count { throw parser.error("unbalanced ')'") }
         return node
     }
 
-    private init(_ pattern: String) {
+    private init(_ pattern: String, caseInsensitive: Bool) {
         self.pattern = pattern
+        self.caseInsensitive = caseInsensitive
         self.text = Array(pattern.utf8)
     }
 
@@ -107,7 +110,7 @@ package struct PatternParser {
         case UInt8(ascii: "\\"): return .bytes(try escape(inClass: false))
         case UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "?"), UInt8(ascii: "{"):
             throw error("a quantifier with nothing to repeat")
-        default: return .bytes(ByteSet(byte))
+        default: return .bytes(folded(ByteSet(byte)))
         }
     }
 
@@ -142,7 +145,20 @@ package struct PatternParser {
             }
             set.formUnion(low)
         }
+        // Folded before negation, so that `[^a]` matches neither `a` nor `A`.
+        set = folded(set)
         return negated ? set.inverted : set
+    }
+
+    /// `set` with each ASCII letter's other case, when the pattern ignores case.
+    private func folded(_ set: ByteSet) -> ByteSet {
+        guard caseInsensitive else { return set }
+        var result = set
+        for upper in UInt8(ascii: "A")...UInt8(ascii: "Z") where set.contains(upper) || set.contains(upper | 0x20) {
+            result.insert(upper)
+            result.insert(upper | 0x20)
+        }
+        return result
     }
 
     /// After `\`: the bytes the escape stands for.

@@ -28,6 +28,13 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 3)
     }
 
+    @Test func ignoringCaseFoldsASCIILettersBeforeNegation() throws {
+        let folded = try LinearRegex(["^/Blog/[a-c]+[^x]$"], caseInsensitive: true)
+        #expect(folded.matches("/blog/ABcz") && folded.matches("/BLOG/aay"))
+        #expect(!folded.matches("/blog/abX"), "[^x] refuses X too")
+        #expect(!(try LinearRegex(["^/Blog"])).matches("/blog"))
+    }
+
     @Test func refusesWhatItDoesNotImplement() {
         for pattern in ["a{2}", "(?=a)", "\\1", "(a", "a)", "[z-a]", "*", "\\"] {
             #expect(throws: PatternError.self, "\(pattern)") { try LinearRegex([pattern]) }

@@ -88,7 +88,20 @@ public enum QueryReference {
     }
 
     static func matches(_ filter: Query.Filter, _ value: String) -> Bool {
-        switch filter.op {
+        if !filter.caseSensitive {
+            // Foundation's case-insensitive comparisons, and ICU's for patterns.
+            let found = { (text: String, options: String.CompareOptions) in value.range(of: text, options: options.union(.caseInsensitive)) != nil }
+            let equal = filter.values.contains { value.compare($0, options: .caseInsensitive) == .orderedSame }
+            return switch filter.op {
+            case .is: equal
+            case .is_not: !equal
+            case .contains: filter.values.contains { found($0, []) }
+            case .contains_not: !filter.values.contains { found($0, []) }
+            case .matches: filter.values.contains { found($0, .regularExpression) }
+            case .matches_not: !filter.values.contains { found($0, .regularExpression) }
+            }
+        }
+        return switch filter.op {
         case .is: filter.values.contains(value)
         case .is_not: !filter.values.contains(value)
         case .contains: filter.values.contains { value.contains($0) }
