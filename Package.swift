@@ -5,6 +5,7 @@ import PackageDescription
 //   ClarmSystem (errno, EINTR, clocks) → ClarmServer and ClarmStorage
 //   CClarmLinux → ClarmServer (epoll loop, connections) ← ClarmHTTP (request parser, response writer)
 //   ClarmJSON (RFC 8259 scanner) → ClarmEvents (event model, validation, record encoding)
+//   ClarmRegex (linear-time regular expressions: a Pike VM) → ClarmBots and ClarmQuery
 //   ClarmJSON → ClarmBots (crawler user agents: the vendored list, one automaton, linear-time patterns)
 //   ClarmMetrics (counters, gauges, histograms on atomics; Prometheus text) → ClarmGateway
 //   CLZ4 → ClarmStorage (knows events, nothing of HTTP)
@@ -41,10 +42,11 @@ let package = Package(
         ),
         .target(name: "ClarmJSON"),
         .target(name: "ClarmEvents", dependencies: ["ClarmJSON"]),
-        .target(name: "ClarmBots", dependencies: ["ClarmJSON"], exclude: ["Assets"], plugins: ["EmbedAssets"]),
+        .target(name: "ClarmRegex"),
+        .target(name: "ClarmBots", dependencies: ["ClarmJSON", "ClarmRegex"], exclude: ["Assets"], plugins: ["EmbedAssets"]),
         .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmMetrics"]),
         .target(
-            name: "ClarmQuery", dependencies: ["ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmStorage"],
+            name: "ClarmQuery", dependencies: ["ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmRegex"],
             exclude: ["Assets"], plugins: ["EmbedAssets"]
         ),
         .target(
@@ -82,6 +84,7 @@ let package = Package(
         .testTarget(name: "ClarmJSONTests", dependencies: ["ClarmJSON", "ClarmTestSupport"]),
         .testTarget(name: "ClarmEventsTests", dependencies: ["ClarmEvents"]),
         .testTarget(name: "ClarmBotsTests", dependencies: ["ClarmBots", "ClarmJSON"]),
+        .testTarget(name: "ClarmRegexTests", dependencies: ["ClarmRegex"]),
         .testTarget(name: "ClarmStorageTests", dependencies: ["ClarmStorage", "ClarmTestSupport"]),
         .testTarget(name: "ClarmQueryTests", dependencies: ["ClarmQuery", "ClarmStorage", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(

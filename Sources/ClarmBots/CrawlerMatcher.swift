@@ -1,4 +1,5 @@
 import ClarmJSON
+import ClarmRegex
 
 /// Tells crawlers' user agents from people's, with the patterns of the `crawler-user-agents` project
 /// (`Assets/crawler-user-agents.json`, MIT licence beside it; `Tools/update-crawlers.sh` refreshes it).
@@ -39,25 +40,25 @@ public struct CrawlerMatcher: Sendable {
     }()
 
     /// Loads a list in the project's format: an array of objects with a `pattern` string.
-    public init(listJSON: [UInt8]) throws(CrawlerPatternError) {
+    public init(listJSON: [UInt8]) throws(PatternError) {
         let list = listJSON.withUnsafeBytes { raw in Result { () throws(JSONError) in try JSONValue.parse(raw) } }
         guard case .success(let value) = list else {
-            throw CrawlerPatternError(pattern: "", offset: 0, problem: "the list is not JSON")
+            throw PatternError(pattern: "", offset: 0, problem: "the list is not JSON")
         }
         guard let entries = value.array else {
-            throw CrawlerPatternError(pattern: "", offset: 0, problem: "the list is not a JSON array")
+            throw PatternError(pattern: "", offset: 0, problem: "the list is not a JSON array")
         }
         var patterns: [String] = []
         for entry in entries {
             guard let pattern = entry["pattern"]?.string else {
-                throw CrawlerPatternError(pattern: "", offset: 0, problem: "an entry without a pattern string")
+                throw PatternError(pattern: "", offset: 0, problem: "an entry without a pattern string")
             }
             patterns.append(pattern)
         }
         try self.init(patterns: patterns)
     }
 
-    public init(patterns: [String]) throws(CrawlerPatternError) {
+    public init(patterns: [String]) throws(PatternError) {
         var programs = PatternPrograms()
         var literals: [(bytes: [UInt8], value: Int32)] = []
         var isLiteral: [Bool] = []
@@ -130,3 +131,6 @@ public struct CrawlerMatcher: Sendable {
         return text.withUTF8 { programs.matches(index, UnsafeRawBufferPointer($0)) }
     }
 }
+
+/// A crawler pattern the matcher cannot compile, found when the list is loaded.
+public typealias CrawlerPatternError = PatternError

@@ -1,3 +1,4 @@
+import ClarmRegex
 /// What every match of a pattern must contain: one of a few literal byte strings. A user agent holding none of
 /// them cannot match, so the pattern's program runs only for user agents that hold one (the automaton finds them).
 enum RequiredLiterals {

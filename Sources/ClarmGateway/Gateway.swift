@@ -10,6 +10,7 @@ import ClarmStorage
 ///
 /// - `POST /api/track`: events in (`Gateway+track.swift`).
 /// - `POST /api/query`: aggregates out (`Gateway+query.swift`), behind API keys when configured.
+/// - `POST /api/v2/query`: the same, asked and answered as Plausible's Stats API v2 (`Gateway+plausible.swift`).
 /// - `GET /api/visitors`, `/api/visitors/{id}`, `/api/conversions` (`Gateway+visitors.swift`), likewise.
 /// - `GET /clarm.js`: the loader; `GET /`: the dashboard (`Gateway+assets.swift`, files in `Assets/`).
 /// - `GET /healthz`: liveness and storage problems (`Gateway+health.swift`).
@@ -74,6 +75,12 @@ public final class Gateway: HTTPHandler {
         } else if request.pathIs("/api/query") {
             switch request.method {
             case .post: query(request, &response)
+            case .options: preflight(request, &response, methods: "POST, OPTIONS")
+            default: methodNotAllowed(request, &response, allow: "POST, OPTIONS")
+            }
+        } else if request.pathIs("/api/v2/query") {
+            switch request.method {
+            case .post: plausibleQuery(request, &response)
             case .options: preflight(request, &response, methods: "POST, OPTIONS")
             default: methodNotAllowed(request, &response, allow: "POST, OPTIONS")
             }

@@ -24,5 +24,9 @@ extension Query {
         if bytes > Self.maxFilterBytes {
             throw QueryError(field: "filters", problem: "filter values take \(bytes) bytes; at most \(Self.maxFilterBytes) in all")
         }
+        let patternBytes = filters.reduce(0) { $0 + $1.patternBytes }
+        if patternBytes > Filter.maxPatternBytesPerQuery {
+            throw QueryError(field: "filters", problem: "patterns take \(patternBytes) bytes; at most \(Filter.maxPatternBytesPerQuery) in all")
+        }
     }
 }

@@ -1,10 +1,12 @@
 import ClarmEvents
 import ClarmJSON
+import ClarmRegex
 
 /// An aggregate query (`POST /api/query`), checked and normalised. See `docs/QUERIES.md` for every definition.
 public struct Query: Sendable {
     public enum Metric: String, CaseIterable, Sendable {
         case visitors, visits, pageviews, events, bounce_rate, visit_duration, conversions, conversion_rate, total_revenue
+        case views_per_visit
     }
 
     public enum Dimension: Hashable, Sendable {
@@ -68,20 +70,42 @@ public struct Query: Sendable {
     }
 
     public enum FilterOperator: String, Sendable {
-        case `is`, is_not, contains, contains_not
+        case `is`, is_not, contains, contains_not, matches, matches_not
     }
 
     public struct Filter: Sendable {
         public let op: FilterOperator
         public let dimension: Dimension
         public let values: [String]
+        /// False: letters match either case (`is`, `contains`: Unicode lowercase; patterns: ASCII letters).
+        public let caseSensitive: Bool
+        /// `values`, lowercased when the filter ignores case.
+        private let compared: [String]
+        /// `matches`, `matches_not`: the values compiled as alternatives.
+        private let pattern: LinearRegex?
+
+        /// `field` names the filter in the error a pattern that does not compile gets.
+        public init(op: FilterOperator, dimension: Dimension, values: [String], caseSensitive: Bool = true,
+                    field: String) throws(QueryError) {
+            self.op = op
+            self.dimension = dimension
+            self.values = values
+            self.caseSensitive = caseSensitive
+            compared = caseSensitive ? values : values.map { $0.lowercased() }
+            pattern = op == .matches || op == .matches_not
+                ? try Self.compile(values, caseInsensitive: !caseSensitive, field: field) : nil
+        }
 
         func matches(_ value: String) -> Bool {
-            switch op {
-            case .is: values.contains(value)
-            case .is_not: !values.contains(value)
-            case .contains: values.contains { value.contains($0) }
-            case .contains_not: !values.contains { value.contains($0) }
+            // A pattern folds case itself.
+            let value = caseSensitive || pattern != nil ? value : value.lowercased()
+            return switch op {
+            case .is: compared.contains(value)
+            case .is_not: !compared.contains(value)
+            case .contains: compared.contains { value.contains($0) }
+            case .contains_not: !compared.contains { value.contains($0) }
+            case .matches: pattern!.matches(value)
+            case .matches_not: !pattern!.matches(value)
             }
         }
     }
@@ -98,6 +122,8 @@ public struct Query: Sendable {
     public var metrics: [Metric]
     public var dimensions: [Dimension]
     public var filters: [Filter]
+    /// How `filters` combine (indexes into it); nil: all of them hold.
+    public var filterTree: FilterTree? = nil
     public var orderBy: [(key: OrderKey, descending: Bool)]
     public var limit: Int
     public var offset: Int
@@ -183,7 +209,7 @@ extension Query {
                     throw QueryError(field: field, problem: "must be [operator, dimension, [values…]]")
                 }
                 guard let opName = parts[0].string, let op = FilterOperator(rawValue: opName) else {
-                    throw QueryError(field: field, problem: "unknown operator \(describe(parts[0])); known: is, is_not, contains, contains_not")
+                    throw QueryError(field: field, problem: "unknown operator \(describe(parts[0])); known: is, is_not, contains, contains_not, matches, matches_not")
                 }
                 guard let name = parts[1].string, let dimension = Dimension(name) else {
                     throw QueryError(field: field, problem: "unknown dimension \(describe(parts[1]))")
@@ -196,7 +222,7 @@ extension Query {
                     guard let string = item.string else { throw QueryError(field: field, problem: "values must be strings") }
                     strings.append(string)
                 }
-                filters.append(Filter(op: op, dimension: dimension, values: strings))
+                filters.append(try Filter(op: op, dimension: dimension, values: strings, field: field))
             }
         }
 

@@ -34,12 +34,6 @@ public struct QueryEngine: Sendable {
     }
 
     public func run(_ query: Query) throws(QueryError) -> QueryResult {
-        let propertyKeys = Set((query.dimensions + query.filters.map(\.dimension)).compactMap { dimension -> String? in
-            if case .eventProperty(let key) = dimension { key } else { nil }
-        })
-        guard propertyKeys.count <= 1 else {
-            throw QueryError(field: "dimensions", problem: "a query may use one event:props key (dimensions and filters together)")
-        }
         let shards = store.snapshot()
         let partials = Mutex([Int: [ [String]: Accumulator ]]())
         let failure = Mutex<SegmentCorruption?>(nil)
@@ -52,7 +46,7 @@ public struct QueryEngine: Sendable {
                 selection.to = attributing ? .max : query.to
                 selection.columns = query.segmentColumns
                 selection.events = query.pushedDownEventNames
-                selection.propertyKey = propertyKeys.first.map { Array($0.utf8) }
+                selection.propertyKey = query.propertyKeys.first.map { Array($0.utf8) }
                 selection.control = control
                 let rows = try ShardRows.scan(shards[index], selection)
                 if control.stopped != nil { return }
@@ -121,14 +115,14 @@ extension Query {
     /// Whether anything in the query depends on visits, which are formed from every event in the range
     /// before filters apply.
     var needsVisits: Bool {
-        metrics.contains { [.visits, .bounce_rate, .visit_duration].contains($0) }
+        metrics.contains { [.visits, .bounce_rate, .visit_duration, .views_per_visit].contains($0) }
             || (dimensions + filters.map(\.dimension)).contains { $0.isVisit }
     }
 
     /// Event names an `is` filter on `event:name` allows, when the scan may drop the other events early
     /// (only when no visit needs them).
     var pushedDownEventNames: Set<[UInt8]>? {
-        guard !needsVisits else { return nil }
+        guard !needsVisits, filterTree == nil else { return nil }
         var allowed: Set<String>? = nil
         for filter in filters where filter.dimension == .eventName && filter.op == .is {
             allowed = allowed.map { $0.intersection(filter.values) } ?? Set(filter.values)
@@ -136,10 +130,19 @@ extension Query {
         return allowed.map { Set($0.map { Array($0.utf8) }) }
     }
 
+    /// The `event:props` keys of the dimensions and filters, each once, in order.
+    var propertyKeys: [String] {
+        var keys: [String] = []
+        for case .eventProperty(let key) in dimensions + filters.map(\.dimension) where !keys.contains(key) { keys.append(key) }
+        return keys
+    }
+
     /// The segment columns beyond visitor, session and event name that answering needs.
     var segmentColumns: Set<SegmentFormat.Column> {
         var columns: Set<SegmentFormat.Column> = []
         if metrics.contains(.total_revenue) { columns.formUnion([.amount, .currency]) }
+        // The scan reads one property key into `EventRow.property`; further keys come out of the raw properties.
+        if propertyKeys.count > 1 { columns.insert(.properties) }
         for dimension in dimensions + filters.map(\.dimension) {
             switch dimension {
             case .eventPage: columns.insert(.path)
@@ -187,6 +190,7 @@ struct Accumulator: Sendable {
         case .visit_duration: .decimal(visits == 0 ? 0 : Self.oneDecimal(Double(durationSum) / 1000 / Double(visits)))
         case .conversion_rate: .decimal(visitors == 0 ? 0 : Self.oneDecimal(100 * Double(convertingVisitors) / Double(visitors)))
         case .total_revenue: .money(revenue)
+        case .views_per_visit: .decimal(visits == 0 ? 0 : (100 * Double(pageviews) / Double(visits)).rounded(.toNearestOrAwayFromZero) / 100)
         }
     }
 

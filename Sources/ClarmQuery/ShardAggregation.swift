@@ -23,6 +23,11 @@ struct ShardAggregation {
     private var hosts: [UInt32: Int64] = [:]
     private var filterDecisions: [[Int64: Bool]]
     private var visitValueCache: [FirstEvent: [Int64]] = [:]
+    /// The property key the scan read into `EventRow.property`.
+    private let scannedPropertyKey: String?
+    /// Per property key beyond the scan's own: its value id per raw properties id.
+    private var propertyValues: [String: [UInt32: UInt32]] = [:]
+    private var propertyReader = PropertyReader()
     /// The query zone's offsets over the rows' instants, for time buckets.
     private let calendar: LocalCalendar
 
@@ -41,6 +46,7 @@ struct ShardAggregation {
         self.visitDimensions = visitDimensions
         filterDecisions = Array(repeating: [:], count: query.filters.count)
         needsVisits = query.needsVisits
+        scannedPropertyKey = query.propertyKeys.first
         let bucketed = (query.dimensions + query.filters.map(\.dimension)).contains { if case .time = $0 { true } else { false } }
         calendar = LocalCalendar(zone: query.timezone, from: query.from, to: query.to,
                                  covering: bucketed ? rows.rows : [])
@@ -109,11 +115,7 @@ struct ShardAggregation {
                     values = valuesOfVisit(history[historyVisits.firsts[credited]])
                     slot = 0
                 }
-                var kept = true
-                for index in query.filters.indices where kept {
-                    kept = decide(index, value(query.filters[index].dimension, row, slot, values))
-                }
-                guard kept else { continue }
+                guard query.keeps({ decide($0, value(query.filters[$0].dimension, row, slot, values)) }) else { continue }
                 let group: Int
                 switch query.dimensions.count {
                 case 0: group = accumulators.isEmpty ? groupFor([]) : 0
@@ -195,7 +197,8 @@ struct ShardAggregation {
         case .time(let bucket): return calendar.bucket(of: row.timestamp, bucket)
         case .eventName: return Int64(row.event)
         case .eventPage: return Int64(row.path)
-        case .eventProperty: return Int64(row.property)
+        case .eventProperty(let key):
+            return Int64(key == scannedPropertyKey ? row.property : property(key, of: row.properties))
         case .eventHostname:
             if let host = hosts[row.origin] { return host }
             let host = Int64(id(VisitAttributes.host(rows.strings.string(row.origin))))
@@ -204,6 +207,23 @@ struct ShardAggregation {
         default:
             return visitValues[visit * visitDimensions.count + visitDimensions.firstIndex(of: dimension)!]
         }
+    }
+
+    /// The value of property `key` (the last member of that name; `empty` when none), read once per distinct
+    /// properties text.
+    private mutating func property(_ key: String, of properties: UInt32) -> UInt32 {
+        if let cached = propertyValues[key]?[properties] { return cached }
+        var result = rows.empty
+        var reader = propertyReader
+        let text = Array(rows.strings.value(properties))
+        text.withUnsafeBytes { raw in
+            reader.forEachMember(raw) { name, value in
+                if name.elementsEqual(key.utf8) { result = rows.strings.id(for: value) }
+            }
+        }
+        propertyReader = reader
+        propertyValues[key, default: [:]][properties] = result
+        return result
     }
 
     /// The values of `visitDimensions` for a visit, from its first event.

@@ -84,6 +84,8 @@ func parse(_ json: String, now: Int64 = 1_793_750_400_000) throws(QueryError) ->
         #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["event:name"],"filters":[["contains_not","visit:channel",["Direct","Referral"]]]}"#,
         #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["visit:channel"],"attribution":"first_touch"}"#,
         #"{"site":"shop.example.com","date_range":["2026-11-02","2026-11-04"],\#(allMetrics),"dimensions":["visit:channel","visit:source"],"attribution":"last_touch"}"#,
+        #"{"site":"shop.example.com","date_range":"all","metrics":["visitors","events","views_per_visit"],"dimensions":["event:props:plan","event:props:currency"],"filters":[["matches","event:props:orderId",["^o-1","^(none)$"]]]}"#,
+        #"{"site":"shop.example.com","date_range":"all",\#(allMetrics),"dimensions":["event:page"],"filters":[["matches","event:page",["^/blog/post-[0-9]$","^/$"]],["matches_not","visit:source",["oo"]]]}"#,
     ]
 
     @Test func matchesTheReferenceOnEveryQuery() throws {

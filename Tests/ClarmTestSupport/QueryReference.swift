@@ -44,7 +44,8 @@ public enum QueryReference {
                         first = historyFirst[credited]!
                     }
                 }
-                guard query.filters.allSatisfy({ matches($0, value($0.dimension, event, first, timezone: query.timezone.name)) }) else { continue }
+                let holds = query.filters.map { matches($0, value($0.dimension, event, first, timezone: query.timezone.name)) }
+                guard query.filterTree.map({ evaluate($0, holds) }) ?? !holds.contains(false) else { continue }
                 let key = query.dimensions.map { value($0, event, first, timezone: query.timezone.name) }
                 var sums = groups[key] ?? Sums()
                 sums.visitors.insert(visitor)
@@ -80,17 +81,43 @@ public enum QueryReference {
                 case .visit_duration: .decimal(visits.isEmpty ? 0 : round1(duration / Double(visits.count)))
                 case .conversion_rate: .decimal(rate(sums.converting.count, sums.visitors.count))
                 case .total_revenue: .money(sums.revenue)
+                case .views_per_visit: .decimal(visits.isEmpty ? 0 : (100 * Double(sums.pageviews) / Double(visits.count)).rounded(.toNearestOrAwayFromZero) / 100)
                 }
             }
         }
     }
 
     static func matches(_ filter: Query.Filter, _ value: String) -> Bool {
-        switch filter.op {
+        if !filter.caseSensitive {
+            // Foundation's case-insensitive comparisons, and ICU's for patterns.
+            let found = { (text: String, options: String.CompareOptions) in value.range(of: text, options: options.union(.caseInsensitive)) != nil }
+            let equal = filter.values.contains { value.compare($0, options: .caseInsensitive) == .orderedSame }
+            return switch filter.op {
+            case .is: equal
+            case .is_not: !equal
+            case .contains: filter.values.contains { found($0, []) }
+            case .contains_not: !filter.values.contains { found($0, []) }
+            case .matches: filter.values.contains { found($0, .regularExpression) }
+            case .matches_not: !filter.values.contains { found($0, .regularExpression) }
+            }
+        }
+        return switch filter.op {
         case .is: filter.values.contains(value)
         case .is_not: !filter.values.contains(value)
         case .contains: filter.values.contains { value.contains($0) }
         case .contains_not: !filter.values.contains { value.contains($0) }
+        // ICU's regular expressions (a backtracking engine; the tests' patterns are small and tame).
+        case .matches: filter.values.contains { value.range(of: $0, options: .regularExpression) != nil }
+        case .matches_not: !filter.values.contains { value.range(of: $0, options: .regularExpression) != nil }
+        }
+    }
+
+    static func evaluate(_ tree: Query.FilterTree, _ holds: [Bool]) -> Bool {
+        switch tree {
+        case .filter(let index): holds[index]
+        case .and(let trees): trees.allSatisfy { evaluate($0, holds) }
+        case .or(let trees): trees.contains { evaluate($0, holds) }
+        case .not(let tree): !evaluate(tree, holds)
         }
     }
 

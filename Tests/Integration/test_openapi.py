@@ -159,6 +159,7 @@ def test_the_document_describes_every_route_and_method():
         "/metrics": {"GET", "HEAD"},
         "/favicon.svg": {"GET", "HEAD"},
         "/favicon.ico": {"GET", "HEAD"},
+        "/api/v2/query": {"POST", "OPTIONS"},
     }
 
 
@@ -191,6 +192,12 @@ def test_real_answers_over_a_realistic_data_set_match_the_document(openapi_gatew
              "order_by": [["visitors", "desc"]], "attribution": "first_touch"}
     answer = conforms("POST", "/api/query", requests.post(url + "/api/query", json=query, headers=auth, timeout=REQUEST_TIMEOUT)).json()
     assert answer["meta"]["total_rows"] >= 3 and answer["query"]["attribution"] == "first_touch"
+    plausible = {"site_id": SITE, "date_range": "7d", "metrics": ["visitors", "pageviews", "views_per_visit", "bounce_rate"],
+                 "dimensions": ["time:day", "visit:source"], "include": {"time_labels": True, "total_rows": True},
+                 "filters": [["or", [["matches", "event:page", ["^/"]], ["not", ["is", "event:name", ["click"]]]]]],
+                 "order_by": [["visitors", "desc"]], "pagination": {"limit": 5, "offset": 0}}
+    v2 = conforms("POST", "/api/v2/query", requests.post(url + "/api/v2/query", json=plausible, headers=auth, timeout=REQUEST_TIMEOUT)).json()
+    assert len(v2["meta"]["time_labels"]) == 7 and v2["meta"]["total_rows"] >= 1 and v2["query"]["site_id"] == SITE
 
     conforms("GET", "/healthz", get("/healthz"))
     conforms("HEAD", "/healthz", requests.head(url + "/healthz", timeout=REQUEST_TIMEOUT))

@@ -1,120 +1,63 @@
-/// A set of bytes, as a regular expression's character class matches them.
-struct ByteSet: Hashable, Sendable {
-    var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-
-    static func == (a: ByteSet, b: ByteSet) -> Bool { a.words == b.words }
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(words.0); hasher.combine(words.1); hasher.combine(words.2); hasher.combine(words.3)
-    }
-
-    init() {}
-
-    init(_ byte: UInt8) { insert(byte) }
-
-    init(_ bytes: some Sequence<UInt8>) {
-        for byte in bytes { insert(byte) }
-    }
-
-    static let all: ByteSet = { var set = ByteSet(); set.words = (~0, ~0, ~0, ~0); return set }()
-    static let digits = ByteSet(UInt8(ascii: "0")...UInt8(ascii: "9"))
-    static let word = ByteSet(Array(UInt8(ascii: "a")...UInt8(ascii: "z")) + Array(UInt8(ascii: "A")...UInt8(ascii: "Z"))
-        + Array(UInt8(ascii: "0")...UInt8(ascii: "9")) + [UInt8(ascii: "_")])
-    /// ECMAScript's `\s` over ASCII: space, tab, line feed, vertical tab, form feed, carriage return.
-    static let space = ByteSet([0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D])
-
-    func contains(_ byte: UInt8) -> Bool {
-        let bit = UInt64(1) << UInt64(byte & 63)
-        switch byte >> 6 {
-        case 0: return words.0 & bit != 0
-        case 1: return words.1 & bit != 0
-        case 2: return words.2 & bit != 0
-        default: return words.3 & bit != 0
-        }
-    }
-
-    mutating func insert(_ byte: UInt8) {
-        let bit = UInt64(1) << UInt64(byte & 63)
-        switch byte >> 6 {
-        case 0: words.0 |= bit
-        case 1: words.1 |= bit
-        case 2: words.2 |= bit
-        default: words.3 |= bit
-        }
-    }
-
-    mutating func formUnion(_ other: ByteSet) {
-        words = (words.0 | other.words.0, words.1 | other.words.1, words.2 | other.words.2, words.3 | other.words.3)
-    }
-
-    var inverted: ByteSet {
-        var set = ByteSet()
-        set.words = (~words.0, ~words.1, ~words.2, ~words.3)
-        return set
-    }
-
-    /// The byte, when the set holds exactly one.
-    var single: UInt8? {
-        var found: UInt8? = nil
-        for byte in 0...255 where contains(UInt8(byte)) {
-            if found != nil { return nil }
-            found = UInt8(byte)
-        }
-        return found
-    }
-}
-
-/// A parsed pattern of the crawler list: the subset of ECMAScript regular expressions the list uses.
-indirect enum PatternNode: Equatable, Sendable {
+/// A parsed pattern: the subset of ECMAScript regular expressions that `PatternParser` reads.
+package indirect enum PatternNode: Equatable, Sendable {
     case bytes(ByteSet)
     case concatenation([PatternNode])
     case alternation([PatternNode])
     case zeroOrMore(PatternNode)
     case oneOrMore(PatternNode)
     case optional(PatternNode)
-    /// `^`: the start of the user agent.
+    /// `^`: the start of the text.
     case start
-    /// `$`: the end of the user agent.
+    /// `$`: the end of the text.
     case end
 }
 
-/// A pattern feature the matcher does not implement, found when the list is loaded.
-public struct CrawlerPatternError: Error, Sendable, CustomStringConvertible {
+/// A pattern that does not parse, or uses a feature the matcher does not implement.
+public struct PatternError: Error, Sendable, CustomStringConvertible {
     public let pattern: String
     public let offset: Int
     public let problem: String
 
-    public var description: String { "crawler pattern '\(pattern)' at byte \(offset): \(problem)" }
+    public init(pattern: String, offset: Int, problem: String) {
+        self.pattern = pattern
+        self.offset = offset
+        self.problem = problem
+    }
+
+    public var description: String { "pattern '\(pattern)' at byte \(offset): \(problem)" }
 }
 
 /// Parses a pattern: literals, `.`, escapes (`\d \D \w \W \s \S` and escaped punctuation), classes with ranges and
 /// negation, groups (`(…)`, `(?:…)`), `|`, `* + ?` (lazy forms too: they match the same strings), `^`, `$`.
-/// Anything else (backreferences, lookaround, word boundaries, counted repetition) is refused, so a list that
-/// starts using it fails loudly instead of matching wrongly. Matching is on bytes and case-sensitive, as the
-/// list's own tests run it.
-struct PatternParser {
+/// Anything else (backreferences, lookaround, word boundaries, counted repetition) is refused, so a pattern that
+/// uses it fails loudly instead of matching wrongly. Matching is on bytes and case-sensitive.
+package struct PatternParser {
     private let text: [UInt8]
     private let pattern: String
+    /// Whether a letter stands for both its cases (ASCII letters only).
+    private let caseInsensitive: Bool
     private var position = 0
 
-    static func parse(_ pattern: String) throws(CrawlerPatternError) -> PatternNode {
-        var parser = PatternParser(pattern)
+    package static func parse(_ pattern: String, caseInsensitive: Bool = false) throws(PatternError) -> PatternNode {
+        var parser = PatternParser(pattern, caseInsensitive: caseInsensitive)
         let node = try parser.alternation()
         if parser.position < parser.text.count { throw parser.error("unbalanced ')'") }
         return node
     }
 
-    private init(_ pattern: String) {
+    private init(_ pattern: String, caseInsensitive: Bool) {
         self.pattern = pattern
+        self.caseInsensitive = caseInsensitive
         self.text = Array(pattern.utf8)
     }
 
-    private func error(_ problem: String) -> CrawlerPatternError {
-        CrawlerPatternError(pattern: pattern, offset: position, problem: problem)
+    private func error(_ problem: String) -> PatternError {
+        PatternError(pattern: pattern, offset: position, problem: problem)
     }
 
     private var next: UInt8? { position < text.count ? text[position] : nil }
 
-    private mutating func alternation() throws(CrawlerPatternError) -> PatternNode {
+    private mutating func alternation() throws(PatternError) -> PatternNode {
         var branches = [try concatenation()]
         while next == UInt8(ascii: "|") {
             position += 1
@@ -123,7 +66,7 @@ struct PatternParser {
         return branches.count == 1 ? branches[0] : .alternation(branches)
     }
 
-    private mutating func concatenation() throws(CrawlerPatternError) -> PatternNode {
+    private mutating func concatenation() throws(PatternError) -> PatternNode {
         var items: [PatternNode] = []
         while let byte = next, byte != UInt8(ascii: "|"), byte != UInt8(ascii: ")") {
             var item = try atom()
@@ -145,7 +88,7 @@ struct PatternParser {
         return items.count == 1 ? items[0] : .concatenation(items)
     }
 
-    private mutating func atom() throws(CrawlerPatternError) -> PatternNode {
+    private mutating func atom() throws(PatternError) -> PatternNode {
         let byte = text[position]
         position += 1
         switch byte {
@@ -167,12 +110,12 @@ struct PatternParser {
         case UInt8(ascii: "\\"): return .bytes(try escape(inClass: false))
         case UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "?"), UInt8(ascii: "{"):
             throw error("a quantifier with nothing to repeat")
-        default: return .bytes(ByteSet(byte))
+        default: return .bytes(folded(ByteSet(byte)))
         }
     }
 
     /// After `[`: the class up to its `]`.
-    private mutating func characterClass() throws(CrawlerPatternError) -> ByteSet {
+    private mutating func characterClass() throws(PatternError) -> ByteSet {
         var set = ByteSet()
         let negated = next == UInt8(ascii: "^")
         if negated { position += 1 }
@@ -202,11 +145,24 @@ struct PatternParser {
             }
             set.formUnion(low)
         }
+        // Folded before negation, so that `[^a]` matches neither `a` nor `A`.
+        set = folded(set)
         return negated ? set.inverted : set
     }
 
+    /// `set` with each ASCII letter's other case, when the pattern ignores case.
+    private func folded(_ set: ByteSet) -> ByteSet {
+        guard caseInsensitive else { return set }
+        var result = set
+        for upper in UInt8(ascii: "A")...UInt8(ascii: "Z") where set.contains(upper) || set.contains(upper | 0x20) {
+            result.insert(upper)
+            result.insert(upper | 0x20)
+        }
+        return result
+    }
+
     /// After `\`: the bytes the escape stands for.
-    private mutating func escape(inClass: Bool) throws(CrawlerPatternError) -> ByteSet {
+    private mutating func escape(inClass: Bool) throws(PatternError) -> ByteSet {
         guard let byte = next else { throw error("a pattern ends with \\") }
         position += 1
         switch byte {

@@ -1,6 +1,8 @@
-/// Compiled patterns run by a Pike VM (Thompson's NFA simulation): every pattern in time linear in the user
-/// agent's length times the pattern's size, whatever the bytes; no backtracking.
-struct PatternPrograms: Sendable {
+/// Compiled patterns run by a Pike VM (Thompson's NFA simulation): every pattern in time linear in the
+/// text's length times the pattern's size, whatever the bytes; no backtracking.
+package struct PatternPrograms: Sendable {
+    package init() {}
+
     struct Instruction: Sendable {
         enum Operation: UInt8, Sendable { case bytes, split, jump, start, end, match }
         var operation: Operation
@@ -21,7 +23,7 @@ struct PatternPrograms: Sendable {
     private var anchored: [Bool] = []
 
     /// Compiles a pattern; returns its index.
-    mutating func add(_ node: PatternNode) -> Int {
+    package mutating func add(_ node: PatternNode) -> Int {
         let start = instructions.count
         emit(node)
         instructions.append(Instruction(operation: .match))
@@ -106,7 +108,7 @@ struct PatternPrograms: Sendable {
     }
 
     /// Whether pattern `index` matches anywhere in `text`.
-    func matches(_ index: Int, _ text: UnsafeRawBufferPointer) -> Bool {
+    package func matches(_ index: Int, _ text: UnsafeRawBufferPointer) -> Bool {
         let (start, count) = (Int(programs[index].start), Int(programs[index].count))
         let (first, anchored) = (firstBytes[index], anchored[index])
         // Two thread lists (sparse sets: dense members plus a position per instruction) and a stack for closures,
