@@ -162,16 +162,24 @@ import ClarmTestSupport
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let fs = FaultInjectingFileSystem()
-        let store = try open(directory, fs: fs, shards: 1)
-        defer { store.close() }
-        let feed = try store.feed(consumer: "dest-1")
+        var store = try open(directory, fs: fs, shards: 1)
+        let now = try store.feed(consumer: "now")
+        let later = try store.feed(consumer: "later")
         _ = store.appendAndWait((0..<5).map { makeEvent($0) })
+        // The fsync fails and so does cutting the log back: the refused group's bytes stay in the file.
         fs.fail(.sync)
+        fs.fail(.truncate)
         let refused = store.appendAndWait((5..<10).map { makeEvent($0) })
         #expect(refused.allSatisfy { $0.failed })
         fs.heal()
         _ = store.appendAndWait((10..<15).map { makeEvent($0) })
-        #expect(try drain(feed).compactMap(eventNumber) == Array(0..<5) + Array(10..<15))
+        #expect(try drain(now).compactMap(eventNumber) == Array(0..<5) + Array(10..<15))
+        _ = later
+        store.halt()
+        // After a restart, the end of the abandoned log comes from its wal-N.valid.
+        store = try open(directory, fs: fs, shards: 1)
+        defer { store.close() }
+        #expect(try drain(store.feed(consumer: "later")).compactMap(eventNumber) == Array(0..<5) + Array(10..<15))
     }
 
     @Test func erasedVisitorsAreSkipped() throws {
