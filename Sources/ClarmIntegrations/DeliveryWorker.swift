@@ -75,30 +75,49 @@ final class DeliveryWorker: Sendable {
 
     private var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
+    /// Per shard: where the next read starts (past what was delivered), and what is delivered but not yet
+    /// acknowledged. Acknowledgements (a cursor file fsynced and renamed) are written at most every
+    /// `acknowledgeInterval` ms, and whenever the worker has nothing to do or stops, so a busy feed costs ingest
+    /// a few fsyncs a second, not one per batch; a crash repeats at most that interval's deliveries.
     private func run() {
+        var next = [FeedPosition?](repeating: nil, count: feed.shardCount)
+        var delivered = [FeedPosition?](repeating: nil, count: feed.shardCount)
+        var acknowledged = monotonicMilliseconds()
+        func acknowledge() {
+            for shard in delivered.indices {
+                guard let position = delivered[shard] else { continue }
+                do throws(StoreError) {
+                    try feed.acknowledge(shard: shard, through: position)
+                    delivered[shard] = nil
+                } catch {
+                    note(error: "recording delivery: \(error)")
+                }
+            }
+            acknowledged = monotonicMilliseconds()
+        }
+        defer { acknowledge() }
         while !isStopped {
             var moved = false
             for shard in 0..<feed.shardCount where !isStopped {
                 let batch: FeedBatch?
                 do throws(StoreError) {
-                    batch = try feed.read(shard: shard, maxEvents: options.readEvents, maxBytes: options.readBytes)
+                    batch = try feed.read(shard: shard, after: next[shard], maxEvents: options.readEvents, maxBytes: options.readBytes)
                 } catch {
                     note(error: "reading events: \(error)")
                     continue
                 }
                 guard let batch else { continue }
                 guard deliver(batch) else { return }
-                do throws(StoreError) {
-                    try feed.acknowledge(batch)
-                    moved = true
-                } catch {
-                    note(error: "recording delivery: \(error)")
-                    sleep(seconds: 1)
-                }
+                next[shard] = batch.end
+                delivered[shard] = batch.end
+                moved = true
             }
+            if !moved || monotonicMilliseconds() - acknowledged >= Self.acknowledgeInterval { acknowledge() }
             if !moved { feed.waitForCommit(milliseconds: 1_000) }
         }
     }
+
+    static let acknowledgeInterval: Int64 = 250
 
     /// Sends the batch's matching events; false when the worker stopped (or the destination went) meanwhile.
     private func deliver(_ batch: FeedBatch) -> Bool {

@@ -64,18 +64,27 @@ public final class ChangeFeed: Sendable {
         }
     }
 
-    /// The committed events of `shard` after the consumer's cursor, whole records until about `maxEvents`
-    /// events or `maxBytes` bytes of log (at least one record); nil when there is nothing new. Reading the
-    /// same cursor again returns the same batch, so a delivery that failed is retried with the same events.
-    public func read(shard: Int, maxEvents: Int = 1_000, maxBytes: Int = 1 << 20) throws(StoreError) -> FeedBatch? {
-        try shards[shard].feedRead(consumer: consumer, maxEvents: maxEvents, maxBytes: maxBytes)
+    /// The committed events of `shard` after the consumer's cursor (or after `position`, the `end` of a batch
+    /// read before and not yet acknowledged, when it is not behind the cursor), whole records until about
+    /// `maxEvents` events or `maxBytes` bytes of log (at least one record); nil when there is nothing new.
+    /// Reading the same position again returns the same batch, so a delivery that failed is retried with the
+    /// same events.
+    public func read(shard: Int, after position: FeedPosition? = nil, maxEvents: Int = 1_000,
+                     maxBytes: Int = 1 << 20) throws(StoreError) -> FeedBatch? {
+        try shards[shard].feedRead(consumer: consumer, after: position, maxEvents: maxEvents, maxBytes: maxBytes)
     }
 
     /// Moves the consumer's cursor in `batch.shard` to `batch.end`, durably (file fsynced and renamed, directory
     /// fsynced) before it returns. Positions at or behind the cursor are ignored. On failure the cursor stays
     /// where it was, and the events are read again.
     public func acknowledge(_ batch: FeedBatch) throws(StoreError) {
-        try shards[batch.shard].feedAcknowledge(consumer: consumer, through: batch.end)
+        try acknowledge(shard: batch.shard, through: batch.end)
+    }
+
+    /// Moves the cursor in `shard` to `position` (a batch's `end`): a consumer that reads on with `after:` may
+    /// acknowledge several batches at once, trading repeats after a crash for fewer cursor writes.
+    public func acknowledge(shard: Int, through position: FeedPosition) throws(StoreError) {
+        try shards[shard].feedAcknowledge(consumer: consumer, through: position)
     }
 
     /// Waits until a shard commits a group after the last wait returned, or `milliseconds` pass; true when a

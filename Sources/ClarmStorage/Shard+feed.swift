@@ -91,13 +91,14 @@ extension Shard {
 
     // MARK: Reading
 
-    func feedRead(consumer: String, maxEvents: Int, maxBytes: Int) throws(StoreError) -> FeedBatch? {
+    func feedRead(consumer: String, after start: FeedPosition?, maxEvents: Int, maxBytes: Int) throws(StoreError) -> FeedBatch? {
         guard let cursor = feeds.cursors.withLock({ $0[consumer] }) else {
             throw StoreError("no change-feed consumer \(consumer)")
         }
+        let origin = max(cursor.position, start ?? cursor.position)
         let erased = view.withLock { $0.erased }
         var events: [EventRecord] = []
-        var position = cursor.position
+        var position = origin
         var bytes = 0
         while events.count < maxEvents && bytes < maxBytes {
             let horizon = feeds.horizon.withLock { $0 }
@@ -116,7 +117,7 @@ extension Shard {
             // A closed log read to its end: go on in the next one there is (logs without events may be gone).
             position = FeedPosition(log: logFiles().first { $0.0 > position.log }?.0 ?? horizon.log, offset: 0)
         }
-        return position == cursor.position ? nil : FeedBatch(shard: index, events: events, start: cursor.position, end: position)
+        return position == origin ? nil : FeedBatch(shard: index, events: events, start: origin, end: position)
     }
 
     /// Where a closed log's acknowledged records end: as this process closed it, as its `wal-N.valid` says, or
