@@ -1,7 +1,6 @@
 import ArgumentParser
 import ClarmIntegrations
 import ClarmStorage
-import Glibc
 import Logging
 
 /// Delivery to destinations (`DATA/destinations.json`, README "Integrations").
@@ -11,10 +10,6 @@ extension Serve {
         options.allowPrivateDestinations = allowPrivateDestinations
         if allowPrivateDestinations {
             logger.warning("--allow-private-destinations: destinations may be loopback, private or link-local addresses")
-        }
-        if let destinationsCaFile {
-            // libcurl, under URLSession, reads the CA bundle from here.
-            setenv("URLSessionCertificateAuthorityInfoFile", destinationsCaFile, 1)
         }
         if let destinationRetryDelays {
             options.retryDelays = destinationRetryDelays.split(separator: ",").compactMap { Double($0) }

@@ -111,9 +111,6 @@ struct Serve: ParsableCommand {
     @Flag(help: "Let destinations be loopback, private or link-local addresses (refused otherwise, against SSRF).")
     var allowPrivateDestinations = false
 
-    @Option(help: "A PEM file of certificate authorities destinations' TLS certificates are checked against, instead of the system's.")
-    var destinationsCaFile: String?
-
     @Option(help: "Seconds between retries of a failed delivery, comma-separated (default: the Standard Webhooks schedule, 5,300,1800,7200,18000,36000,… about three days).")
     var destinationRetryDelays: String?
 

@@ -5,7 +5,9 @@ import http.server
 import json
 import os
 import pathlib
+import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -307,3 +309,25 @@ def test_gone_disables_and_private_addresses_are_refused(data):
         assert status == 400 and "--allow-private-destinations" in body["error"]
     finally:
         strict.stop()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+def test_https_receivers_certificates_are_checked(data, tmp_path):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem"), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    receiver = Receiver(ok)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        url = "https://localhost:%d/hook" % receiver.server.server_address[1]
+        _, created = gateway.request("POST", "/api/destinations", {"type": "webhook", "site": SITE, "events": ["*"], "url": url})
+        status, answer = gateway.request("POST", "/api/destinations/%s/test" % created["id"])
+        # A certificate no trusted authority signed is refused: the request goes over TLS, verified.
+        assert status == 200 and answer["delivered"] is False and "certificate" in answer["error"], answer
+        assert receiver.snapshot() == []
+    finally:
+        gateway.stop()
+        receiver.close()
