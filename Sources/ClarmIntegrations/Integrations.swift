@@ -14,7 +14,7 @@ public final class Integrations: Sendable {
     public let directory: String
     let store: Store
     let options: IntegrationOptions
-    private let client = OutboundClient()
+    private let client: OutboundClient
     private let state = Mutex<[String: DeliveryWorker]>([:])
     /// Serializes changes (file rewrite, consumer creation, worker restart).
     private let changes = Mutex(())
@@ -28,6 +28,7 @@ public final class Integrations: Sendable {
         self.store = store
         self.options = options
         self.report = report
+        client = OutboundClient(timeoutSeconds: options.requestTimeoutSeconds)
         let destinations = try DestinationFile.load(directory: directory)
         let known = Set(destinations.map(\.consumer))
         for consumer in store.feedConsumers where consumer.hasPrefix("dest-") && !known.contains(consumer) {

@@ -20,7 +20,7 @@ struct OutboundResponse: Sendable {
 /// host, no redirects followed (a 3xx is the answer), the whole request bounded by `timeoutSeconds`, and at
 /// most `maxBody` bytes of the answer kept (the transfer is cancelled past it).
 final class OutboundClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    static let timeoutSeconds = 15.0
+    let timeoutSeconds: Double
     static let maxBody = 16 << 10
 
     private struct Transfer {
@@ -33,11 +33,12 @@ final class OutboundClient: NSObject, URLSessionDataDelegate, @unchecked Sendabl
     // Set once in init; URLSession keeps its delegate strongly until invalidated.
     private nonisolated(unsafe) var session: URLSession!
 
-    override init() {
+    init(timeoutSeconds: Double) {
+        self.timeoutSeconds = timeoutSeconds
         super.init()
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = Self.timeoutSeconds
-        configuration.timeoutIntervalForResource = Self.timeoutSeconds
+        configuration.timeoutIntervalForRequest = timeoutSeconds
+        configuration.timeoutIntervalForResource = timeoutSeconds
         configuration.httpMaximumConnectionsPerHost = 4
         configuration.httpShouldSetCookies = false
         configuration.urlCache = nil
@@ -49,7 +50,7 @@ final class OutboundClient: NSObject, URLSessionDataDelegate, @unchecked Sendabl
         guard let target = URL(string: url) else { throw .invalid("bad url \(url)") }
         var request = URLRequest(url: target)
         request.httpMethod = method
-        request.timeoutInterval = Self.timeoutSeconds
+        request.timeoutInterval = timeoutSeconds
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         request.setValue("Clarm-Integrations/1", forHTTPHeaderField: "User-Agent")
         request.httpBody = Data(body)
@@ -61,10 +62,10 @@ final class OutboundClient: NSObject, URLSessionDataDelegate, @unchecked Sendabl
         }
         task.resume()
         // The session's own timeout ends the task; this wait only guards against a lost callback.
-        if done.wait(timeout: .now() + Self.timeoutSeconds + 5) == .timedOut { task.cancel() }
+        if done.wait(timeout: .now() + timeoutSeconds + 5) == .timedOut { task.cancel() }
         let transfer = transfers.withLock { $0.removeValue(forKey: task.taskIdentifier) }
         guard let http = task.response as? HTTPURLResponse else {
-            let reason = (task.error as NSError?).map { $0.localizedDescription } ?? "no answer within \(Int(Self.timeoutSeconds)) s"
+            let reason = (task.error as NSError?).map { $0.localizedDescription } ?? "no answer within \(timeoutSeconds) s"
             throw .refused("\(target.host ?? url): \(reason)")
         }
         let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }

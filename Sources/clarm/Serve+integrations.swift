@@ -8,6 +8,7 @@ extension Serve {
     func startIntegrations(store: Store, _ logger: Logger) throws -> Integrations {
         var options = IntegrationOptions()
         options.allowPrivateDestinations = allowPrivateDestinations
+        options.requestTimeoutSeconds = destinationTimeout
         if allowPrivateDestinations {
             logger.warning("--allow-private-destinations: destinations may be loopback, private or link-local addresses")
         }

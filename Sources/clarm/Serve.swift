@@ -111,6 +111,9 @@ struct Serve: ParsableCommand {
     @Flag(help: "Let destinations be loopback, private or link-local addresses (refused otherwise, against SSRF).")
     var allowPrivateDestinations = false
 
+    @Option(help: "Seconds a request to a destination may take, connecting and answering included.")
+    var destinationTimeout = 15.0
+
     @Option(help: "Seconds between retries of a failed delivery, comma-separated (default: the Standard Webhooks schedule, 5,300,1800,7200,18000,36000,… about three days).")
     var destinationRetryDelays: String?
 
@@ -140,6 +143,7 @@ struct Serve: ParsableCommand {
         guard queryMaxRows >= 1 else { throw ValidationError("--query-max-rows must be at least 1") }
         guard sealBytes.bytes >= 1 << 20, memoryLimit.bytes >= 16 << 20 else { throw ValidationError("--seal-bytes must be at least 1M and --memory-limit at least 16M") }
         guard dedupWindow >= 1, dedupMaxIds >= 1 else { throw ValidationError("--dedup-window and --dedup-max-ids must be at least 1") }
+        guard (0.1...300).contains(destinationTimeout) else { throw ValidationError("--destination-timeout must be 0.1...300 seconds") }
         guard feedRetentionBytes.bytes >= 1 << 20 else { throw ValidationError("--feed-retention-bytes must be at least 1M") }
         if let destinationRetryDelays, destinationRetryDelays.split(separator: ",").contains(where: { Double($0).map { !($0 >= 0 && $0 <= 86_400) } ?? true }) {
             throw ValidationError("--destination-retry-delays must be comma-separated seconds, each 0...86400")

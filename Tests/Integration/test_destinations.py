@@ -331,3 +331,50 @@ def test_https_receivers_certificates_are_checked(data, tmp_path):
     finally:
         gateway.stop()
         receiver.close()
+
+
+def test_limits_hangs_huge_answers_changes_metrics_and_the_command_line(data):
+    # A receiver that hangs past the timeout, then answers 500 with 4 MiB, then accepts.
+    def answer(count, *_):
+        if count == 1:
+            time.sleep(3)
+            return 200, {}, b"too late"
+        if count == 2:
+            return 500, {}, b"x" * (4 << 20)
+        return 200, {}, b"ok"
+    receiver = Receiver(answer)
+    gateway = Gateway(data, "--allow-private-destinations", "--destination-timeout", "1").start()
+    try:
+        status, created = gateway.request("POST", "/api/destinations", {"type": "webhook", "site": SITE, "events": ["*"],
+                                                                         "url": receiver.url, "batch": 5})
+        assert status == 201
+        gateway.track(events(range(0, 4)))
+        wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["delivered"] == 4)
+        _, state = gateway.request("GET", "/api/destinations/" + created["id"])
+        assert state["state"]["failed_attempts"] >= 2
+        assert len(state["state"]["last_error"]) < 300
+        bodies = [json.loads(body) for _, _, body in receiver.snapshot()]
+        assert all(body["type"] == "event.batch" and len(body["data"]) <= 5 for body in bodies)
+
+        # A change keeps the secret and the cursor.
+        status, changed = gateway.request("PUT", "/api/destinations/" + created["id"],
+                                          {"type": "webhook", "site": SITE, "events": ["purchase"], "url": receiver.url})
+        assert status == 200 and changed["events"] == ["purchase"] and "secret" not in changed
+        with open(os.path.join(data, "destinations.json")) as file:
+            assert created["secret"] in file.read()
+
+        metrics = urllib.request.urlopen(gateway.url + "/metrics", timeout=10).read().decode()
+        assert 'clarm_destination_delivered_events_total{destination="%s",type="webhook"} 4' % created["id"] in metrics
+
+        listed = subprocess.run([str(CLARM), "destinations", "list", "--url", gateway.url], capture_output=True, text=True, check=True)
+        assert created["id"] in listed.stdout and "webhook" in listed.stdout
+        removed = subprocess.run([str(CLARM), "destinations", "remove", created["id"], "--url", gateway.url],
+                                 capture_output=True, text=True, check=True)
+        assert "removed" in removed.stdout
+        assert gateway.request("GET", "/api/destinations")[1] == {"destinations": []}
+        status, body = gateway.request("POST", "/api/destinations", {"type": "webhook", "site": SITE, "events": ["*"] * 65,
+                                                                    "url": receiver.url})
+        assert status == 400 and "64" in body["error"]
+    finally:
+        gateway.stop()
+        receiver.close()
