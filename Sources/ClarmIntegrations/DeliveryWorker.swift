@@ -242,7 +242,10 @@ final class DeliveryWorker: Sendable {
                                             milliseconds: wallClockMilliseconds(), message: message)
                     deadLetters.withLock { letters in
                         letters.append(letter)
-                        if letters.count > options.maxDeadLetters { letters.removeFirst() }
+                        var bytes = letters.reduce(0) { $0 + $1.message.body.count }
+                        while letters.count > options.maxDeadLetters || bytes > options.maxDeadLetterBytes {
+                            bytes -= letters.removeFirst().message.body.count
+                        }
                     }
                     status.withLock {
                         $0.deadLettered += message.events

@@ -119,9 +119,13 @@ public struct Destination: Sendable, Equatable {
         json.raw(#","enabled":"#)
         json.raw(enabled ? "true" : "false")
         switch kind {
-        case .webhook, .slack:
+        case .webhook:
             json.raw(#","url":"#)
             json.string(url)
+        case .slack:
+            // A Slack incoming webhook's URL is its credential: shown whole only when saved.
+            json.raw(#","url":"#)
+            json.string(secrets ? url : Self.masked(url))
         case .hubspot:
             json.raw(#","api_base":"#)
             json.string(apiBase)
@@ -144,6 +148,16 @@ public struct Destination: Sendable, Equatable {
                 json.string(token)
             }
         }
+    }
+}
+
+extension Destination {
+    /// `https://hooks.slack.com/services/…XXXX`: the scheme, host and first path segment, and the last 4 characters.
+    static func masked(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return "…" }
+        let afterHost = url[scheme.upperBound...].split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        let prefix = url[..<scheme.upperBound] + afterHost.prefix(2).joined(separator: "/")
+        return prefix + "/…" + String(url.suffix(4))
     }
 }
 

@@ -14,8 +14,9 @@ public struct IntegrationOptions: Sendable {
     /// Events one delivery turn reads from a shard (bounds the memory a slow receiver holds).
     public var readEvents = 500
     public var readBytes = 1 << 20
-    /// Dead-lettered messages kept per destination (the oldest go first).
+    /// Dead-lettered messages kept per destination, and their bytes (the oldest go first).
     public var maxDeadLetters = 1_000
+    public var maxDeadLetterBytes = 16 << 20
 
     public init() {}
 }

@@ -229,6 +229,8 @@ def test_slack_digests_and_shows_its_errors(data):
         status, created = gateway.request("POST", "/api/destinations",
                                           {"type": "slack", "site": SITE, "events": ["purchase", "identify"], "url": slack.url})
         assert status == 201 and "secret" not in created
+        _, shown = gateway.request("GET", "/api/destinations/" + created["id"])
+        assert shown["url"] != slack.url and shown["url"].endswith("/…" + slack.url[-4:])
         gateway.track(events(range(0, 8)))
         # Two shards: two digests, the first refused twice (429, then invalid_payload) before it goes through.
         wait_for(lambda: len(slack.snapshot()) >= 4)
