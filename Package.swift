@@ -10,6 +10,7 @@ import PackageDescription
 //   ClarmMetrics (counters, gauges, histograms on atomics; Prometheus text) → ClarmGateway
 //   CLZ4 → ClarmStorage (knows events, nothing of HTTP)
 //   ClarmStorage → ClarmQuery (aggregates over segments and memtables)
+//   ClarmStorage (change feed) → ClarmIntegrations (webhook, Slack, HubSpot delivery over HTTP) → ClarmGateway
 //   ClarmGateway (routes: HTTP in, events to storage, queries out) → clarm (command line)
 let package = Package(
     name: "clarm",
@@ -50,10 +51,17 @@ let package = Package(
             exclude: ["Assets"], plugins: ["EmbedAssets"]
         ),
         .target(
+            name: "ClarmIntegrations",
+            dependencies: [
+                "ClarmSystem", "ClarmStorage", "ClarmEvents", "ClarmJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
             name: "ClarmGateway",
             dependencies: [
                 "ClarmSystem", "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
-                "ClarmBots", "ClarmMetrics",
+                "ClarmBots", "ClarmMetrics", "ClarmIntegrations",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -86,6 +94,7 @@ let package = Package(
         .testTarget(name: "ClarmBotsTests", dependencies: ["ClarmBots", "ClarmJSON"]),
         .testTarget(name: "ClarmRegexTests", dependencies: ["ClarmRegex"]),
         .testTarget(name: "ClarmStorageTests", dependencies: ["ClarmStorage", "ClarmTestSupport"]),
+        .testTarget(name: "ClarmIntegrationsTests", dependencies: ["ClarmIntegrations", "ClarmStorage", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(name: "ClarmQueryTests", dependencies: ["ClarmQuery", "ClarmStorage", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(
             name: "ClarmGatewayTests",

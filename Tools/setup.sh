@@ -40,3 +40,5 @@ python3 -c 'import importlib.metadata as m; assert m.version("schemathesis") == 
   || python3 -m pip install -q 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'
 # Tests/Integration reads /metrics with the Prometheus client library's parser.
 python3 -c 'import prometheus_client, pytest' 2>/dev/null || python3 -m pip install -q prometheus_client pytest
+# Tests/Integration/test_destinations.py verifies webhook signatures with the Standard Webhooks library.
+python3 -c 'import standardwebhooks' 2>/dev/null || python3 -m pip install -q 'standardwebhooks==1.1.0'

@@ -1,6 +1,7 @@
 import ClarmHTTP
 import ClarmMetrics
 import ClarmServer
+import ClarmIntegrations
 import ClarmStorage
 
 /// `GET /metrics`: the Prometheus text exposition of the gateway's counters, the query scheduler, the
@@ -36,6 +37,7 @@ extension Gateway {
         text.write("clarm_shard_memtable_bytes", help: "Bytes of events buffered in memory per shard.", type: "gauge",
                    rows: perShard { $0.memtables.reduce(0) { $0 + $1.bytes } })
         for histogram in metrics.storage.histograms { text.write(histogram) }
+        if let integrations { writeDestinationMetrics(integrations, &text) }
         text.write(metrics.storage.dedupWindowSeconds)
         for counter in metrics.storage.counters { text.write(counter) }
         text.write("clarm_shard_erasures_pending", help: "Erased visitors whose events a shard has not yet purged from its files.",

@@ -1,6 +1,7 @@
 import ClarmBots
 import ClarmEvents
 import ClarmHTTP
+import ClarmIntegrations
 import ClarmJSON
 import ClarmQuery
 import ClarmServer
@@ -16,6 +17,7 @@ import ClarmStorage
 /// - `GET /healthz`: liveness and storage problems (`Gateway+health.swift`).
 /// - `/api/sites`, `/api/sites/{site}`: registered sites (`Gateway+sites.swift`), behind API keys when configured.
 /// - `GET /metrics`: Prometheus metrics (`Gateway+metrics.swift`), behind API keys when configured.
+/// - `/api/destinations…`: webhook, Slack and HubSpot delivery (`Gateway+destinations.swift`), likewise.
 /// Every request first passes the per-address rate limit (`Gateway+admission.swift`).
 ///
 /// Routes other than the loader, tracking, liveness and the icon are private (`Gateway+host.swift`): they answer
@@ -39,6 +41,8 @@ public final class Gateway: HTTPHandler {
     var siteRules = SiteRules()
     /// Drops crawlers' events; nil with `--keep-bots`.
     var crawlerFilter: CrawlerFilter?
+    /// Destinations events are pushed to (`Gateway+destinations.swift`); nil answers their routes 501.
+    var integrations: Integrations?
 
     /// `runtime` must be shared by the gateways of all of a server's loops; without one, this gateway gets its own.
     public init(store: Store, access: GatewayAccess = GatewayAccess(), traffic: TrafficPolicy = TrafficPolicy(),
@@ -114,6 +118,8 @@ public final class Gateway: HTTPHandler {
             default:
                 methodNotAllowed(request, &response, allow: "GET, HEAD")
             }
+        } else if let route = Self.destinationRoute(request.path) {
+            destinations(route, request, &response)
         } else if request.pathIs("/metrics") {
             switch request.method {
             case .get, .head: metrics(request, &response)

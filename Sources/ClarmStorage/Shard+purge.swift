@@ -64,7 +64,7 @@ extension Shard {
         do throws(StoreError) {
             // A seal still failing holds events of the logs below the boundary: wait for it.
             guard pendingSeals.isEmpty else { throw StoreError("a seal has to succeed first") }
-            try removeLogs(below: run.boundary)
+            let logsGone = try removeLogs(below: run.boundary)
             if !run.erased.isEmpty {
                 for segment in view.withLock({ $0.segments }) {
                     let holds: Bool
@@ -74,7 +74,7 @@ extension Shard {
                     if holds { try rewriteWithoutErased(segment) }
                 }
             }
-            try retire(run.erased)
+            try retire(run.erased, logsGone: logsGone)
         } catch {
             let delay = purgeState.withLock { $0.backoff.next() }
             let message = "purging erased visitors failed: \(error); the visitors stay hidden"
@@ -92,15 +92,19 @@ extension Shard {
     }
 
     /// Deletes the logs numbered below `boundary`: the purge's seal (and those before it) covered them, and any
-    /// event of theirs not in a segment was erased at replay. Fails while one of them is still there.
-    private func removeLogs(below boundary: UInt64) throws(StoreError) {
-        let old = logFiles().filter { $0.0 < boundary }
-        guard !old.isEmpty else { return }
-        for (number, _) in old { removeLog(number) }
+    /// event of theirs not in a segment was erased at replay. Logs that change-feed consumers have not read yet
+    /// stay until they have (`releaseLogs`, within `--feed-retention-bytes`): false then. Fails while a log no
+    /// consumer needs is still there.
+    private func removeLogs(below boundary: UInt64) throws(StoreError) -> Bool {
+        guard boundary > 0, logFiles().contains(where: { $0.0 < boundary }) else { return true }
+        releaseLogs(coveredThrough: boundary - 1)
         do throws(StorageIOError) { try fs.syncDirectory(directory) } catch { throw StoreError("\(error)") }
-        if let left = logFiles().first(where: { $0.0 < boundary }) {
-            throw StoreError("cannot delete \(path(left.1))")
+        let left = logFiles().filter { $0.0 < boundary }
+        let oldestNeeded = feeds.oldestNeededLog ?? .max
+        if let stuck = left.first(where: { $0.0 < oldestNeeded }) {
+            throw StoreError("cannot delete \(path(stuck.1))")
         }
+        return left.isEmpty
     }
 
     /// Writes `segment` again without the events of the visitors erased now, verifies the new file, swaps it in
@@ -161,9 +165,18 @@ extension Shard {
     }
 
     /// Drops the tombstones of `erased` whose visitor no memtable holds: the purge has left none in segments or
-    /// logs. One whose visitor sent events since stays, and the next purge comes once those are sealed.
-    private func retire(_ erased: ErasureSet) throws(StoreError) {
+    /// logs. One whose visitor sent events since stays, and the next purge comes once those are sealed. While
+    /// change-feed consumers still hold logs below the purge's boundary (`logsGone` false), every tombstone
+    /// stays (the feed skips the visitors' events meanwhile) and the purge is tried again a seal interval later.
+    private func retire(_ erased: ErasureSet, logsGone: Bool) throws(StoreError) {
         guard !erased.isEmpty else { return }
+        guard logsGone else {
+            purgeState.withLock { state in
+                state.wanted = true
+                state.notBefore = monotonicMilliseconds() + options.sealInterval
+            }
+            return
+        }
         let memtables = view.withLock { $0.sealing.map(\.memtable) + [$0.active] }
         var held = ErasureSet()
         for memtable in memtables {

@@ -92,6 +92,8 @@ final class Shard: @unchecked Sendable {
     let erasureFile = Mutex(())
     /// Whether a purge of erased visitors is wanted or running (`Shard+purge.swift`).
     let purgeState = Mutex(PurgeState())
+    /// The change feed's commit point and consumers (`Shard+feed.swift`).
+    let feeds = ShardFeeds()
 
     // Writer state: touched only on `writer` (or in `init`).
     var log: LogWriter?

@@ -34,6 +34,9 @@ public struct StoreOptions: Sendable {
     public var maxPendingErasures = 100_000
     /// Purges of erased visitors wait for `Store.pausePurges(false)` (tests look at the files before them).
     var purgesPaused = false
+    /// Bytes of sealed logs a shard keeps for change-feed consumers that have not read them; past it the oldest
+    /// are deleted anyway and the consumers' loss is counted (`ChangeFeed`).
+    public var feedRetentionBytes = 4 << 30
 
     public init() {}
 }

@@ -29,6 +29,8 @@ public enum StoreVerifier {
                     verifySegment(path)
                 } else if DedupFile.number(in: name) != nil {
                     verifyDedupFile(path, fileSystem)
+                } else if let consumer = FeedCursor.consumer(inFileName: name) {
+                    verifyFeedCursor(path, consumer: consumer, fileSystem)
                 } else {
                     nil
                 }
@@ -38,6 +40,12 @@ public enum StoreVerifier {
             }
         }
         return findings
+    }
+
+    static func verifyFeedCursor(_ path: String, consumer: String, _ fileSystem: FileSystem) -> Finding {
+        let cursor = (try? fileSystem.readAll(path)).flatMap(FeedCursor.decode)
+        return Finding(path: path, message: cursor.map { "change-feed cursor of \(consumer) at \($0.position), \($0.lostEvents) events lost" }
+                       ?? "checksum or layout mismatch", isDamage: cursor == nil)
     }
 
     static func verifyDedupFile(_ path: String, _ fileSystem: FileSystem) -> Finding {

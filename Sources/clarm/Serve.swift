@@ -105,6 +105,18 @@ struct Serve: ParsableCommand {
     @Option(help: "At most this many event ids remembered per shard (about 28 bytes each); fewer shorten the window.")
     var dedupMaxIds = 2_000_000
 
+    @Option(help: "Bytes of sealed logs a shard keeps for destinations behind on delivery; past it the oldest go and their events count as lost (K, M, G suffixes).")
+    var feedRetentionBytes = ByteSize(bytes: 4 << 30)
+
+    @Flag(help: "Let destinations be loopback, private or link-local addresses (refused otherwise, against SSRF).")
+    var allowPrivateDestinations = false
+
+    @Option(help: "Seconds a request to a destination may take, connecting and answering included.")
+    var destinationTimeout = 15.0
+
+    @Option(help: "Seconds between retries of a failed delivery, comma-separated (default: the Standard Webhooks schedule, 5,300,1800,7200,18000,36000,… about three days).")
+    var destinationRetryDelays: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
@@ -131,6 +143,11 @@ struct Serve: ParsableCommand {
         guard queryMaxRows >= 1 else { throw ValidationError("--query-max-rows must be at least 1") }
         guard sealBytes.bytes >= 1 << 20, memoryLimit.bytes >= 16 << 20 else { throw ValidationError("--seal-bytes must be at least 1M and --memory-limit at least 16M") }
         guard dedupWindow >= 1, dedupMaxIds >= 1 else { throw ValidationError("--dedup-window and --dedup-max-ids must be at least 1") }
+        guard (0.1...300).contains(destinationTimeout) else { throw ValidationError("--destination-timeout must be 0.1...300 seconds") }
+        guard feedRetentionBytes.bytes >= 1 << 20 else { throw ValidationError("--feed-retention-bytes must be at least 1M") }
+        if let destinationRetryDelays, destinationRetryDelays.split(separator: ",").contains(where: { Double($0).map { !($0 >= 0 && $0 <= 86_400) } ?? true }) {
+            throw ValidationError("--destination-retry-delays must be comma-separated seconds, each 0...86400")
+        }
     }
 
     func run() throws {
@@ -157,6 +174,7 @@ struct Serve: ParsableCommand {
         options.memoryLimit = memoryLimit.bytes
         options.dedupWindow = Int64(dedupWindow)
         options.dedupMaxIDs = dedupMaxIds
+        options.feedRetentionBytes = feedRetentionBytes.bytes
         if options.durability == .os {
             logger.warning("--durability os: a 202 is sent after write(2) without fsync; acknowledged events survive a crash of clarm but can be lost if the machine loses power")
         }
@@ -223,12 +241,14 @@ struct Serve: ParsableCommand {
         gatewayOptions.queryTimeoutMilliseconds = Int64(queryTimeout) * 1000
         gatewayOptions.queryMaxRows = queryMaxRows
         let runtime = GatewayRuntime(options: gatewayOptions, storage: store.metrics)
+        let integrations = try startIntegrations(store: store, logger)
 
         let server: HTTPServer
         do {
             let access = try gatewayAccess(apiKeys: apiKeys, logger)
             server = try HTTPServer(configuration: configuration) { [maxEventAge] in
                 Gateway(store: store, access: access, traffic: traffic, runtime: runtime).withMaxEventAge(days: maxEventAge)
+                    .withIntegrations(integrations)
             }
         } catch {
             logger.critical("\(error)")
@@ -246,6 +266,7 @@ struct Serve: ParsableCommand {
         logger.info("signal \(received): stopping; requests in flight are finished first")
         server.shutdown()
         server.waitUntilStopped()
+        integrations.stop()
         store.close()
         logger.info("stopped; buffered events are sealed into segments")
     }

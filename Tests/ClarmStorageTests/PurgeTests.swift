@@ -203,3 +203,39 @@ import ClarmTestSupport
         #expect(try numbers(store) == [0, 10_005])
     }
 }
+
+/// The purge and the change feed: logs a consumer has not read stay, and so does the tombstone, until it has.
+@Suite struct PurgeFeedTests {
+    @Test func logsAConsumerHasNotReadKeepTheTombstoneUntilItHas() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = StoreOptions()
+        options.shards = 1
+        options.sealInterval = 300
+        let store = try Store(directory: directory.path, options: options)
+        defer { store.close() }
+        let feed = try store.feed(consumer: "lagging")
+        _ = store.appendAndWait((0..<20).map { makeEvent($0) } + PurgeTests.erasedEvents(10_000..<10_004))
+        let holding = { filesContaining(PurgeTests.visitor, under: directory.path) + filesContaining(PurgeTests.email, under: directory.path) }
+
+        try store.erase(site: PurgeTests.site, visitor: PurgeTests.visitor)
+        // Segments and memtable lose the visitor; the log the consumer has not read keeps its events, and the
+        // tombstone stands.
+        #expect(waitFor(seconds: 10) { store.snapshot()[0].segments.count == 1 })
+        usleep(1_000_000)  // several purge attempts, a seal interval apart
+        #expect(holding().allSatisfy { $0.hasSuffix(".log") || $0.hasSuffix("erasures") } && !holding().isEmpty, "\(holding())")
+        #expect(store.erasurePending(site: PurgeTests.site, visitor: PurgeTests.visitor))
+
+        // The consumer gets every other event and none of the erased visitor's.
+        var visitors: [String] = []
+        while let batch = try feed.read(shard: 0) {
+            visitors += batch.events.map(\.visitorID)
+            try feed.acknowledge(batch)
+        }
+        #expect(visitors.count == 20 && !visitors.contains(PurgeTests.visitor), "\(visitors)")
+
+        // Once it has read past them, the logs go and the tombstone is retired: no file names the visitor.
+        #expect(waitFor(seconds: 10) { !store.erasurePending(site: PurgeTests.site, visitor: PurgeTests.visitor) })
+        #expect(holding() == [])
+    }
+}

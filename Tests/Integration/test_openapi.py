@@ -160,6 +160,10 @@ def test_the_document_describes_every_route_and_method():
         "/favicon.svg": {"GET", "HEAD"},
         "/favicon.ico": {"GET", "HEAD"},
         "/api/v2/query": {"POST", "OPTIONS"},
+        "/api/destinations": {"GET", "HEAD", "POST"},
+        "/api/destinations/{id}": {"GET", "HEAD", "PUT", "DELETE"},
+        "/api/destinations/{id}/test": {"POST"},
+        "/api/destinations/{id}/replay": {"POST"},
     }
 
 
@@ -315,6 +319,23 @@ def test_erasing_a_visitor_matches_the_document(openapi_gateway):
     assert gone.status_code == 404
 
 
+def test_destinations_match_the_document(openapi_gateway):
+    url, auth = openapi_gateway.url, openapi_gateway.auth
+    call = lambda method, path, **kw: requests.request(method, url + path, timeout=REQUEST_TIMEOUT, **{"headers": auth, **kw})
+    assert conforms("GET", "/api/destinations", call("GET", "/api/destinations")).json() == {"destinations": []}
+    private = {"type": "webhook", "site": SITE, "events": ["*"], "url": "http://127.0.0.1:9/hook"}
+    refused = conforms("POST", "/api/destinations", call("POST", "/api/destinations", json=private))
+    assert refused.status_code == 400 and "--allow-private-destinations" in refused.json()["error"]
+    bad = conforms("POST", "/api/destinations", call("POST", "/api/destinations", json={"type": "fax"}))
+    assert bad.status_code == 400 and bad.json()["error"].startswith("invalid destination")
+    one = "/api/destinations/{id}"
+    assert conforms("GET", one, call("GET", "/api/destinations/nope"), id="nope").status_code == 404
+    assert conforms("DELETE", one, call("DELETE", "/api/destinations/nope"), id="nope").status_code == 404
+    assert conforms("POST", one + "/test", call("POST", "/api/destinations/nope/test"), id="nope").status_code == 404
+    assert conforms("POST", "/api/destinations", call("POST", "/api/destinations", data="x" * 20_000)).status_code == 413
+    assert conforms("GET", "/api/destinations", requests.get(url + "/api/destinations", timeout=REQUEST_TIMEOUT)).status_code == 401
+
+
 # Erasure is not fuzzed: random erasures would remove the data set the other operations are fuzzed against (it
 # has its own test above).
 @schema.exclude(operation_id="eraseVisitor").parametrize()
@@ -338,7 +359,9 @@ def test_the_fuzzing_reached_every_operations_success_and_auth_paths():
                 continue
             statuses = FUZZED_STATUSES["%s %s" % (method.upper(), path)]
             # A random site name is never registered: the test above takes a site through its routes.
-            if path != "/api/sites/{site}":
+            # Likewise a random destination id; and this gateway refuses every address a fuzzed destination can
+            # name (private ones without --allow-private-destinations, the rest do not resolve offline).
+            if path != "/api/sites/{site}" and not path.startswith("/api/destinations"):
                 assert any(200 <= status < 300 for status in statuses), (method, path, statuses)
             if operation.get("security"):
                 assert statuses[401] > 0, (method, path, statuses)

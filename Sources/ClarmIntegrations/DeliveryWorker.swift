@@ -1,0 +1,316 @@
+import ClarmEvents
+import ClarmJSON
+import ClarmStorage
+import ClarmSystem
+import Dispatch
+import Foundation
+import Synchronization
+
+/// One HTTP request to a destination, built from some events; sent again unchanged on every retry.
+struct OutboundMessage: Sendable {
+    let url: String
+    /// The same on every attempt: `webhook-id` for webhooks.
+    let id: String
+    let body: [UInt8]
+    let headers: [(String, String)]
+    let events: Int
+    /// Webhooks sign each attempt with its own timestamp.
+    let signingSecret: String?
+    /// Slack answers errors as text bodies worth showing.
+    let kind: Destination.Kind
+}
+
+/// A message given up on after its last retry.
+public struct DeadLetter: Sendable {
+    public let id: String
+    public let events: Int
+    public let error: String
+    public let milliseconds: Int64
+    let message: OutboundMessage
+}
+
+/// Delivers one destination's events: reads its feed shard by shard, sends what matches, retries a failed
+/// message on the schedule (honouring `Retry-After`) before going on, and acknowledges a batch only once all
+/// of it is delivered or dead-lettered. One message in flight at a time, one batch of events in memory.
+final class DeliveryWorker: Sendable {
+    let destination: Destination
+    let feed: ChangeFeed
+    private let client: OutboundClient
+    private let options: IntegrationOptions
+    private let onGone: @Sendable (Destination, String) -> Void
+    let status = Mutex(DeliveryStatus())
+    let deadLetters = Mutex<[DeadLetter]>([])
+    private let stopped = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let pause = DispatchSemaphore(value: 0)
+    /// Emails learned from `identify` events, by visitor (HubSpot), bounded.
+    private let emails = Mutex<[String: String]>([:])
+    private let lastSlackMessage = Mutex<Int64>(0)
+
+    init(destination: Destination, feed: ChangeFeed, client: OutboundClient, options: IntegrationOptions,
+         onGone: @escaping @Sendable (Destination, String) -> Void) {
+        self.destination = destination
+        self.feed = feed
+        self.client = client
+        self.options = options
+        self.onGone = onGone
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            if destination.enabled { run() }
+            finished.signal()
+        }
+        thread.name = "clarm-destination-\(destination.id)"
+        thread.start()
+    }
+
+    /// Stops after the message in flight (whose batch is then not acknowledged: it is sent again later).
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        feed.wake()
+        pause.signal()
+        finished.wait()
+    }
+
+    private var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    /// Per shard: where the next read starts (past what was delivered), and what is delivered but not yet
+    /// acknowledged. Acknowledgements (a cursor file fsynced and renamed) are written at most every
+    /// `acknowledgeInterval` ms, and whenever the worker has nothing to do or stops, so a busy feed costs ingest
+    /// a few fsyncs a second, not one per batch; a crash repeats at most that interval's deliveries.
+    private func run() {
+        var next = [FeedPosition?](repeating: nil, count: feed.shardCount)
+        var delivered = [FeedPosition?](repeating: nil, count: feed.shardCount)
+        var acknowledged = monotonicMilliseconds()
+        func acknowledge() {
+            for shard in delivered.indices {
+                guard let position = delivered[shard] else { continue }
+                do throws(StoreError) {
+                    try feed.acknowledge(shard: shard, through: position)
+                    delivered[shard] = nil
+                } catch {
+                    note(error: "recording delivery: \(error)")
+                }
+            }
+            acknowledged = monotonicMilliseconds()
+        }
+        defer { acknowledge() }
+        while !isStopped {
+            var moved = false
+            for shard in 0..<feed.shardCount where !isStopped {
+                let batch: FeedBatch?
+                do throws(StoreError) {
+                    batch = try feed.read(shard: shard, after: next[shard], maxEvents: options.readEvents, maxBytes: options.readBytes)
+                } catch {
+                    note(error: "reading events: \(error)")
+                    continue
+                }
+                guard let batch else { continue }
+                guard deliver(batch) else { return }
+                next[shard] = batch.end
+                delivered[shard] = batch.end
+                moved = true
+            }
+            if !moved || monotonicMilliseconds() - acknowledged >= Self.acknowledgeInterval { acknowledge() }
+            if !moved { feed.waitForCommit(milliseconds: 1_000) }
+        }
+    }
+
+    static let acknowledgeInterval: Int64 = 250
+
+    /// Sends the batch's matching events; false when the worker stopped (or the destination went) meanwhile.
+    private func deliver(_ batch: FeedBatch) -> Bool {
+        let matching = batch.events.indices.filter { destination.matches(batch.events[$0]) }
+        guard !matching.isEmpty else { return true }
+        // An event's key: its event_id, or its place in the log, stable across re-reads of the same cursor.
+        let keys = matching.map { index -> String in
+            let event = batch.events[index]
+            return event.eventID.isEmpty ? "\(batch.shard):\(batch.start):\(index)" : event.eventID
+        }
+        let events = matching.map { batch.events[$0] }
+        for message in messages(events, keys: keys) {
+            guard send(message) else { return false }
+        }
+        return true
+    }
+
+    func messages(_ events: [EventRecord], keys: [String]) -> [OutboundMessage] {
+        switch destination.kind {
+        case .webhook:
+            return stride(from: 0, to: events.count, by: destination.batch).map { start in
+                let slice = start..<min(events.count, start + destination.batch)
+                return webhookMessage(Array(events[slice]), keys: Array(keys[slice]))
+            }
+        case .slack:
+            return stride(from: 0, to: events.count, by: 50).map { start in
+                let slice = Array(events[start..<min(events.count, start + 50)])
+                return OutboundMessage(url: destination.url, id: "", body: SlackMessage.body(slice),
+                                       headers: [("Content-Type", "application/json")], events: slice.count, signingSecret: nil, kind: .slack)
+            }
+        case .hubspot:
+            return hubSpotMessages(events)
+        }
+    }
+
+    func webhookMessage(_ events: [EventRecord], keys: [String]) -> OutboundMessage {
+        var json = JSONWriter(capacity: 512)
+        if events.count == 1 && destination.batch == 1 {
+            json.raw(#"{"type":"#)
+            json.string("event." + events[0].event)
+            json.raw(#","timestamp":"#)
+            json.string(EventPayload.isoTime(milliseconds: events[0].timestamp))
+            json.raw(#","data":"#)
+            EventPayload.write(events[0], into: &json)
+        } else {
+            json.raw(#"{"type":"event.batch","timestamp":"#)
+            json.string(EventPayload.isoTime(milliseconds: events.last!.timestamp))
+            json.raw(#","data":"#)
+            json.array(events) { event, json in EventPayload.write(event, into: &json) }
+        }
+        json.raw("}")
+        return OutboundMessage(url: destination.url, id: WebhookSignature.messageID(destination: destination.id, keys: keys),
+                               body: json.bytes, headers: [("Content-Type", "application/json")], events: events.count,
+                               signingSecret: destination.secret, kind: .webhook)
+    }
+
+    private func hubSpotMessages(_ events: [EventRecord]) -> [OutboundMessage] {
+        let headers = [("Content-Type", "application/json"), ("Authorization", "Bearer \(destination.token)")]
+        let base = destination.apiBase.hasSuffix("/") ? String(destination.apiBase.dropLast()) : destination.apiBase
+        var out: [OutboundMessage] = []
+        let identifies = events.filter { $0.event == "identify" }
+        for start in stride(from: 0, to: identifies.count, by: HubSpotRequests.maxBatch) {
+            let slice = Array(identifies[start..<min(identifies.count, start + HubSpotRequests.maxBatch)])
+            if let body = HubSpotRequests.upsert(slice, planProperty: destination.planProperty) {
+                out.append(OutboundMessage(url: base + "/crm/v3/objects/contacts/batch/upsert", id: "", body: body,
+                                           headers: headers, events: slice.count, signingSecret: nil, kind: .hubspot))
+            } else {
+                skip("identify_without_email", slice.count)
+            }
+        }
+        for event in events where event.event != "identify" {
+            let properties = EventPayload.properties(event)
+            let known = emails.withLock { $0[event.visitorID] }
+            guard let email = properties["email"]?.text ?? known else {
+                skip("visitor_not_identified", 1)
+                continue
+            }
+            guard !destination.eventName.isEmpty else {
+                skip("no_event_name_configured", 1)
+                continue
+            }
+            out.append(OutboundMessage(url: base + "/events/v3/send", id: "",
+                                       body: HubSpotRequests.behaviouralEvent(event, email: email, eventName: destination.eventName),
+                                       headers: headers, events: 1, signingSecret: nil, kind: .hubspot))
+        }
+        emails.withLock { emails in
+            for event in identifies {
+                if let email = EventPayload.properties(event)["email"]?.text {
+                    if emails.count >= 100_000 { emails.removeAll() }
+                    emails[event.visitorID] = email.lowercased()
+                }
+            }
+        }
+        return out
+    }
+
+    private func skip(_ reason: String, _ count: Int) {
+        status.withLock { $0.skipped[reason, default: 0] += count }
+    }
+
+    /// Sends until the receiver accepts, the retries run out (dead letter), or the worker stops.
+    private func send(_ message: OutboundMessage) -> Bool {
+        var attempt = 0
+        while !isStopped {
+            if message.kind == .slack { spaceSlackMessages() }
+            switch attemptOnce(message) {
+            case .delivered:
+                status.withLock {
+                    $0.delivered += message.events
+                    $0.retrying = false
+                    $0.lastSuccessMilliseconds = wallClockMilliseconds()
+                }
+                return true
+            case .gone(let reason):
+                status.withLock { $0.disabledReason = reason }
+                onGone(destination, reason)
+                return false
+            case .failed(let error, let retryAfter):
+                note(error: error)
+                guard attempt < options.retryDelays.count else {
+                    let letter = DeadLetter(id: message.id, events: message.events, error: error,
+                                            milliseconds: wallClockMilliseconds(), message: message)
+                    deadLetters.withLock { letters in
+                        letters.append(letter)
+                        var bytes = letters.reduce(0) { $0 + $1.message.body.count }
+                        while letters.count > options.maxDeadLetters || bytes > options.maxDeadLetterBytes {
+                            bytes -= letters.removeFirst().message.body.count
+                        }
+                    }
+                    status.withLock {
+                        $0.deadLettered += message.events
+                        $0.retrying = false
+                    }
+                    return true
+                }
+                let scheduled = options.retryDelays[attempt] * Double.random(in: 0.8...1.2)
+                attempt += 1
+                status.withLock { $0.retrying = true }
+                sleep(seconds: max(scheduled, Double(retryAfter ?? 0)))
+            }
+        }
+        return false
+    }
+
+    enum Attempt {
+        case delivered
+        case gone(String)
+        case failed(String, retryAfter: Int?)
+    }
+
+    /// One request: 2xx delivers, 410 disables, anything else (3xx included: redirects are not followed) fails.
+    func attemptOnce(_ message: OutboundMessage) -> Attempt {
+        var headers = message.headers
+        if let secret = message.signingSecret {
+            let timestamp = Int(wallClockMilliseconds() / 1000)
+            headers += [("webhook-id", message.id), ("webhook-timestamp", String(timestamp)),
+                        ("webhook-signature", WebhookSignature.sign(secret: secret, id: message.id, timestamp: timestamp, body: message.body))]
+        }
+        let response: OutboundResponse
+        do throws(IntegrationError) {
+            try DestinationAddress.check(message.url, allowPrivate: options.allowPrivateDestinations)
+            response = try client.send("POST", message.url, headers: headers, body: message.body)
+        } catch {
+            status.withLock { $0.failedAttempts += 1 }
+            return .failed(error.description, retryAfter: nil)
+        }
+        if (200..<300).contains(response.status) { return .delivered }
+        if response.status == 410 { return .gone("the receiver answered 410 Gone: delivery is off until the destination is enabled again") }
+        status.withLock { $0.failedAttempts += 1 }
+        let detail = String(response.text.prefix(200))
+        return .failed("HTTP \(response.status)\(detail.isEmpty ? "" : ": \(detail)")", retryAfter: response.retryAfter)
+    }
+
+    private func spaceSlackMessages() {
+        let wait = lastSlackMessage.withLock { last -> Double in
+            let now = monotonicMilliseconds()
+            let next = last + Int64(options.slackInterval * 1000)
+            last = max(now, next)
+            return Double(max(0, next - now)) / 1000
+        }
+        if wait > 0 { sleep(seconds: wait) }
+    }
+
+    private func note(error: String) {
+        status.withLock {
+            $0.lastError = error
+            $0.lastErrorMilliseconds = wallClockMilliseconds()
+        }
+    }
+
+    /// Waits `seconds`, or less when the worker is stopped.
+    private func sleep(seconds: Double) {
+        guard !isStopped else { return }
+        _ = pause.wait(timeout: .now() + .milliseconds(Int(seconds * 1000)))
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Glibc
+
+/// Where a destination may send: `http(s)://` URLs whose host resolves only to public addresses, unless
+/// private ones are allowed (`--allow-private-destinations`). The check runs before every request, so a name
+/// that later resolves to a private address is refused then (a resolver that changes its answer between the
+/// check and the connection can still get past it: the README says so).
+enum DestinationAddress {
+    static func checkSyntax(_ url: String) throws(IntegrationError) {
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(), scheme == "https" || scheme == "http",
+              let host = parts.host, !host.isEmpty, parts.user == nil, parts.password == nil else {
+            throw .invalid("url must be an http:// or https:// URL with a host, without user or password: \(url)")
+        }
+    }
+
+    /// Throws when `url`'s host does not resolve, or resolves to an address that is loopback, private, link-local,
+    /// unique-local, multicast or unspecified, and `allowPrivate` is false.
+    static func check(_ url: String, allowPrivate: Bool) throws(IntegrationError) {
+        try checkSyntax(url)
+        if allowPrivate { return }
+        guard var host = URLComponents(string: url)?.host else { throw .invalid("url has no host") }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0, let first = list else {
+            throw .refused("cannot resolve \(host)")
+        }
+        defer { freeaddrinfo(first) }
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let current = entry {
+            if let address = current.pointee.ai_addr, isInternal(address) {
+                throw .refused("\(host) resolves to a loopback, private or link-local address; "
+                               + "start the gateway with --allow-private-destinations to allow it")
+            }
+            entry = current.pointee.ai_next
+        }
+    }
+
+    static func isInternal(_ address: UnsafePointer<sockaddr>) -> Bool {
+        switch Int32(address.pointee.sa_family) {
+        case AF_INET:
+            let raw = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
+            return isInternal(ipv4: raw)
+        case AF_INET6:
+            let bytes = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
+            }
+            return isInternal(ipv6: bytes)
+        default:
+            return true
+        }
+    }
+
+    static func isInternal(ipv4 a: UInt32) -> Bool {
+        let blocks: [(UInt32, Int)] = [
+            (0x0000_0000, 8), (0x0A00_0000, 8), (0x6440_0000, 10), (0x7F00_0000, 8), (0xA9FE_0000, 16),
+            (0xAC10_0000, 12), (0xC000_0000, 24), (0xC0A8_0000, 16), (0xC612_0000, 15), (0xE000_0000, 3),
+        ]
+        return blocks.contains { base, bits in a >> (32 - UInt32(bits)) == base >> (32 - UInt32(bits)) }
+    }
+
+    static func isInternal(ipv6 b: [UInt8]) -> Bool {
+        if b[0..<15].allSatisfy({ $0 == 0 }) { return true }  // :: and ::1
+        if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF {  // ::ffff:a.b.c.d
+            return isInternal(ipv4: UInt32(b[12]) << 24 | UInt32(b[13]) << 16 | UInt32(b[14]) << 8 | UInt32(b[15]))
+        }
+        return b[0] & 0xFE == 0xFC || (b[0] == 0xFE && b[1] & 0xC0 == 0x80) || b[0] == 0xFF  // fc00::/7, fe80::/10, ff00::/8
+    }
+}

@@ -1,0 +1,265 @@
+import ClarmEvents
+import ClarmJSON
+import ClarmStorage
+import ClarmSystem
+import Dispatch
+import Synchronization
+
+/// The destinations of a data directory and their delivery workers (README, "Integrations"). Each
+/// destination reads the store's change feed as consumer `dest-<id>`, so what it has delivered survives any
+/// crash: at worst the messages in flight are sent again, with the same `webhook-id`s.
+///
+/// Changes are saved (fsync) before they return; call them off the event loop.
+public final class Integrations: Sendable {
+    public let directory: String
+    let store: Store
+    let options: IntegrationOptions
+    private let client: OutboundClient
+    private let state = Mutex<[String: DeliveryWorker]>([:])
+    /// Serializes changes (file rewrite, consumer creation, worker restart).
+    private let changes = Mutex(())
+    private let report: @Sendable (String) -> Void
+
+    /// Loads `DATA/destinations.json`, removes feed consumers of destinations that no longer exist, and starts
+    /// delivering.
+    public init(directory: String, store: Store, options: IntegrationOptions = IntegrationOptions(),
+                report: @escaping @Sendable (String) -> Void = { _ in }) throws(IntegrationError) {
+        self.directory = directory
+        self.store = store
+        self.options = options
+        self.report = report
+        client = OutboundClient(timeoutSeconds: options.requestTimeoutSeconds)
+        let destinations = try DestinationFile.load(directory: directory)
+        let known = Set(destinations.map(\.consumer))
+        for consumer in store.feedConsumers where consumer.hasPrefix("dest-") && !known.contains(consumer) {
+            try? store.removeFeed(consumer: consumer)
+        }
+        for destination in destinations { try start(destination) }
+    }
+
+    private func start(_ destination: Destination, status: DeliveryStatus? = nil) throws(IntegrationError) {
+        let feed: ChangeFeed
+        do throws(StoreError) {
+            feed = try store.feed(consumer: destination.consumer)
+        } catch {
+            throw .notSaved("cannot start the change feed of \(destination.id): \(error)")
+        }
+        let worker = DeliveryWorker(destination: destination, feed: feed, client: client, options: options) { [weak self] gone, reason in
+            self?.disable(gone.id, reason: reason)
+        }
+        if let status { worker.status.withLock { $0 = status } }
+        state.withLock { $0[destination.id] = worker }
+        worker.start()
+    }
+
+    public func stop() {
+        let workers = state.withLock { state in defer { state.removeAll() }; return Array(state.values) }
+        for worker in workers { worker.stop() }
+    }
+
+    var destinations: [Destination] {
+        state.withLock { $0.values.map(\.destination) }.sorted { $0.id < $1.id }
+    }
+
+    // MARK: Changes
+
+    /// Creates a destination from a request body; answers it with its secret (shown this once).
+    public func add(_ body: JSONValue) throws(IntegrationError) -> [UInt8] {
+        try changes.withLock { _ throws(IntegrationError) in
+            var all = destinations
+            guard all.count < options.maxDestinations else { throw .full(options.maxDestinations) }
+            let destination = try Destination.parse(body, id: nil)
+            try checkAddress(destination)
+            all.append(destination)
+            try start(destination)
+            do throws(IntegrationError) {
+                try DestinationFile.save(all, directory: directory)
+            } catch {
+                retire(destination.id, removeFeed: true)
+                throw error
+            }
+            var json = JSONWriter(capacity: 512)
+            destination.write(into: &json, secrets: true)
+            json.raw("}")
+            return json.bytes
+        }
+    }
+
+    /// Replaces a destination's settings; secrets not given are kept. Delivery goes on from where it was.
+    public func replace(_ id: String, _ body: JSONValue) throws(IntegrationError) -> [UInt8] {
+        try changes.withLock { _ throws(IntegrationError) in
+            var all = destinations
+            guard let index = all.firstIndex(where: { $0.id == id }) else { throw .notFound(id) }
+            let destination = try Destination.parse(body, id: id, existing: all[index])
+            try checkAddress(destination)
+            all[index] = destination
+            try DestinationFile.save(all, directory: directory)
+            let status = state.withLock { $0[id]?.status.withLock { $0 } }
+            retire(id, removeFeed: false)
+            try start(destination, status: status)
+            return describe(destination)
+        }
+    }
+
+    public func remove(_ id: String) throws(IntegrationError) {
+        try changes.withLock { _ throws(IntegrationError) in
+            var all = destinations
+            guard all.contains(where: { $0.id == id }) else { throw .notFound(id) }
+            all.removeAll { $0.id == id }
+            try DestinationFile.save(all, directory: directory)
+            retire(id, removeFeed: true)
+        }
+    }
+
+    /// Refuses at once what every delivery would refuse (SSRF); deliveries check again, as names move.
+    private func checkAddress(_ destination: Destination) throws(IntegrationError) {
+        try DestinationAddress.check(destination.kind == .hubspot ? destination.apiBase : destination.url,
+                                     allowPrivate: options.allowPrivateDestinations)
+    }
+
+    private func retire(_ id: String, removeFeed: Bool) {
+        guard let worker = state.withLock({ $0.removeValue(forKey: id) }) else { return }
+        worker.stop()
+        if removeFeed {
+            do throws(StoreError) { try store.removeFeed(consumer: worker.destination.consumer) } catch {
+                report("destination \(id): \(error); its logs are kept until the next start removes the consumer")
+            }
+        }
+    }
+
+    /// After a `410 Gone`: the destination is saved as disabled; its cursor stays where it was.
+    /// Runs off the worker's thread: a change in progress may be waiting for that worker to stop.
+    private func disable(_ id: String, reason: String) {
+        report("destination \(id): \(reason)")
+        DispatchQueue.global().async { [self] in
+            changes.withLock { _ in
+                var all = destinations
+                guard let index = all.firstIndex(where: { $0.id == id }), all[index].enabled else { return }
+                all[index].enabled = false
+                do throws(IntegrationError) { try DestinationFile.save(all, directory: directory) } catch {
+                    report("destination \(id): \(error)")
+                }
+                let status = state.withLock { $0[id]?.status.withLock { $0 } }
+                retire(id, removeFeed: false)
+                try? start(all[index], status: status)
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    /// `{"destinations":[…]}` with each one's delivery state; no secrets.
+    public func list() -> [UInt8] {
+        var json = JSONWriter(capacity: 1024)
+        json.raw(#"{"destinations":["#)
+        for (i, destination) in destinations.enumerated() {
+            if i > 0 { json.raw(",") }
+            json.bytes += describe(destination)
+        }
+        json.raw("]}")
+        return json.bytes
+    }
+
+    public func show(_ id: String) throws(IntegrationError) -> [UInt8] {
+        guard let destination = destinations.first(where: { $0.id == id }) else { throw .notFound(id) }
+        return describe(destination)
+    }
+
+    private func describe(_ destination: Destination) -> [UInt8] {
+        var json = JSONWriter(capacity: 1024)
+        destination.write(into: &json, secrets: false)
+        if let worker = state.withLock({ $0[destination.id] }) {
+            let feed = worker.feed.state()
+            let oldestPending = feed.filter { $0.backlogBytes > 0 }.isEmpty ? nil : worker.status.withLock { $0.lastSuccessMilliseconds }
+            let lag = oldestPending.map { Int(max(0, wallClockMilliseconds() - $0) / 1000) }
+            worker.status.withLock { status in
+                status.write(into: &json, backlogBytes: feed.reduce(0) { $0 + $1.backlogBytes },
+                             lostEvents: feed.reduce(0) { $0 + $1.lostEvents }, lagSeconds: lag)
+            }
+            json.raw(#","dead_letters":"#)
+            json.array(worker.deadLetters.withLock { $0 }.suffix(20)) { letter, json in
+                json.raw(#"{"id":"#)
+                json.string(letter.id)
+                json.raw(#","events":"#)
+                json.integer(letter.events)
+                json.raw(#","error":"#)
+                json.string(letter.error)
+                json.raw(#","at":"#)
+                json.string(EventPayload.isoTime(milliseconds: letter.milliseconds))
+                json.raw("}")
+            }
+        }
+        json.raw("}")
+        return json.bytes
+    }
+
+    /// Sends a sample event to the destination now, once, and answers with the receiver's status.
+    public func test(_ id: String) throws(IntegrationError) -> [UInt8] {
+        guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
+        let destination = worker.destination
+        let now = wallClockMilliseconds()
+        let sample = EventRecord(timestamp: now, receivedAt: now, event: destination.kind == .hubspot ? "identify" : "purchase",
+                                 visitorID: "clarm-test-visitor", eventID: "clarm-test-\(now)",
+                                 url: "https://\(destination.site)/checkout?utm_source=clarm-test",
+                                 properties: destination.kind == .hubspot
+                                     ? #"{"email":"clarm-test@example.com","name":"Clarm Test","company":"Clarm"}"#
+                                     : #"{"amount":49.5,"currency":"USD","plan":"pro","email":"clarm-test@example.com"}"#,
+                                 site: destination.site)
+        guard let message = worker.messages([sample], keys: [sample.eventID]).first else {
+            throw .refused("this destination sends nothing for a sample event")
+        }
+        var json = JSONWriter(capacity: 256)
+        switch worker.attemptOnce(message) {
+        case .delivered: json.raw(#"{"delivered":true"#)
+        case .gone(let reason):
+            json.raw(#"{"delivered":false,"error":"#)
+            json.string(reason)
+        case .failed(let error, _):
+            json.raw(#"{"delivered":false,"error":"#)
+            json.string(error)
+        }
+        json.raw("}")
+        return json.bytes
+    }
+
+    /// Sends the dead-lettered messages again, oldest first; answers how many went through.
+    public func replayDeadLetters(_ id: String) throws(IntegrationError) -> [UInt8] {
+        guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
+        let letters = worker.deadLetters.withLock { letters in defer { letters.removeAll() }; return letters }
+        var delivered = 0
+        var kept: [DeadLetter] = []
+        for letter in letters {
+            if case .delivered = worker.attemptOnce(letter.message) { delivered += letter.events } else { kept.append(letter) }
+        }
+        worker.deadLetters.withLock { $0.insert(contentsOf: kept, at: 0) }
+        worker.status.withLock { $0.delivered += delivered }
+        var json = JSONWriter(capacity: 64)
+        json.raw(#"{"replayed_events":"#)
+        json.integer(delivered)
+        json.raw(#","still_dead_lettered":"#)
+        json.integer(kept.count)
+        json.raw("}")
+        return json.bytes
+    }
+
+    public struct MetricRow: Sendable {
+        public let id: String
+        public let type: String
+        public let delivered: Int
+        public let failed: Int
+        public let deadLettered: Int
+        public let backlogBytes: Int
+        public let lost: Int
+    }
+
+    /// Each destination's counters, for `/metrics`.
+    public var metricRows: [MetricRow] {
+        state.withLock { Array($0.values) }.sorted { $0.destination.id < $1.destination.id }.map { worker in
+            let status = worker.status.withLock { $0 }
+            let feed = worker.feed.state()
+            return MetricRow(id: worker.destination.id, type: worker.destination.kind.rawValue, delivered: status.delivered,
+                             failed: status.failedAttempts, deadLettered: status.deadLettered,
+                             backlogBytes: feed.reduce(0) { $0 + $1.backlogBytes }, lost: Int(feed.reduce(0) { $0 + $1.lostEvents }))
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Testing
+import ClarmJSON
+@testable import ClarmIntegrations
+import ClarmStorage
+import ClarmTestSupport
+
+/// The destinations file and its bound, without a receiver.
+@Suite struct IntegrationsTests {
+    func body(_ text: String) throws -> JSONValue {
+        try Array(text.utf8).withUnsafeBytes { try JSONValue.parse($0) }
+    }
+
+    @Test func destinationsAreBoundedAndSurviveARestartWithTheirFeeds() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var storeOptions = StoreOptions()
+        storeOptions.shards = 1
+        var options = IntegrationOptions()
+        options.maxDestinations = 2
+        options.allowPrivateDestinations = true
+        var store = try Store(directory: directory.path, options: storeOptions)
+        var integrations = try Integrations(directory: directory.path, store: store, options: options)
+        let hook = #"{"type":"webhook","site":"shop.example.com","events":["*"],"url":"http://127.0.0.1:9/"}"#
+        _ = try integrations.add(body(hook))
+        _ = try integrations.add(body(hook))
+        #expect(throws: IntegrationError.self) { _ = try integrations.add(body(hook)) }
+        #expect(store.feedConsumers.count == 2)
+        let ids = integrations.destinations.map(\.id)
+        try integrations.remove(ids[0])
+        #expect(store.feedConsumers == ["dest-\(ids[1])"])
+        integrations.stop()
+        store.close()
+
+        store = try Store(directory: directory.path, options: storeOptions)
+        integrations = try Integrations(directory: directory.path, store: store, options: options)
+        #expect(integrations.destinations.map(\.id) == [ids[1]])
+        #expect(integrations.destinations[0].secret.hasPrefix("whsec_"))
+        integrations.stop()
+        store.close()
+    }
+}

@@ -1,0 +1,382 @@
+"""Destinations against real receivers on loopback and a real `clarm serve`: webhook signatures checked by the
+`standardwebhooks` package, a receiver that fails then recovers, a SIGKILL between delivery and acknowledgement,
+a fake Slack (429 + Retry-After, invalid_payload), a fake HubSpot, 410 Gone, and the SSRF refusal."""
+import http.server
+import json
+import os
+import pathlib
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CLARM = ROOT / ".build" / "debug" / "clarm"
+SITE = "shop.example.com"
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+FAST_RETRIES = "0.2,0.2,0.2,0.2,0.2,0.2,0.2,0.2"
+
+
+class Gateway:
+    def __init__(self, data, *extra):
+        self.data = data
+        self.extra = list(extra)
+        self.process = None
+        self.url = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [str(CLARM), "serve", "--port", "0", "--data", self.data, "--loops", "1", "--shards", "2",
+             "--destination-retry-delays", FAST_RETRIES] + self.extra,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        line = self.process.stdout.readline().decode()
+        assert "listening on" in line, line
+        self.url = "http://127.0.0.1:%s" % line.rsplit(":", 1)[1].strip()
+        return self
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            assert self.process.wait(timeout=20) == 0
+
+    def request(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json", "User-Agent": BROWSER})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def track(self, events):
+        status, body = self.request("POST", "/api/track", events)
+        assert status == 202 and body["accepted"] == len(events), body
+
+
+class Receiver:
+    """An HTTP server on loopback that records every request and answers what `answer` says."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.requests = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.requests.append((self.path, dict(self.headers.items()), body))
+                    count = len(receiver.requests)
+                status, headers, text = receiver.answer(count, self.path, self.headers, body)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
+
+    def close(self):
+        self.server.shutdown()
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.requests)
+
+
+def ok(*_):
+    return 200, {}, b"ok"
+
+
+def events(numbers, visitors=5, name="purchase"):
+    return [{"event": name, "visitor_id": "v-%d" % (n % visitors), "event_id": "e-%d" % n,
+             "url": "https://%s/checkout?utm_source=news" % SITE,
+             "properties": {"amount": n + 0.5, "currency": "EUR", "plan": "pro", "n": n}} for n in numbers]
+
+
+def wait_for(condition, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def verified_deliveries(receiver, secret):
+    """Every request verified with standardwebhooks; by webhook-id, the body (identical on every resend)."""
+    verifier = Webhook(secret)
+    by_id = {}
+    order = []
+    for _, headers, body in receiver.snapshot():
+        lowered = {k.lower(): v for k, v in headers.items()}
+        verifier.verify(body, lowered)
+        message_id = lowered["webhook-id"]
+        if message_id in by_id:
+            assert by_id[message_id] == body, "a resend of %s differs" % message_id
+        else:
+            by_id[message_id] = body
+            order.append(message_id)
+    return [json.loads(by_id[i]) for i in order]
+
+
+@pytest.fixture
+def data():
+    with tempfile.TemporaryDirectory() as directory:
+        yield directory
+
+
+def test_webhook_is_signed_retried_and_delivered_once_per_event(data):
+    # Down for the first three attempts, then a 429 with Retry-After, then up.
+    def answer(count, *_):
+        if count <= 3:
+            return 503, {}, b"down"
+        if count == 4:
+            return 429, {"Retry-After": "1"}, b"slow down"
+        return 200, {}, b"ok"
+    receiver = Receiver(answer)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        status, created = gateway.request("POST", "/api/destinations",
+                                          {"type": "webhook", "site": SITE, "events": ["purchase"], "url": receiver.url})
+        assert status == 201, created
+        secret = created["secret"]
+        assert secret.startswith("whsec_")
+        status, listed = gateway.request("GET", "/api/destinations")
+        assert "secret" not in json.dumps(listed)
+        assert oct(os.stat(os.path.join(data, "destinations.json")).st_mode & 0o777) == "0o600"
+
+        gateway.track(events(range(0, 10)))
+        gateway.track(events(range(10, 20)) + events(range(100, 103), name="page_view"))
+        gateway.track(events(range(20, 30)))
+        wait_for(lambda: len(verified_deliveries(receiver, secret)) >= 30)
+        delivered = verified_deliveries(receiver, secret)
+        assert all(d["type"] == "event.purchase" for d in delivered)
+        ids = [d["data"]["event_id"] for d in delivered]
+        assert sorted(ids) == sorted("e-%d" % n for n in range(30))
+        for visitor in range(5):
+            mine = [d["data"]["properties"]["n"] for d in delivered if d["data"]["visitor_id"] == "v-%d" % visitor]
+            assert mine == sorted(mine)
+        _, state = gateway.request("GET", "/api/destinations/" + created["id"])
+        assert state["state"]["delivered"] == 30
+        assert state["state"]["failed_attempts"] >= 4
+        assert "429" in state["state"]["last_error"] or "503" in state["state"]["last_error"]
+    finally:
+        gateway.stop()
+        receiver.close()
+
+
+def test_a_kill_between_delivery_and_acknowledgement_resends_the_same_ids(data):
+    gateway = Gateway(data, "--allow-private-destinations")
+    killed = threading.Event()
+
+    def answer(count, *_):
+        # The gateway dies while the fifth request waits for its answer: it never learns it was delivered.
+        if count == 5 and not killed.is_set():
+            killed.set()
+            gateway.kill()
+            return 200, {}, b"ok"
+        time.sleep(0.05)
+        return 200, {}, b"ok"
+    receiver = Receiver(answer)
+    gateway.start()
+    try:
+        _, created = gateway.request("POST", "/api/destinations",
+                                     {"type": "webhook", "site": SITE, "events": ["*"], "url": receiver.url})
+        gateway.track(events(range(0, 12)))
+        wait_for(killed.is_set)
+        gateway.start()
+        wait_for(lambda: len(verified_deliveries(receiver, created["secret"])) >= 12)
+        delivered = verified_deliveries(receiver, created["secret"])
+        assert sorted(d["data"]["event_id"] for d in delivered) == sorted("e-%d" % n for n in range(12))
+        ids = [{k.lower(): v for k, v in headers.items()}["webhook-id"] for _, headers, _ in receiver.snapshot()]
+        assert len(ids) > len(set(ids)), "the request in flight at the kill is sent again"
+    finally:
+        gateway.stop()
+        receiver.close()
+
+
+def test_slack_digests_and_shows_its_errors(data):
+    def answer(count, *_):
+        if count == 1:
+            return 429, {"Retry-After": "1"}, b"rate_limited"
+        if count == 2:
+            return 400, {}, b"invalid_payload"
+        return 200, {}, b"ok"
+    slack = Receiver(answer)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        status, created = gateway.request("POST", "/api/destinations",
+                                          {"type": "slack", "site": SITE, "events": ["purchase", "identify"], "url": slack.url})
+        assert status == 201 and "secret" not in created
+        _, shown = gateway.request("GET", "/api/destinations/" + created["id"])
+        assert shown["url"] != slack.url and shown["url"].endswith("/…" + slack.url[-4:])
+        gateway.track(events(range(0, 8)))
+        # Two shards: two digests, the first refused twice (429, then invalid_payload) before it goes through.
+        wait_for(lambda: len(slack.snapshot()) >= 4)
+        messages = [json.loads(body) for _, _, body in slack.snapshot()]
+        for message in messages:
+            assert message["text"]
+            assert message["blocks"][0]["type"] == "section" and message["blocks"][0]["text"]["type"] == "mrkdwn"
+            assert message["blocks"][1]["type"] == "context"
+        assert len(slack.snapshot()) < 8, "events faster than one a second are combined"
+        assert any(" events on " in message["text"] for message in messages)
+        _, state = gateway.request("GET", "/api/destinations/" + created["id"])
+        assert "invalid_payload" in state["state"]["last_error"]
+    finally:
+        gateway.stop()
+        slack.close()
+
+
+def test_hubspot_upserts_identified_contacts_and_sends_their_purchases(data):
+    hubspot = Receiver(ok)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        status, created = gateway.request("POST", "/api/destinations", {
+            "type": "hubspot", "site": SITE, "events": ["identify", "purchase"], "token": "pat-test-token",
+            "api_base": hubspot.url.rsplit("/", 1)[0], "event_name": "pe123_purchase"})
+        assert status == 201, created
+        gateway.track([{"event": "identify", "visitor_id": "v-1", "event_id": "i-1", "url": "https://%s/" % SITE,
+                        "properties": {"email": "Ada@Example.com", "name": "Ada Lovelace", "company": "Engines", "plan": "pro"}}])
+        wait_for(lambda: len(hubspot.snapshot()) >= 1)
+        gateway.track([{"event": "purchase", "visitor_id": "v-1", "event_id": "p-1", "url": "https://%s/" % SITE,
+                        "properties": {"amount": 99, "currency": "USD"}},
+                       {"event": "purchase", "visitor_id": "v-unknown", "event_id": "p-2", "url": "https://%s/" % SITE,
+                        "properties": {"amount": 5, "currency": "USD"}}])
+        wait_for(lambda: len(hubspot.snapshot()) >= 2)
+        requests = hubspot.snapshot()
+        path, headers, body = requests[0]
+        assert path == "/crm/v3/objects/contacts/batch/upsert"
+        assert headers["Authorization"] == "Bearer pat-test-token"
+        upsert = json.loads(body)
+        assert upsert["inputs"] == [{"idProperty": "email", "id": "ada@example.com", "properties": {
+            "email": "ada@example.com", "firstname": "Ada", "lastname": "Lovelace", "company": "Engines", "clarm_plan": "pro"}}]
+        path, _, body = requests[1]
+        assert path == "/events/v3/send"
+        sent = json.loads(body)
+        assert sent["eventName"] == "pe123_purchase" and sent["email"] == "ada@example.com"
+        _, state = gateway.request("GET", "/api/destinations/" + created["id"])
+        assert state["state"]["skipped"] == {"visitor_not_identified": 1}
+        assert "token" not in state
+    finally:
+        gateway.stop()
+        hubspot.close()
+
+
+def test_gone_disables_and_private_addresses_are_refused(data):
+    gone = Receiver(lambda *_: (410, {}, b"gone"))
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        _, created = gateway.request("POST", "/api/destinations",
+                                     {"type": "webhook", "site": SITE, "events": ["*"], "url": gone.url})
+        gateway.track(events(range(0, 3)))
+
+        def disabled():
+            _, state = gateway.request("GET", "/api/destinations/" + created["id"])
+            return state["enabled"] is False and "410" in (state["state"]["disabled_reason"] or "")
+        wait_for(disabled)
+        assert len(gone.snapshot()) == 1
+        for bad in [{"type": "fax"}, {"type": "webhook", "site": SITE, "events": [], "url": gone.url},
+                    {"type": "webhook", "site": SITE, "events": ["*"], "url": "ftp://x"},
+                    {"type": "webhook", "site": SITE, "events": ["*"], "url": gone.url, "batch": 101}]:
+            status, body = gateway.request("POST", "/api/destinations", bad)
+            assert status == 400 and "invalid destination" in body["error"]
+    finally:
+        gateway.stop()
+        gone.close()
+    strict = Gateway(data).start()
+    try:
+        status, body = strict.request("POST", "/api/destinations",
+                                      {"type": "webhook", "site": SITE, "events": ["*"], "url": "http://127.0.0.1:9/x"})
+        assert status == 400 and "--allow-private-destinations" in body["error"]
+    finally:
+        strict.stop()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+def test_https_receivers_certificates_are_checked(data, tmp_path):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem"), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    receiver = Receiver(ok)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        url = "https://localhost:%d/hook" % receiver.server.server_address[1]
+        _, created = gateway.request("POST", "/api/destinations", {"type": "webhook", "site": SITE, "events": ["*"], "url": url})
+        status, answer = gateway.request("POST", "/api/destinations/%s/test" % created["id"])
+        # A certificate no trusted authority signed is refused: the request goes over TLS, verified.
+        assert status == 200 and answer["delivered"] is False and "certificate" in answer["error"], answer
+        assert receiver.snapshot() == []
+    finally:
+        gateway.stop()
+        receiver.close()
+
+
+def test_limits_hangs_huge_answers_changes_metrics_and_the_command_line(data):
+    # A receiver that hangs past the timeout, then answers 500 with 4 MiB, then accepts.
+    def answer(count, *_):
+        if count == 1:
+            time.sleep(3)
+            return 200, {}, b"too late"
+        if count == 2:
+            return 500, {}, b"x" * (4 << 20)
+        return 200, {}, b"ok"
+    receiver = Receiver(answer)
+    gateway = Gateway(data, "--allow-private-destinations", "--destination-timeout", "1").start()
+    try:
+        status, created = gateway.request("POST", "/api/destinations", {"type": "webhook", "site": SITE, "events": ["*"],
+                                                                         "url": receiver.url, "batch": 5})
+        assert status == 201
+        gateway.track(events(range(0, 4)))
+        wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["delivered"] == 4)
+        _, state = gateway.request("GET", "/api/destinations/" + created["id"])
+        assert state["state"]["failed_attempts"] >= 2
+        assert len(state["state"]["last_error"]) < 300
+        bodies = [json.loads(body) for _, _, body in receiver.snapshot()]
+        assert all(body["type"] == "event.batch" and len(body["data"]) <= 5 for body in bodies)
+
+        # A change keeps the secret and the cursor.
+        status, changed = gateway.request("PUT", "/api/destinations/" + created["id"],
+                                          {"type": "webhook", "site": SITE, "events": ["purchase"], "url": receiver.url})
+        assert status == 200 and changed["events"] == ["purchase"] and "secret" not in changed
+        with open(os.path.join(data, "destinations.json")) as file:
+            assert created["secret"] in file.read()
+
+        metrics = urllib.request.urlopen(gateway.url + "/metrics", timeout=10).read().decode()
+        assert 'clarm_destination_delivered_events_total{destination="%s",type="webhook"} 4' % created["id"] in metrics
+
+        listed = subprocess.run([str(CLARM), "destinations", "list", "--url", gateway.url], capture_output=True, text=True, check=True)
+        assert created["id"] in listed.stdout and "webhook" in listed.stdout
+        removed = subprocess.run([str(CLARM), "destinations", "remove", created["id"], "--url", gateway.url],
+                                 capture_output=True, text=True, check=True)
+        assert "removed" in removed.stdout
+        assert gateway.request("GET", "/api/destinations")[1] == {"destinations": []}
+        status, body = gateway.request("POST", "/api/destinations", {"type": "webhook", "site": SITE, "events": ["*"] * 65,
+                                                                    "url": receiver.url})
+        assert status == 400 and "64" in body["error"]
+    finally:
+        gateway.stop()
+        receiver.close()
