@@ -26,7 +26,9 @@ struct LocalCalendar {
     }
 
     /// The UTC offset (milliseconds) at an instant of the span.
+    @inline(__always)
     func offset(at t: Int64) -> Int64 {
+        if changes.isEmpty { return offsets[0] }
         var low = 0, high = changes.count
         while low < high {
             let mid = (low + high) / 2

@@ -11,7 +11,10 @@ extension ShardAggregation {
     static func run(_ query: Query, on shard: ShardSnapshot, _ selection: RowSelection,
                     streaming: Bool) throws(SegmentCorruption) -> [[String]: Accumulator] {
         let segments = ShardRows.segments(of: shard, selection)
-        let places = try VisitorPlaces(shard, segments: segments, site: selection.site)
+        // When the scan keeps only some event names (say purchases) the rows are few: gathering them costs
+        // less than hashing every visitor of every segment to find the local ones.
+        let streaming = streaming && selection.events == nil
+        let places = try VisitorPlaces(shard, segments: segments, site: selection.site, findingLocal: streaming)
         let bucketed = (query.dimensions + query.filters.map(\.dimension)).contains { if case .time = $0 { true } else { false } }
         // The calendar needs the offset changes among the instants of rows in range: the places' span bounds them.
         let calendar = bucketed

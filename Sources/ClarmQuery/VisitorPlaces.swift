@@ -15,12 +15,19 @@ struct VisitorPlaces {
     /// The earliest and latest instants of the places' events of the site (segments by their zone maps).
     private(set) var earliest = Int64.max, latest = Int64.min
 
-    init(_ shard: ShardSnapshot, segments: [Segment], site: [UInt8]) throws(SegmentCorruption) {
+    /// Without `findingLocal` every visitor counts as shared (and no dictionary is read): only the span is found.
+    init(_ shard: ShardSnapshot, segments: [Segment], site: [UInt8], findingLocal: Bool = true) throws(SegmentCorruption) {
         /// Per hash: whether it was met in more than one place.
         var shared: [UInt64: Bool] = [:]
         func meet(_ hash: UInt64) { shared[hash] = shared[hash] != nil }
         var hashes: [[UInt64]] = []
         for segment in segments {
+            earliest = min(earliest, segment.minTimestamp)
+            latest = max(latest, segment.maxTimestamp)
+            guard findingLocal else {
+                hashes.append([])
+                continue
+            }
             let dictionary = try segment.dictionary(.visitor_id)
             var ofSegment: [UInt64] = []
             ofSegment.reserveCapacity(dictionary.count)
@@ -32,15 +39,13 @@ struct VisitorPlaces {
                 }
             }
             hashes.append(ofSegment)
-            earliest = min(earliest, segment.minTimestamp)
-            latest = max(latest, segment.maxTimestamp)
         }
         var buffered = Set<UInt64>()
         for memtable in shard.memtables {
             memtable.forEachChunk { chunk in
                 EventRecordView.forEach(in: chunk) { view in
                     guard view.site.elementsEqual(site) else { return }
-                    buffered.insert(Self.hash(view.visitorID))
+                    if findingLocal { buffered.insert(Self.hash(view.visitorID)) }
                     earliest = min(earliest, view.timestamp)
                     latest = max(latest, view.timestamp)
                 }
