@@ -25,19 +25,10 @@ struct LocalCalendar {
         offsets = [Int64(zone.offset(atSecond: from)) * 1000] + found.map { Int64($0.offset) * 1000 }
     }
 
-    /// A calendar over the instants of the rows that lie in `[from, to)`.
-    init(zone: TimeZoneRules, from: Int64, to: Int64, covering rows: [EventRow]) {
-        var low = Int64.max, high = Int64.min
-        for row in rows where row.timestamp >= from && row.timestamp < to {
-            let t = row.timestamp
-            low = min(low, t)
-            high = max(high, t)
-        }
-        self.init(zone: zone, from: low, to: high)
-    }
-
     /// The UTC offset (milliseconds) at an instant of the span.
+    @inline(__always)
     func offset(at t: Int64) -> Int64 {
+        if changes.isEmpty { return offsets[0] }
         var low = 0, high = changes.count
         while low < high {
             let mid = (low + high) / 2

@@ -27,6 +27,9 @@ public struct QueryEngine: Sendable {
     public let store: Store
     /// Stops the engine's scans at a deadline, a disconnect or a row cap (`QueryControl`).
     public let control: QueryControl
+    /// Whether visitors found in one segment only are aggregated as their segment is read (the default);
+    /// without it every row is gathered and sorted first, as a reference for tests.
+    var streamsVisitors = true
 
     public init(store: Store, control: QueryControl = .unlimited) {
         self.store = store
@@ -48,10 +51,8 @@ public struct QueryEngine: Sendable {
                 selection.events = query.pushedDownEventNames
                 selection.propertyKey = query.propertyKeys.first.map { Array($0.utf8) }
                 selection.control = control
-                let rows = try ShardRows.scan(shards[index], selection)
+                let groups = try ShardAggregation.run(query, on: shards[index], selection, streaming: streamsVisitors)
                 if control.stopped != nil { return }
-                var aggregation = ShardAggregation(query: query, rows: rows)
-                let groups = aggregation.run()
                 partials.withLock { $0[index] = groups }
             } catch {
                 failure.withLock { $0 = error }

@@ -8,6 +8,7 @@ import ClarmStorage
 /// (URL, referrer, user agent), and a filter is decided once per distinct value.
 struct ShardAggregation {
     let query: Query
+    /// The query's strings, and the rows read (`ShardAggregation+stream.swift`).
     var rows: ShardRows
 
     /// Dimensions of the query and its filters that depend on the visit, each once.
@@ -36,9 +37,28 @@ struct ShardAggregation {
         var path, origin, rest, referrer, userAgent: UInt32
     }
 
-    init(query: Query, rows: ShardRows) {
+    /// Per-visitor working state, kept between visitors so their tables are allocated once.
+    private let attributing: Bool
+    private let pageView: UInt32, purchase: UInt32, goal: UInt32
+    private var inRange: [EventRow] = []
+    /// `history` index of each `inRange` row.
+    private var historyIndex: [Int] = []
+    private var historyVisits = Visits(), visits = Visits()
+    private var historySource: [Bool] = [], lastTouch: [Int] = []
+    private var visitValues: [Int64] = []
+    /// The current visitor's visits per group, and where each (visit, group) is among them.
+    private var visitGroups: [(key: Int64, count: Int, first: Int64, last: Int64, pageViewOnly: Bool)] = []
+    private var visitGroupIndex: [Int64: Int] = [:]
+    /// Numbers the visitors; per group, the last visitor counted, and the last counted as converting.
+    private var visitorSerial = 0
+    private var visitorCounted: [Int] = [], converterCounted: [Int] = []
+    /// For queries of one dimension: the last value grouped and its group (a visitor's rows often repeat it).
+    private var lastSingle: (value: Int64, group: Int) = (.min, -1)
+    private var key: [Int64] = []
+
+    /// `calendar` covers at least the instants of the rows in the query's range.
+    init(query: Query, calendar: LocalCalendar) {
         self.query = query
-        self.rows = rows
         var visitDimensions: [Query.Dimension] = []
         for dimension in query.dimensions + query.filters.map(\.dimension) where dimension.isVisit && !visitDimensions.contains(dimension) {
             visitDimensions.append(dimension)
@@ -47,114 +67,127 @@ struct ShardAggregation {
         filterDecisions = Array(repeating: [:], count: query.filters.count)
         needsVisits = query.needsVisits
         scannedPropertyKey = query.propertyKeys.first
-        let bucketed = (query.dimensions + query.filters.map(\.dimension)).contains { if case .time = $0 { true } else { false } }
-        calendar = LocalCalendar(zone: query.timezone, from: query.from, to: query.to,
-                                 covering: bucketed ? rows.rows : [])
+        self.calendar = calendar
+        // With attribution the rows cover the visitors' whole history; metrics still see only the range.
+        attributing = query.attribution != nil && !visitDimensions.isEmpty
+        var rows = ShardRows()
+        func intern(_ text: String) -> UInt32 { Array(text.utf8).withUnsafeBytes { rows.strings.id(for: $0) } }
+        pageView = intern("page_view")
+        purchase = intern("purchase")
+        goal = intern("goal_achieved")
+        self.rows = rows
     }
 
-    mutating func run() -> [[String]: Accumulator] {
-        QueryEngine.sortByVisitor(&rows)
-        let pageView = id("page_view"), purchase = id("purchase"), goal = id("goal_achieved")
-        let everything = rows.rows
-        // With attribution the rows cover the visitors' whole history; metrics still see only the range.
-        let attributing = query.attribution != nil && !visitDimensions.isEmpty
-        var inRange: [EventRow] = []
-        /// `history` index of each `inRange` row.
-        var historyIndex: [Int] = []
-        var historyVisits = Visits(), visits = Visits()
-        var historySource: [Bool] = [], lastTouch: [Int] = []
-        var visitValues: [Int64] = []
-        var visitGroups: [Int64: (count: Int, first: Int64, last: Int64, pageViewOnly: Bool)] = [:]
-        var visitorGroups: [Int: Bool] = [:]
-        var key: [Int64] = []
-        var begin = 0
-        while begin < everything.count {
+    /// Adds rows grouped by visitor (each visitor's rows together, in time order, ties in storage order) whose
+    /// visitors have no rows anywhere else in the query.
+    mutating func add(visitorsIn everything: ArraySlice<EventRow>) {
+        var begin = everything.startIndex
+        while begin < everything.endIndex {
             var finish = begin + 1
-            while finish < everything.count && everything[finish].visitor == everything[begin].visitor { finish += 1 }
-            let history = everything[begin..<finish]
+            while finish < everything.endIndex && everything[finish].visitor == everything[begin].visitor { finish += 1 }
+            add(visitor: everything[begin..<finish])
             begin = finish
-            let all: ArraySlice<EventRow>
-            if attributing {
-                inRange.removeAll(keepingCapacity: true)
-                historyIndex.removeAll(keepingCapacity: true)
-                for i in history.indices where history[i].timestamp >= query.from && history[i].timestamp < query.to {
-                    inRange.append(history[i])
-                    historyIndex.append(i)
-                }
-                if inRange.isEmpty { continue }
-                all = inRange[...]
-                historyVisits.assign(history, empty: rows.empty)
-                historySource = historyVisits.firsts.map { !isDirect(history[$0]) }
-                Visits.lastTouch(sourced: historySource, into: &lastTouch)
-            } else {
-                all = history
-            }
-            let start = all.startIndex, end = all.endIndex
-            if needsVisits { visits.assign(all, empty: rows.empty) }
-            visitValues.removeAll(keepingCapacity: true)
-            if !visitDimensions.isEmpty {
-                for first in visits.firsts { visitValues += valuesOfVisit(all[first]) }
-            }
-            // Emptying a table costs its capacity: after a visitor with many visits, start small again.
-            visitGroups.removeAll(keepingCapacity: visitGroups.capacity <= 1024)
-            visitorGroups.removeAll(keepingCapacity: true)
-            for i in start..<end {
-                let row = all[i]
-                let visit = needsVisits ? visits.visitOf[i - start] : 0
-                let isPageView = row.event == pageView
-                let isConversion = row.event == purchase || row.event == goal
-                // A conversion's visit dimensions come from the visit its attribution model credits.
-                var values = visitValues
-                var slot = visit
-                if attributing && isConversion {
-                    let own = historyVisits.visitOf[historyIndex[i - start] - history.startIndex]
-                    let credited = switch query.attribution! {
-                    case .firstTouch: 0
-                    case .lastTouch: lastTouch[own]
-                    }
-                    values = valuesOfVisit(history[historyVisits.firsts[credited]])
-                    slot = 0
-                }
-                guard query.keeps({ decide($0, value(query.filters[$0].dimension, row, slot, values)) }) else { continue }
-                let group: Int
-                switch query.dimensions.count {
-                case 0: group = accumulators.isEmpty ? groupFor([]) : 0
-                case 1: group = singleGroup(value(query.dimensions[0], row, slot, values))
-                default:
-                    key.removeAll(keepingCapacity: true)
-                    for dimension in query.dimensions { key.append(value(dimension, row, slot, values)) }
-                    group = groupFor(key)
-                }
-                accumulators[group].events += 1
-                if isPageView { accumulators[group].pageviews += 1 }
-                if isConversion { accumulators[group].conversions += 1 }
-                if row.event == purchase, let amount = amount(row.amount) {
-                    let currency = row.currency == rows.empty ? "unknown" : rows.strings.string(row.currency)
-                    accumulators[group].revenue[currency, default: 0] += amount
-                }
-                visitorGroups[group] = (visitorGroups[group] ?? false) || isConversion
-                guard needsVisits else { continue }
-                let visitKey = Int64(visit) << 32 | Int64(group)
-                if var entry = visitGroups[visitKey] {
-                    entry.count += 1
-                    entry.last = row.timestamp
-                    entry.pageViewOnly = false
-                    visitGroups[visitKey] = entry
-                } else {
-                    visitGroups[visitKey] = (1, row.timestamp, row.timestamp, isPageView)
-                }
-            }
-            for (group, converted) in visitorGroups {
-                accumulators[group].visitors += 1
-                if converted { accumulators[group].convertingVisitors += 1 }
-            }
-            for (visitKey, entry) in visitGroups {
-                let group = Int(visitKey & 0xFFFF_FFFF)
-                accumulators[group].visits += 1
-                accumulators[group].durationSum += entry.last - entry.first
-                if entry.count == 1 && entry.pageViewOnly { accumulators[group].bouncedVisits += 1 }
-            }
         }
+    }
+
+    /// Adds one visitor's rows, in time order.
+    private mutating func add(visitor history: ArraySlice<EventRow>) {
+        let all: ArraySlice<EventRow>
+        if attributing {
+            inRange.removeAll(keepingCapacity: true)
+            historyIndex.removeAll(keepingCapacity: true)
+            for i in history.indices where history[i].timestamp >= query.from && history[i].timestamp < query.to {
+                inRange.append(history[i])
+                historyIndex.append(i)
+            }
+            if inRange.isEmpty { return }
+            all = inRange[...]
+            historyVisits.assign(history, empty: rows.empty)
+            historySource = historyVisits.firsts.map { !isDirect(history[$0]) }
+            Visits.lastTouch(sourced: historySource, into: &lastTouch)
+        } else {
+            all = history
+        }
+        let start = all.startIndex, end = all.endIndex
+        if needsVisits { visits.assign(all, empty: rows.empty) }
+        visitValues.removeAll(keepingCapacity: true)
+        if !visitDimensions.isEmpty {
+            for first in visits.firsts { visitValues += valuesOfVisit(all[first]) }
+        }
+        // Emptying a table costs its capacity: after a visitor with many visits, start small again.
+        visitGroups.removeAll(keepingCapacity: visitGroups.capacity <= 1024)
+        visitGroupIndex.removeAll(keepingCapacity: visitGroupIndex.capacity <= 1024)
+        visitorSerial += 1
+        for i in start..<end {
+            let row = all[i]
+            let visit = needsVisits ? visits.visitOf[i - start] : 0
+            let isPageView = row.event == pageView
+            let isConversion = row.event == purchase || row.event == goal
+            // A conversion's visit dimensions come from the visit its attribution model credits.
+            var values: [Int64] = []
+            var slot = visit
+            if attributing && isConversion {
+                let own = historyVisits.visitOf[historyIndex[i - start] - history.startIndex]
+                let credited = switch query.attribution! {
+                case .firstTouch: 0
+                case .lastTouch: lastTouch[own]
+                }
+                values = valuesOfVisit(history[historyVisits.firsts[credited]])
+                slot = 0
+            }
+            guard query.keeps({ decide($0, value(query.filters[$0].dimension, row, slot, values.isEmpty ? visitValues : values)) })
+            else { continue }
+            let group: Int
+            switch query.dimensions.count {
+            case 0: group = accumulators.isEmpty ? groupFor([]) : 0
+            case 1: group = singleGroup(value(query.dimensions[0], row, slot, values.isEmpty ? visitValues : values))
+            default:
+                key.removeAll(keepingCapacity: true)
+                for dimension in query.dimensions { key.append(value(dimension, row, slot, values.isEmpty ? visitValues : values)) }
+                group = groupFor(key)
+            }
+            accumulators[group].events += 1
+            if isPageView { accumulators[group].pageviews += 1 }
+            if isConversion { accumulators[group].conversions += 1 }
+            if row.event == purchase, let amount = amount(row.amount) {
+                let currency = row.currency == rows.empty ? "unknown" : rows.strings.string(row.currency)
+                accumulators[group].revenue[currency, default: 0] += amount
+            }
+            if visitorCounted[group] != visitorSerial {
+                visitorCounted[group] = visitorSerial
+                accumulators[group].visitors += 1
+            }
+            if isConversion && converterCounted[group] != visitorSerial {
+                converterCounted[group] = visitorSerial
+                accumulators[group].convertingVisitors += 1
+            }
+            guard needsVisits else { continue }
+            let visitKey = Int64(visit) << 32 | Int64(group)
+            // A visit's rows mostly follow each other in one group: the last entry is checked before the table.
+            var entry = visitGroups.count - 1
+            if entry < 0 || visitGroups[entry].key != visitKey {
+                if let found = visitGroupIndex[visitKey] {
+                    entry = found
+                } else {
+                    visitGroupIndex[visitKey] = visitGroups.count
+                    visitGroups.append((visitKey, 0, row.timestamp, row.timestamp, isPageView))
+                    entry = visitGroups.count - 1
+                }
+            }
+            visitGroups[entry].count += 1
+            visitGroups[entry].last = row.timestamp
+            if visitGroups[entry].count > 1 { visitGroups[entry].pageViewOnly = false }
+        }
+        for entry in visitGroups {
+            let group = Int(entry.key & 0xFFFF_FFFF)
+            accumulators[group].visits += 1
+            accumulators[group].durationSum += entry.last - entry.first
+            if entry.count == 1 && entry.pageViewOnly { accumulators[group].bouncedVisits += 1 }
+        }
+    }
+
+    /// The groups so far, by their dimension values' text.
+    func result() -> [[String]: Accumulator] {
         var result: [[String]: Accumulator] = [:]
         for (key, index) in groupIndex {
             let names = zip(query.dimensions, key).map { dimension, value in label(dimension, value) }
@@ -164,9 +197,10 @@ struct ShardAggregation {
     }
 
     private mutating func singleGroup(_ value: Int64) -> Int {
-        if let index = singleGroupIndex[value] { return index }
-        let index = groupFor([value])
+        if lastSingle.value == value { return lastSingle.group }
+        let index = singleGroupIndex[value] ?? groupFor([value])
         singleGroupIndex[value] = index
+        lastSingle = (value, index)
         return index
     }
 
@@ -175,6 +209,8 @@ struct ShardAggregation {
         let index = accumulators.count
         groupIndex[key] = index
         accumulators.append(Accumulator())
+        visitorCounted.append(0)
+        converterCounted.append(0)
         return index
     }
 

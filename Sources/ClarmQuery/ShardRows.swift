@@ -53,6 +53,9 @@ struct RowSelection {
 struct ShardRows {
     var strings = ByteInterner()
     var rows: [EventRow] = []
+    /// Rows of visitors local to the segment `read` last, when it was given `local`: their `visitor` and
+    /// `session` are that segment's ids (`session` shifted by one, `empty` (0, the first string interned) for no session id).
+    var localRows: [EventRow] = []
     let empty: UInt32
     /// Bytes of `strings` already counted against the query's budget.
     private var countedStringBytes = 0
@@ -63,23 +66,34 @@ struct ShardRows {
 
     static func scan(_ shard: ShardSnapshot, _ selection: RowSelection) throws(SegmentCorruption) -> ShardRows {
         var scan = ShardRows()
-        for segment in shard.segments where segment.maxTimestamp >= selection.from && segment.minTimestamp < selection.to {
+        for segment in segments(of: shard, selection) {
             if scan.shouldStop(selection.control, addingRows: 0) { return scan }
             try scan.read(segment, selection, erased: shard.erased.visitors(site: selection.site))
         }
+        scan.readMemtables(of: shard, selection)
+        return scan
+    }
+
+    /// The segments of a shard whose time span meets the selection's range.
+    static func segments(of shard: ShardSnapshot, _ selection: RowSelection) -> [Segment] {
+        shard.segments.filter { $0.maxTimestamp >= selection.from && $0.minTimestamp < selection.to }
+    }
+
+    /// Appends the selected events of the shard's memtables to `rows`.
+    mutating func readMemtables(of shard: ShardSnapshot, _ selection: RowSelection) {
         var reader = PropertyReader()
         let wanted = SegmentFormat.Column.allCases.map { selection.columns.contains($0) }
         // Memtable chunks can be large (one append's records stay together): the control is asked every 1024 events.
-        var seen = 0, accounted = scan.rows.count
-        var stopped = scan.shouldStop(selection.control, addingRows: 0)
+        var seen = 0, accounted = rows.count
+        var stopped = shouldStop(selection.control, addingRows: 0)
         for memtable in shard.memtables where !stopped {
             memtable.forEachChunk { chunk in
                 EventRecordView.forEach(in: chunk) { view in
                     if stopped { return }
                     seen += 1
                     if seen & 1023 == 0 {
-                        stopped = scan.shouldStop(selection.control, addingRows: scan.rows.count - accounted)
-                        accounted = scan.rows.count
+                        stopped = shouldStop(selection.control, addingRows: rows.count - accounted)
+                        accounted = rows.count
                     }
                     guard view.timestamp >= selection.from, view.timestamp < selection.to,
                           view.site.elementsEqual(selection.site),
@@ -87,12 +101,11 @@ struct ShardRows {
                           selection.visitors.map({ $0.contains(Array(view.visitorID)) }) ?? true,
                           selection.events.map({ $0.contains(Array(view.event)) }) ?? true
                     else { return }
-                    scan.append(view, selection, wanted: wanted, reader: &reader)
+                    append(view, selection, wanted: wanted, reader: &reader)
                 }
             }
         }
-        _ = scan.shouldStop(selection.control, addingRows: scan.rows.count - accounted)
-        return scan
+        _ = shouldStop(selection.control, addingRows: rows.count - accounted)
     }
 
     /// Counts `added` rows and the strings met since the last call against the query's budget, 64 bytes of
@@ -133,8 +146,12 @@ struct ShardRows {
             amount: amount, currency: currency, properties: value(.properties, view.properties), property: property))
     }
 
-    /// Rows of `erased` visitors are skipped, decided once per dictionary entry.
-    private mutating func read(_ segment: Segment, _ selection: RowSelection, erased: Set<[UInt8]>) throws(SegmentCorruption) {
+    /// Appends a segment's selected rows to `rows`; rows of `erased` visitors are skipped, decided once per
+    /// dictionary entry. The rows of visitors that `local` marks (by visitor id of the segment) go to
+    /// `localRows` instead, keyed by the segment's own visitor and session ids: those visitors have no rows
+    /// anywhere else, so their ids need no translation (docs/QUERIES.md, "How it runs").
+    mutating func read(_ segment: Segment, _ selection: RowSelection, erased: Set<[UInt8]>,
+                       local: [Bool]? = nil) throws(SegmentCorruption) {
         typealias Column = SegmentFormat.Column
         /// Dictionary ids of the wanted values of a column in this segment; nil when none is present.
         func wanted(_ column: Column, _ values: Set<[UInt8]>) throws(SegmentCorruption) -> Set<UInt32>? {
@@ -171,6 +188,9 @@ struct ShardRows {
             dictionaries[column.index] = dictionary
             translations[column.index] = [UInt32](repeating: .max, count: dictionary.count)
         }
+        // The segment's id of the empty session id, if any row lacks one (local rows need no translation).
+        let sessions = dictionaries[Column.session_id.index]!
+        let noSession = UInt32((0..<sessions.count).first { sessions.offsets[$0] == sessions.offsets[$0 + 1] } ?? sessions.count)
         var keyTranslation = keyColumn.map { [UInt32](repeating: .max, count: dictionaries[$0.index]!.count) } ?? []
         var amounts = dictionaries[Column.amount.index].map {
             SegmentAmounts(segment, amounts: $0, properties: dictionaries[Column.properties.index])
@@ -219,10 +239,13 @@ struct ShardRows {
                 matching.removeAll { !events.contains(scratch[$0]) }
             }
             if matching.isEmpty { continue }
-            if shouldStop(selection.control, addingRows: matching.count) { return }
             for column in columns {
                 try segment.ids(column, block: block, into: &blockIDs[column.index])
             }
+            let visitorIDs = blockIDs[Column.visitor_id.index], sessionIDs = blockIDs[Column.session_id.index]
+            // Only rows kept beyond this segment count against the query's row budget.
+            let kept = local.map { local in matching.count { !local[Int(visitorIDs[$0])] } } ?? matching.count
+            if shouldStop(selection.control, addingRows: kept) { return }
             for row in matching {
                 func value(_ column: Column) -> UInt32 {
                     read[column.index] ? translate(column.index, blockIDs[column.index][row]) : empty
@@ -231,12 +254,23 @@ struct ShardRows {
                 if amount != empty, try !amounts!.counts(blockIDs[Column.amount.index][row], row: row, block: block) {
                     amount = empty
                 }
-                rows.append(EventRow(
-                    visitor: value(.visitor_id), session: value(.session_id), timestamp: timestamps[row],
-                    sequence: UInt32(rows.count), event: value(.event), path: value(.path), origin: value(.origin),
+                var event = EventRow(
+                    visitor: 0, session: 0, timestamp: timestamps[row],
+                    sequence: 0, event: value(.event), path: value(.path), origin: value(.origin),
                     rest: value(.rest), referrer: value(.referrer), userAgent: value(.user_agent),
                     amount: amount, currency: value(.currency), properties: value(.properties),
-                    property: keyColumn.map { keyValue(blockIDs[$0.index][row]) } ?? empty))
+                    property: keyColumn.map { keyValue(blockIDs[$0.index][row]) } ?? empty)
+                if let local, local[Int(visitorIDs[row])] {
+                    event.visitor = visitorIDs[row]
+                    event.session = sessionIDs[row] == noSession ? empty : sessionIDs[row] + 1
+                    event.sequence = UInt32(localRows.count)
+                    localRows.append(event)
+                } else {
+                    event.visitor = value(.visitor_id)
+                    event.session = value(.session_id)
+                    event.sequence = UInt32(rows.count)
+                    rows.append(event)
+                }
             }
         }
     }

@@ -66,9 +66,10 @@ public enum QueryReference {
         return groups.mapValues { sums in
             let visits = sums.visits.values
             let bounced = visits.filter { $0.count == 1 && $0[0].event == "page_view" }.count
-            let duration = visits.reduce(0.0) { total, events in
-                total + Double(events.map(\.timestamp).max()! - events.map(\.timestamp).min()!) / 1000
-            }
+            // Summed in whole milliseconds: a sum of seconds as doubles can miss a mean ending in exactly .x5.
+            let duration = Double(visits.reduce(Int64(0)) { total, events in
+                total + events.map(\.timestamp).max()! - events.map(\.timestamp).min()!
+            }) / 1000
             func rate(_ a: Int, _ b: Int) -> Double { b == 0 ? 0 : round1(100 * Double(a) / Double(b)) }
             return query.metrics.map { metric -> MetricValue in
                 switch metric {

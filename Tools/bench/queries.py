@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Runs the same aggregate queries on Clarm (POST /api/query) and on DuckDB over the same events (NDJSON
-loaded into a DuckDB table), checks that the answers agree, and prints both times and their ratio.
+"""Runs the same aggregate queries on Clarm (POST /api/query), on DuckDB (NDJSON loaded into a table) and on
+ClickHouse (chDB in-process, a MergeTree ordered by site, day, visitor, time) over the same events, checks
+that the answers agree, and prints the times and Clarm's ratio to each.
 
-Usage: queries.py EVENTS.ndjson --url http://127.0.0.1:18093 [--repeat 3]
+Usage: queries.py EVENTS.ndjson --url http://127.0.0.1:18093 [--repeat 3] [--threads 2] [--no-clickhouse]
 """
 import argparse
 import http.client
@@ -13,6 +14,8 @@ import time
 from urllib.parse import urlparse, urlsplit
 
 import duckdb
+
+import clickhouse
 
 SITE = "shop.example.com"
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -173,21 +176,24 @@ def main():
     parser.add_argument("events")
     parser.add_argument("--url", default="http://127.0.0.1:18093")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="threads for DuckDB and ClickHouse (Clarm's --loops)")
+    parser.add_argument("--no-clickhouse", action="store_true")
     args = parser.parse_args()
     con = duckdb.connect()
-    con.execute("SET threads TO 2")
+    con.execute("SET threads TO %d" % args.threads)
     started = time.perf_counter()
     load(con, args.events)
     count, first, last = con.execute("SELECT count(*), min(ts), max(ts) FROM events").fetchone()
     print("loaded %d events into DuckDB %s in %.1f s (%s … %s)" % (count, duckdb.__version__, time.perf_counter() - started, first, last),
           file=sys.stderr)
+    house = None if args.no_clickhouse else clickhouse.ClickHouse(con, args.threads)
     start = "2026-10-01 00:00:00"
     end = "2026-11-01 00:00:00"
-    print("| query | clarm ms (best of %d) | DuckDB ms (best of %d) | clarm/DuckDB | answers agree |" % (args.repeat, args.repeat))
-    print("| --- | --- | --- | --- | --- |")
+    print("| query | clarm ms | DuckDB ms | ClickHouse ms | clarm/DuckDB | clarm/ClickHouse | answers agree |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for name, spec in QUERIES:
-        query = dict(spec, site=SITE, date_range=["2026-10-01", "2026-11-01"], limit=100000)
-        clarm_times, duck_times = [], []
+        query = dict(spec, site=SITE, date_range=["2026-10-01", "2026-11-01"], limit=10000)
+        clarm_times, duck_times, house_times = [], [], []
         for _ in range(args.repeat):
             elapsed, answer = clarm(args.url, query)
             clarm_times.append(elapsed)
@@ -197,9 +203,18 @@ def main():
                 if sql:
                     duck_answers.append((con.execute(sql).fetchall(), columns))
             duck_times.append(time.perf_counter() - t)
-        agree = compare(spec, answer, duck_answers)
+            if house:
+                t = time.perf_counter()
+                house_answer = house.run(spec, SITE, start, end)
+                house_times.append(time.perf_counter() - t)
+        agree = [compare(spec, answer, duck_answers)]
+        if house:
+            agree.append("ClickHouse " + compare(spec, answer, [house_answer]))
         best_clarm, best_duck = min(clarm_times) * 1000, min(duck_times) * 1000
-        print("| %s | %.1f | %.1f | %.2f | %s |" % (name, best_clarm, best_duck, best_clarm / best_duck, agree))
+        best_house = min(house_times) * 1000 if house else float("nan")
+        print("| %s | %.1f | %.1f | %.1f | %.2f | %.2f | %s |" % (
+            name, best_clarm, best_duck, best_house, best_clarm / best_duck, best_clarm / best_house, "; ".join(agree)))
+        sys.stdout.flush()
 
 
 def compare(spec, answer, duck_answers):

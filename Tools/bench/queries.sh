@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Query times: Clarm's POST /api/query against DuckDB answering the same SQL over the same events.
+# Query times: Clarm's POST /api/query against DuckDB and ClickHouse (chDB) answering the same questions over the same events.
 # Usage: Tools/bench/queries.sh [events]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 events=${1:-1000000}
 python3 -c 'import duckdb' 2>/dev/null || pip install -q duckdb
+python3 -c 'import chdb' 2>/dev/null || pip install -q chdb==4.4.0
 Tools/setup.sh
 swift build -c release --product clarm >/dev/null
 
