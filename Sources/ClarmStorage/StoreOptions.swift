@@ -32,6 +32,9 @@ public struct StoreOptions: Sendable {
     public var retentionDays: Int? = nil
     /// Erased visitors a shard keeps as tombstones until its files no longer hold them; erasures beyond fail.
     public var maxPendingErasures = 100_000
+    /// A shard's next log is zero-filled ahead of time, as large as its last log was (with an eighth more),
+    /// between 1 MiB and this many bytes; 0 turns this off (logs then grow as they are written).
+    public var logPreallocation = 64 << 20
 
     public init() {}
 }
