@@ -37,6 +37,7 @@ extension Shard {
             groupRecords.removeAll(keepingCapacity: true)
             group.removeAll(keepingCapacity: true)
             sealIfDue()
+            moveToSpareLogWhenFull()
         }
     }
 

@@ -103,7 +103,9 @@ final class Shard: @unchecked Sendable {
     var logHoldsAcknowledged = false
     /// Bytes of the current log up to the end of its last acknowledged group: its commit point.
     var acknowledgedLogSize = 0
-    /// Bytes the last log held when it was sealed: how large the next spare log is made.
+    /// Zero-filled bytes the current log started with (0 when it began empty), and the bytes the last log
+    /// held when the writer left it: how large the next spare log is made (`Shard+spareLog.swift`).
+    var logCapacity = 0
     var lastLogSize = 0
     var memtable = Memtable()
     var dedup: DedupWindow

@@ -17,11 +17,11 @@ import ClarmTestSupport
     /// Waits (at most 10 s) for the sealer to have the spare ready; false if it never is.
     func waitForSpare(_ shard: Shard) -> Bool {
         let deadline = monotonicMilliseconds() + 10_000
-        while shard.spareLog.withLock({ $0 }) != .ready {
+        while true {
+            if case .ready = shard.spareLog.withLock({ $0 }) { return true }
             guard monotonicMilliseconds() < deadline else { return false }
             usleep(2_000)
         }
-        return true
     }
 
     @Test(arguments: FailurePathTests.Crash.allCases)
@@ -31,7 +31,7 @@ import ClarmTestSupport
         let fs = FaultInjectingFileSystem()
         let store = try open(directory, fs)
         try #require(waitForSpare(store.shards[0]))
-        // The fourth event fills the memtable: it is sealed and the next log is the spare.
+        // The fourth event fills the memtable: it is sealed, and the next log is the spare.
         for n in 0..<7 { #expect(store.appendAndWait([makeEvent(n)])[0].accepted == 1) }
         let shardPath = directory.path + "/shard-000/"
         let current = try #require(try fs.list(shardPath).filter { $0.hasPrefix("wal-") && $0.hasSuffix(".log") }.last)
@@ -46,6 +46,28 @@ import ClarmTestSupport
         #expect(try reopened.allEvents().compactMap(eventNumber).sorted() == Array(0..<7))
         #expect(!notices.all.contains { $0.contains("corruption") || $0.contains("torn") }, "\(notices.all)")
         #expect(StoreVerifier.verify(directory: directory.path).allSatisfy { !$0.isDamage })
+    }
+
+    /// A log that fills its zero-filled start moves on to the next spare; every event reads back, in order.
+    @Test func aFullLogMovesOnToTheNextSpare() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let fs = PosixFileSystem()
+        var options = StoreOptions()
+        options.shards = 1
+        let store = try Store(directory: directory.path, options: options, fileSystem: fs)
+        for n in 0..<300 {
+            try #require(waitForSpare(store.shards[0]))
+            var event = makeEvent(n)
+            event.properties = #"{"blob":""# + String(repeating: "x", count: 8 << 10) + #""}"#
+            #expect(store.appendAndWait([event])[0].accepted == 1)
+        }
+        let logs = try fs.list(directory.path + "/shard-000/").filter { $0.hasPrefix("wal-") && $0.hasSuffix(".log") }
+        #expect(logs.count >= 3, "2.4 MiB of events: 1 MiB in the first log, a spare of 1 MiB, then one of 2 MiB: \(logs)")
+        store.halt()
+        let reopened = try Store(directory: directory.path, options: options, fileSystem: fs)
+        defer { reopened.close() }
+        #expect(try reopened.allEvents().compactMap(eventNumber).sorted() == Array(0..<300))
     }
 
     /// Closing removes the spare; a spare left by a crash is removed on start.
