@@ -75,7 +75,7 @@ final class BackgroundQueue: Sendable {
 
     /// Ends the thread once the jobs queued now have run; later jobs are dropped and `sync` runs inline.
     func stop() {
-        _ = sync { state.withLock { $0.stopped = true } }
+        sync { state.withLock { $0.stopped = true } }
     }
 
     private func run() {

@@ -55,7 +55,7 @@ extension Shard {
         func fail(_ error: StoreError) {
             payload.removeAll(keepingCapacity: true)
             budget.release(reserved)
-            for append in group { append.completion(.failed(error)) }
+            options.completionRound { for append in group { append.completion(.failed(error)) } }
         }
         if log == nil {
             do throws(StoreError) { try openNewLog() } catch {
@@ -120,8 +120,10 @@ extension Shard {
         payload.removeAll(keepingCapacity: true)
         let snapshot = memtable.snapshot
         view.withLock { $0.active = snapshot }
-        for (i, append) in group.enumerated() {
-            append.completion(.stored(accepted: pieces[i].count, duplicates: pieces[i].duplicates))
+        options.completionRound {
+            for (i, append) in group.enumerated() {
+                append.completion(.stored(accepted: pieces[i].count, duplicates: pieces[i].duplicates))
+            }
         }
     }
 
