@@ -4,6 +4,7 @@ import PackageDescription
 // Data flows top to bottom:
 //   ClarmSystem (errno, EINTR, clocks) → ClarmServer and ClarmStorage
 //   CClarmLinux → ClarmServer (epoll loop, connections) ← ClarmHTTP (request parser, response writer)
+//   CClarmLinux → ClarmStorage (CRC-32C instruction)
 //   ClarmJSON (RFC 8259 scanner) → ClarmEvents (event model, validation, record encoding)
 //   ClarmRegex (linear-time regular expressions: a Pike VM) → ClarmBots and ClarmQuery
 //   ClarmJSON → ClarmBots (crawler user agents: the vendored list, one automaton, linear-time patterns)
@@ -45,7 +46,7 @@ let package = Package(
         .target(name: "ClarmEvents", dependencies: ["ClarmJSON"]),
         .target(name: "ClarmRegex"),
         .target(name: "ClarmBots", dependencies: ["ClarmJSON", "ClarmRegex"], exclude: ["Assets"], plugins: ["EmbedAssets"]),
-        .target(name: "ClarmStorage", dependencies: ["CLZ4", "ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmMetrics"]),
+        .target(name: "ClarmStorage", dependencies: ["CLZ4", "CClarmLinux", "ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmMetrics"]),
         .target(
             name: "ClarmQuery", dependencies: ["ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmRegex"],
             exclude: ["Assets"], plugins: ["EmbedAssets"]

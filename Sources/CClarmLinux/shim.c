@@ -1,2 +1,42 @@
-// Everything lives in the header; this file gives SwiftPM a C source to compile.
+// Small C helpers declared in the header; the rest of the header is inline.
 #include "CClarmLinux.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <string.h>
+
+int clarm_crc32c_hardware_available(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    return (ecx & bit_SSE4_2) != 0;
+}
+
+// Compiled for SSE4.2 whatever the build's baseline: only called after the CPU check above.
+__attribute__((target("sse4.2")))
+uint32_t clarm_crc32c_hardware(uint32_t state, const void *bytes, size_t count) {
+    const unsigned char *p = bytes;
+    uint64_t crc = state;
+    while (count >= 8) {
+        uint64_t word;
+        memcpy(&word, p, 8);
+        crc = __builtin_ia32_crc32di(crc, word);
+        p += 8;
+        count -= 8;
+    }
+    uint32_t crc32 = (uint32_t)crc;
+    while (count > 0) {
+        crc32 = __builtin_ia32_crc32qi(crc32, *p);
+        p += 1;
+        count -= 1;
+    }
+    return crc32;
+}
+#else
+int clarm_crc32c_hardware_available(void) { return 0; }
+
+uint32_t clarm_crc32c_hardware(uint32_t state, const void *bytes, size_t count) {
+    (void)bytes;
+    (void)count;
+    return state;
+}
+#endif

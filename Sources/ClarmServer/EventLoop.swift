@@ -29,7 +29,7 @@ final class EventLoop: @unchecked Sendable {
     private var listenerFD: Int32
     private let stopRequested = Atomic<Bool>(false)
 
-    private struct Resumption {
+    struct Resumption {
         let pending: PendingResponse
         let write: @Sendable (inout HTTPResponseWriter) -> Void
     }
@@ -94,13 +94,14 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// Queues a suspended response for this loop's thread. Any thread. Once the loop has ended (its connections
+    /// Queues suspended responses for this loop's thread. Any thread. Once the loop has ended (its connections
     /// are closed) it does nothing.
-    func resume(_ pending: PendingResponse, _ write: @escaping @Sendable (inout HTTPResponseWriter) -> Void) {
+    func resume(_ resumptions: [Resumption]) {
         inbox.withLock { inbox in
             guard inbox.open else { return }
-            inbox.resumptions.append(Resumption(pending: pending, write: write))
-            if inbox.resumptions.count == 1 { wake() }
+            let wasEmpty = inbox.resumptions.isEmpty
+            inbox.resumptions.append(contentsOf: resumptions)
+            if wasEmpty { wake() }
         }
     }
 

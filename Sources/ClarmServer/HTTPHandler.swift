@@ -78,9 +78,15 @@ public struct PendingResponse: Sendable {
     public var isConnectionClosed: Bool { watch?.isClosed ?? false }
 
     /// Delivers the response: `write` runs on the connection's loop with a writer for it, unless the
-    /// connection has closed meanwhile. Call exactly once, from any thread.
+    /// connection has closed meanwhile. Call exactly once, from any thread; inside `ResumptionBatch.collect`
+    /// it is delivered when the batch ends.
     public func resume(_ write: @escaping @Sendable (inout HTTPResponseWriter) -> Void) {
-        loop.resume(self, write)
+        let resumption = EventLoop.Resumption(pending: self, write: write)
+        if let batch = ResumptionBatch.current {
+            batch.add(loop, resumption)
+        } else {
+            loop.resume([resumption])
+        }
     }
 }
 

@@ -1,5 +1,11 @@
-/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), slice-by-8, as used by the WAL and segments.
+import CClarmLinux
+
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as used by the WAL and segments: the SSE4.2
+/// `crc32` instruction where the CPU has it, slice-by-8 tables otherwise.
 public enum CRC32C {
+    /// Whether this CPU computes CRC-32C in hardware (checked once).
+    public static let hardwareAvailable = clarm_crc32c_hardware_available() != 0
+
     private static let tables: [UInt32] = {
         var tables = [UInt32](repeating: 0, count: 8 * 256)
         for i in 0..<256 {
@@ -18,6 +24,17 @@ public enum CRC32C {
 
     /// Extends `crc` (the CRC of earlier bytes, 0 to start) over `bytes`.
     public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        hardwareAvailable ? hardwareUpdate(crc, bytes) : softwareUpdate(crc, bytes)
+    }
+
+    /// `update` with the `crc32` instruction; only where `hardwareAvailable`.
+    static func hardwareUpdate(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        precondition(hardwareAvailable, "this CPU has no CRC-32C instruction")
+        return ~clarm_crc32c_hardware(~crc, bytes.baseAddress, bytes.count)
+    }
+
+    /// `update` with tables, for any CPU.
+    static func softwareUpdate(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c = ~crc
         var i = 0
         let n = bytes.count

@@ -10,6 +10,24 @@ public struct PosixFileSystem: FileSystem {
         return PosixAppendableFile(fd: fd, path: path)
     }
 
+    public func createZeroFilled(_ path: String, size: Int) throws(StorageIOError) {
+        let fd = try retry("open", path) { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        defer { Glibc.close(fd) }
+        let zeros = [UInt8](repeating: 0, count: min(size, 1 << 20))
+        var written = 0
+        while written < size {
+            let n = try retry("write", path) { zeros.withUnsafeBytes { write(fd, $0.baseAddress, min($0.count, size - written)) } }
+            written += n
+        }
+        _ = try retry("fsync", path) { fdatasync(fd) }
+    }
+
+    public func adopt(_ spare: String, as path: String) throws(StorageIOError) -> AppendableFile {
+        try rename(spare, path)
+        let fd = try retry("open", path) { open(path, O_WRONLY | O_CLOEXEC) }
+        return PosixAppendableFile(fd: fd, path: path)
+    }
+
     public func readAll(_ path: String) throws(StorageIOError) -> [UInt8] {
         let fd = try retry("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
         defer { Glibc.close(fd) }

@@ -9,20 +9,35 @@ extension Shard {
 
     func drain() {
         while true {
-            let group = incoming.withLock { incoming -> [Append] in
+            incoming.withLock { incoming in
                 var bytes = 0
                 let taken = incoming.appends.prefix { append in
-                    defer { bytes += append.records.count }
-                    return bytes == 0 || bytes + append.records.count <= Self.groupBytes
+                    defer { bytes += append.range.count }
+                    return bytes == 0 || bytes + append.range.count <= Self.groupBytes
                 }.count
-                let group = Array(incoming.appends.prefix(taken))
-                incoming.appends.removeFirst(taken)
-                if group.isEmpty { incoming.scheduled = false }
-                return group
+                if taken == incoming.appends.count {
+                    swap(&incoming.records, &groupRecords)
+                    swap(&incoming.appends, &group)
+                    incoming.scheduled = !group.isEmpty
+                    return
+                }
+                // More than a group waits: the rest moves to the front of the buffer (rare, and bounded by the
+                // memory limit the appends reserved).
+                let end = incoming.appends[taken - 1].range.upperBound
+                groupRecords.append(contentsOf: incoming.records[..<end])
+                group.append(contentsOf: incoming.appends[..<taken])
+                incoming.records.removeSubrange(..<end)
+                incoming.appends.removeSubrange(..<taken)
+                for i in incoming.appends.indices {
+                    incoming.appends[i].range = (incoming.appends[i].range.lowerBound - end)..<(incoming.appends[i].range.upperBound - end)
+                }
             }
             if group.isEmpty { return }
-            commit(group)
+            commit()
+            groupRecords.removeAll(keepingCapacity: true)
+            group.removeAll(keepingCapacity: true)
             sealIfDue()
+            moveToSpareLogWhenFull()
         }
     }
 
@@ -33,13 +48,14 @@ extension Shard {
         var ids: [UInt64] = []
     }
 
-    func commit(_ group: [Append]) {
+    /// Commits `group`, whose records are in `groupRecords`.
+    func commit() {
         // The appends reserved their records' bytes; what the memtable does not keep is given back.
-        let reserved = group.reduce(0) { $0 + $1.records.count }
+        let reserved = groupRecords.count
         func fail(_ error: StoreError) {
             payload.removeAll(keepingCapacity: true)
             budget.release(reserved)
-            for append in group { append.completion(.failed(error)) }
+            options.completionRound { for append in group { append.completion(.failed(error)) } }
         }
         if log == nil {
             do throws(StoreError) { try openNewLog() } catch {
@@ -55,8 +71,8 @@ extension Shard {
             payload.append(1)
             payload.append(contentsOf: [0, 0, 0, 0])
             var piece = Piece(range: start..<start)
-            _ = append.records.withUnsafeBytes { records in
-                EventRecordView.forEach(in: records) { view in
+            _ = groupRecords.withUnsafeBytes { all in
+                EventRecordView.forEach(in: UnsafeRawBufferPointer(rebasing: all[append.range])) { view in
                     if !view.eventID.isEmpty {
                         let hash = DedupWindow.hash(view.eventID)
                         if dedup.contains(hash) || !seen.insert(hash).inserted {
@@ -105,8 +121,10 @@ extension Shard {
         payload.removeAll(keepingCapacity: true)
         let snapshot = memtable.snapshot
         view.withLock { $0.active = snapshot }
-        for (i, append) in group.enumerated() {
-            append.completion(.stored(accepted: pieces[i].count, duplicates: pieces[i].duplicates))
+        options.completionRound {
+            for (i, append) in group.enumerated() {
+                append.completion(.stored(accepted: pieces[i].count, duplicates: pieces[i].duplicates))
+            }
         }
     }
 
@@ -116,9 +134,10 @@ extension Shard {
         logHoldsAcknowledged = false
         acknowledgedLogSize = 0
         do throws(StorageIOError) {
-            log = LogWriter(file: try fs.create(path(Self.logName(logNumber))))
+            log = LogWriter(file: try createLogFile(path(Self.logName(logNumber))))
             try fs.syncDirectory(directory)
             clearProblem(.log)
+            prepareSpareLog()
         } catch {
             log?.close()
             log = nil

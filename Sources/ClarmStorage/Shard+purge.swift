@@ -80,7 +80,7 @@ extension Shard {
             let message = "purging erased visitors failed: \(error); the visitors stay hidden"
             report("shard \(index): \(message); next attempt in \(delay) ms")
             noteProblem(.erasure, message)
-            sealer.asyncAfter(deadline: .now() + .milliseconds(Int(delay))) { self.purge(run) }
+            sealer.async(afterMilliseconds: Int(delay)) { self.purge(run) }
             return
         }
         clearProblem(.erasure)

@@ -23,6 +23,7 @@ extension Shard {
             || age >= options.sealInterval else { return }
         // Everything in the memtable is in logs numbered up to the current one; later appends go to a new log.
         let covered = logNumber
+        lastLogSize = log?.file.size ?? 0
         log?.close()
         log = nil
         try? openNewLog()
@@ -56,7 +57,7 @@ extension Shard {
                 noteProblem(.seal, message)
                 if !sealRetryScheduled {
                     sealRetryScheduled = true
-                    sealer.asyncAfter(deadline: .now() + .milliseconds(Int(delay))) {
+                    sealer.async(afterMilliseconds: Int(delay)) {
                         self.sealRetryScheduled = false
                         self.runSeals()
                     }

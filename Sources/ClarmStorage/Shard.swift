@@ -37,9 +37,9 @@ public struct ShardSnapshot: Sendable {
 /// - `writer` (`Shard+commit.swift`): the log, the active memtable and the deduplication window. Each turn
 ///   takes every queued append, writes them as one group, fsyncs once, then completes them all; it also
 ///   freezes a full memtable for sealing (`Shard+seal.swift`).
-/// - `sealer`: the pending seals, in order (`Shard+seal.swift`), then retention and compaction
-///   (`Shard+maintenance.swift`), so no segment is deleted by one while another merges it; and the purges
-///   of erased visitors (`Shard+purge.swift`), which rewrite segments the same way.
+/// - `sealer` (a thread at a low CPU priority): the pending seals, in order (`Shard+seal.swift`), then retention
+///   and compaction (`Shard+maintenance.swift`), so no segment is deleted by one while another merges it; and
+///   the purges of erased visitors (`Shard+purge.swift`), which rewrite segments the same way.
 /// Recovery (`Shard+recovery.swift`) runs in `init`, before either queue has work.
 final class Shard: @unchecked Sendable {
     let index: Int
@@ -50,15 +50,19 @@ final class Shard: @unchecked Sendable {
     let budget: MemoryBudget
     let metrics: StorageMetrics
     let writer: DispatchQueue
-    let sealer: DispatchQueue
+    let sealer: BackgroundQueue
 
+    /// A queued append: its records are `range` of the buffer it was queued in.
     struct Append {
-        let records: [UInt8]
+        var range: Range<Int>
         let count: Int
         let completion: @Sendable (AppendOutcome) -> Void
     }
 
+    /// Appends waiting for the writer, their records back to back in one buffer that the writer swaps for
+    /// the one it emptied: appending copies the records once and, once the buffers have grown, allocates nothing.
     struct Incoming {
+        var records: [UInt8] = []
         var appends: [Append] = []
         var scheduled = false
         var closed = false
@@ -94,6 +98,8 @@ final class Shard: @unchecked Sendable {
     let purgeState = Mutex(PurgeState())
     /// The change feed's commit point and consumers (`Shard+feed.swift`).
     let feeds = ShardFeeds()
+    /// The zero-filled file the next log takes, made on the sealer (`Shard+spareLog.swift`).
+    let spareLog = Mutex(SpareLog.none)
 
     // Writer state: touched only on `writer` (or in `init`).
     var log: LogWriter?
@@ -102,9 +108,16 @@ final class Shard: @unchecked Sendable {
     var logHoldsAcknowledged = false
     /// Bytes of the current log up to the end of its last acknowledged group: its commit point.
     var acknowledgedLogSize = 0
+    /// Zero-filled bytes the current log started with (0 when it began empty), and the bytes the last log
+    /// held when the writer left it: how large the next spare log is made (`Shard+spareLog.swift`).
+    var logCapacity = 0
+    var lastLogSize = 0
     var memtable = Memtable()
     var dedup: DedupWindow
     var payload: [UInt8] = []
+    /// The records and appends of the group being committed, swapped with `incoming`'s (`drain`).
+    var groupRecords: [UInt8] = []
+    var group: [Append] = []
     var timer: DispatchSourceTimer?
     /// Monotonic milliseconds when a shortened dedup window was last reported.
     var shortenedReportedAt: Int64 = 0
@@ -129,7 +142,7 @@ final class Shard: @unchecked Sendable {
         self.budget = budget
         self.metrics = metrics
         self.writer = DispatchQueue(label: "clarm.shard\(index).writer")
-        self.sealer = DispatchQueue(label: "clarm.shard\(index).sealer")
+        self.sealer = BackgroundQueue(name: "clarm.shard\(index).sealer")
         self.dedup = DedupWindow(span: options.dedupWindow, capacity: options.dedupMaxIDs)
         purgeState.withLock { $0.paused = options.purgesPaused }
         try recover()
@@ -153,7 +166,9 @@ final class Shard: @unchecked Sendable {
         clearProblem(.memory)
         let schedule = incoming.withLock { incoming -> Bool? in
             if incoming.closed { return nil }
-            incoming.appends.append(Append(records: records, count: count, completion: completion))
+            let start = incoming.records.count
+            incoming.records.append(contentsOf: records)
+            incoming.appends.append(Append(range: start..<incoming.records.count, count: count, completion: completion))
             if incoming.scheduled { return false }
             incoming.scheduled = true
             return true
@@ -216,7 +231,9 @@ final class Shard: @unchecked Sendable {
                 self.log = nil
             }
             log?.close()
+            removeSpareLog()
         }
+        sealer.stop()
     }
 
     /// Stops all work at once, as if the process died here: nothing is sealed or cleaned up (for tests).
@@ -224,7 +241,7 @@ final class Shard: @unchecked Sendable {
         stopped.store(true, ordering: .relaxed)
         incoming.withLock { $0.closed = true }
         writer.sync { timer?.cancel() }
-        sealer.sync {}
+        sealer.stop()
     }
 
     var snapshot: ShardSnapshot {

@@ -46,6 +46,12 @@ public protocol FileSystem: Sendable {
     func list(_ directory: String) throws(StorageIOError) -> [String]
     func makeDirectory(_ path: String) throws(StorageIOError)
     func exists(_ path: String) -> Bool
+    /// Writes a file of `size` zero bytes and fdatasyncs it: a spare log, so that commits to it later
+    /// overwrite allocated blocks and fdatasync has no file size or extent to record.
+    func createZeroFilled(_ path: String, size: Int) throws(StorageIOError)
+    /// Renames the zero-filled file `spare` to `path` and opens it for writing from its start: `size` counts
+    /// the bytes written, the zeros after them are the log's unused tail.
+    func adopt(_ spare: String, as path: String) throws(StorageIOError) -> AppendableFile
     /// Maps a segment file (a seam so tests can make a just-published segment fail to open).
     func openSegment(_ path: String) throws(SegmentCorruption) -> Segment
 }

@@ -88,8 +88,9 @@ public final class Store: Sendable {
         Int(FNV1a.hash(visitorID) % UInt64(shardCount))
     }
 
-    /// Queues `records` (all of one shard, `EventRecord` layout) for that shard's next group commit.
-    /// `completion` runs on the shard's writer once the outcome is known; it must not block.
+    /// Queues `records` (all of one shard, `EventRecord` layout) for that shard's next group commit; they
+    /// are copied, so the caller may reuse its buffer at once. `completion` runs on the shard's writer once
+    /// the outcome is known; it must not block.
     public func append(shard: Int, records: [UInt8], count: Int, completion: @escaping @Sendable (AppendOutcome) -> Void) {
         shards[shard].append(records, count: count, completion: completion)
     }

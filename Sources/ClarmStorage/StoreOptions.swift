@@ -37,6 +37,12 @@ public struct StoreOptions: Sendable {
     /// Bytes of sealed logs a shard keeps for change-feed consumers that have not read them; past it the oldest
     /// are deleted anyway and the consumers' loss is counted (`ChangeFeed`).
     public var feedRetentionBytes = 4 << 30
+    /// A shard's next log is zero-filled ahead of time, as large as its last log was (with an eighth more),
+    /// between 1 MiB and this many bytes; 0 turns this off (logs then grow as they are written).
+    public var logPreallocation = 64 << 20
+    /// Runs the completions of one commit round (all its appends, in order, on the shard's writer): a caller
+    /// can gather what they hand on and pass it along once per round (the server's `ResumptionBatch.collect`).
+    public var completionRound: @Sendable (_ completeAll: () -> Void) -> Void = { $0() }
 
     public init() {}
 }

@@ -175,6 +175,7 @@ struct Serve: ParsableCommand {
         options.dedupWindow = Int64(dedupWindow)
         options.dedupMaxIDs = dedupMaxIds
         options.feedRetentionBytes = feedRetentionBytes.bytes
+        options.completionRound = { ResumptionBatch.collect($0) }
         if options.durability == .os {
             logger.warning("--durability os: a 202 is sent after write(2) without fsync; acknowledged events survive a crash of clarm but can be lost if the machine loses power")
         }

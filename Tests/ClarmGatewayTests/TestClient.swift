@@ -155,6 +155,8 @@ func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
     defer { directory.remove() }
     var options = options
     options.shards = 2
+    // As `clarm serve` does: a commit round's responses reach each loop together.
+    options.completionRound = { ResumptionBatch.collect($0) }
     let store = try Store(directory: directory.path, options: options)
     let runtime = GatewayRuntime(options: gateway, storage: store.metrics)
     let server = try HTTPServer(configuration: configuration) {

@@ -24,6 +24,8 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     private struct State {
         var rules: [Operation: Rule] = [:]
         var syncedSize: [String: Int] = [:]
+        /// Files adopted from zero-filled spares: a power cut zeroes their unsynced bytes instead of cutting them.
+        var zeroFilled: Set<String> = []
         var failures = 0
         var afterRename: (@Sendable (String) -> Void)?
     }
@@ -63,17 +65,45 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
         state.withLock { $0.syncedSize[path] = size }
     }
 
-    /// Drops every byte not covered by a successful fsync, as losing power would.
+    /// Drops every byte not covered by a successful fsync, as losing power would: a file grown by appends
+    /// loses its unsynced end, a zero-filled one keeps its length and reads zeros there.
     func powerCut() {
-        let sizes = state.withLock { $0.syncedSize }
+        let (sizes, zeroFilled) = state.withLock { ($0.syncedSize, $0.zeroFilled) }
         for (path, size) in sizes where base.exists(path) {
-            truncate(path, off_t(size))
+            if zeroFilled.contains(path) {
+                let length = (try? base.readAll(path).count) ?? size
+                let fd = open(path, O_WRONLY)
+                let zeros = [UInt8](repeating: 0, count: max(0, length - size))
+                _ = zeros.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(size)) }
+                Glibc.close(fd)
+            } else {
+                truncate(path, off_t(size))
+            }
         }
     }
 
     func create(_ path: String) throws(StorageIOError) -> AppendableFile {
         let file = try base.create(path)
-        recordSync(path, size: 0)
+        state.withLock { state in
+            state.syncedSize[path] = 0
+            state.zeroFilled.remove(path)
+        }
+        return FaultyFile(file, fileSystem: self)
+    }
+
+    /// Making and adopting spare logs are not fault points: they run on the sealer whenever it is free, so
+    /// counting them would make "the Nth write" mean different writes from run to run. Writes and fsyncs to
+    /// an adopted log are.
+    func createZeroFilled(_ path: String, size: Int) throws(StorageIOError) {
+        try base.createZeroFilled(path, size: size)
+    }
+
+    func adopt(_ spare: String, as path: String) throws(StorageIOError) -> AppendableFile {
+        let file = try base.adopt(spare, as: path)
+        state.withLock { state in
+            state.syncedSize[path] = 0
+            state.zeroFilled.insert(path)
+        }
         return FaultyFile(file, fileSystem: self)
     }
 
@@ -88,6 +118,7 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
         try base.rename(from, to)
         let hook = state.withLock { state in
             state.syncedSize[to] = state.syncedSize.removeValue(forKey: from)
+            if state.zeroFilled.remove(from) != nil { state.zeroFilled.insert(to) } else { state.zeroFilled.remove(to) }
             return state.afterRename
         }
         hook?(to)
@@ -100,7 +131,10 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
 
     func remove(_ path: String) throws(StorageIOError) {
         try base.remove(path)
-        _ = state.withLock { $0.syncedSize.removeValue(forKey: path) }
+        state.withLock { state in
+            state.syncedSize[path] = nil
+            state.zeroFilled.remove(path)
+        }
     }
 
     func list(_ directory: String) throws(StorageIOError) -> [String] { try base.list(directory) }

@@ -24,4 +24,17 @@ static inline int clarm_set_tcp_nodelay(int fd) {
     return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+// Sets the nice value of the calling thread only: Linux keeps it per thread, and `who` 0 names the caller.
+#include <sys/resource.h>
+static inline int clarm_set_thread_nice(int nice) {
+    return setpriority(PRIO_PROCESS, 0, nice);
+}
+
+// CRC-32C with the SSE4.2 `crc32` instruction (shim.c). `state` is the running register, already inverted
+// (CRC32C.update inverts before and after). Call only when clarm_crc32c_hardware_available() returned 1.
+#include <stddef.h>
+#include <stdint.h>
+int clarm_crc32c_hardware_available(void);
+uint32_t clarm_crc32c_hardware(uint32_t state, const void *bytes, size_t count);
+
 #endif
