@@ -40,6 +40,7 @@ public struct QueryEngine: Sendable {
         guard propertyKeys.count <= 1 else {
             throw QueryError(field: "dimensions", problem: "a query may use one event:props key (dimensions and filters together)")
         }
+        let personFirst = try personFirstEvents(query)
         let shards = store.snapshot()
         let partials = Mutex([Int: [ [String]: Accumulator ]]())
         let failure = Mutex<SegmentCorruption?>(nil)
@@ -57,6 +58,7 @@ public struct QueryEngine: Sendable {
                 let rows = try ShardRows.scan(shards[index], selection)
                 if control.stopped != nil { return }
                 var aggregation = ShardAggregation(query: query, rows: rows)
+                if !personFirst.isEmpty { aggregation.personFirst = personFirst[index] }
                 let groups = aggregation.run()
                 partials.withLock { $0[index] = groups }
             } catch {

@@ -25,6 +25,8 @@ struct ShardAggregation {
     private var visitValueCache: [FirstEvent: [Int64]] = [:]
     /// The query zone's offsets over the rows' instants, for time buckets.
     private let calendar: LocalCalendar
+    /// With `attribution_scope: person`, each identified visitor's person's first event (`PersonFirstTouch.swift`).
+    var personFirst: [[UInt8]: PersonFirstEvent] = [:]
 
     /// What visit attributes depend on.
     private struct FirstEvent: Hashable {
@@ -61,6 +63,7 @@ struct ShardAggregation {
         var visitGroups: [Int64: (count: Int, first: Int64, last: Int64, pageViewOnly: Bool)] = [:]
         var visitorGroups: [Int: Bool] = [:]
         var key: [Int64] = []
+        let personFirstRows = personFirstRows()
         var begin = 0
         while begin < everything.count {
             var finish = begin + 1
@@ -106,7 +109,7 @@ struct ShardAggregation {
                     case .firstTouch: 0
                     case .lastTouch: lastTouch[own]
                     }
-                    values = valuesOfVisit(history[historyVisits.firsts[credited]])
+                    values = valuesOfVisit(personFirstRows[row.visitor] ?? history[historyVisits.firsts[credited]])
                     slot = 0
                 }
                 var kept = true
