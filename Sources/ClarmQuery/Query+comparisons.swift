@@ -23,11 +23,12 @@ extension Query {
         return mode
     }
 
-    /// The earlier period's `[from, to)`, or an error when it would fall before year 0000.
+    /// The earlier period's `[from, to)`, or an error when it would start before year 0000. It may be empty:
+    /// a year before `[2028-02-28, 2028-02-29)` both ends are 2027-02-28.
     public func comparisonRange() throws(QueryError) -> (from: Int64, to: Int64)? {
         guard let comparison else { return nil }
         let range = (from: earlier(from, comparison), to: earlier(to, comparison))
-        guard Self.writableInstants.contains(range.from), range.from < range.to else {
+        guard Self.writableInstants.contains(range.from) else {
             throw QueryError(field: "comparisons", problem: "the earlier period falls before year 0000")
         }
         return range

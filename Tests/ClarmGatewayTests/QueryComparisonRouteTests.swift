@@ -84,6 +84,17 @@ import ClarmTestSupport
         }
     }
 
+    @Test func theYearBeforeALeapDayAloneIsEmpty() throws {
+        try withGateway { port, _ in
+            let client = try TestClient(port: port)
+            let response = try QueryRouteTests.post(client, "/api/query", #"{"site":"s.example.com","date_range":["2028-02-28","2028-02-29"],"metrics":["events","bounce_rate"],"comparisons":{"mode":"year_over_year"}}"#)
+            #expect(response.status == 200, "\(response.text)")
+            #expect((response.json["meta"] as? [String: Any])?["comparison_date_range"] as? [String] == ["2027-02-28T00:00:00.000Z", "2027-02-28T00:00:00.000Z"])
+            let comparison = (response.json["results"] as? [[String: Any]])?.first?["comparison"] as? [String: Any]
+            #expect(comparison?["metrics"] as? [Double] == [0, 0] && comparison?["change"] as? [Double] == [0, 0], "\(response.text)")
+        }
+    }
+
     @Test func badComparisonsAreRefusedNamingTheField() throws {
         try withGateway { port, _ in
             let client = try TestClient(port: port)
