@@ -13,14 +13,16 @@ extension Gateway {
         do throws(QueryError) {
             query = try Query.parse(request.body, now: wallClockMilliseconds(), siteTimezone: registeredTimezone)
             try query.checkLimits()
+            _ = try query.comparisonRange()
         } catch {
             sendError(.badRequest, error.description, request, &response)
             return
         }
         respondLater(request, &response) { engine, started throws(QueryError) in
             let result = try engine.run(query)
+            let comparison = try engine.compare(query, result)
             var json = JSONWriter(capacity: 4096)
-            QueryAnswer.write(result, query: query, tookMilliseconds: monotonicMilliseconds() - started, into: &json)
+            QueryAnswer.write(result, query: query, comparison: comparison, tookMilliseconds: monotonicMilliseconds() - started, into: &json)
             return (.ok, json.bytes)
         }
     }
@@ -28,23 +30,33 @@ extension Gateway {
 
 /// The JSON of a query's answer: results, meta, and the query as normalised.
 enum QueryAnswer {
-    static func write(_ result: QueryResult, query: Query, tookMilliseconds: Int64, into json: inout JSONWriter) {
+    static func write(_ result: QueryResult, query: Query, comparison: QueryComparison? = nil, tookMilliseconds: Int64,
+                      into json: inout JSONWriter) {
         json.raw(#"{"results":"#)
-        json.array(result.rows) { row, json in
+        json.array(result.rows.enumerated()) { item, json in
             json.raw(#"{"dimensions":"#)
-            json.strings(row.dimensions)
+            json.strings(item.element.dimensions)
             json.raw(#","metrics":"#)
-            json.array(row.metrics) { value, json in
-                switch value {
-                case .count(let n): json.integer(n)
-                case .decimal(let d): json.number(d)
-                case .money(let sums): Gateway.write(sums, &json)
+            write(item.element.metrics, &json)
+            if let earlier = comparison?.rows[item.offset] {
+                json.raw(#","comparison":{"dimensions":"#)
+                json.strings(earlier.dimensions)
+                json.raw(#","metrics":"#)
+                write(earlier.metrics, &json)
+                json.raw(#","change":"#)
+                json.array(earlier.change) { change, json in
+                    if let change { json.number(change) } else { json.raw("null") }
                 }
+                json.raw("}")
             }
             json.raw("}")
         }
         json.raw(#","meta":{"total_rows":"#)
         json.integer(result.totalRows)
+        if let comparison {
+            json.raw(#","comparison_date_range":"#)
+            json.strings([Timestamp.format(comparison.from), Timestamp.format(comparison.to)])
+        }
         json.raw(#","took_ms":"#)
         json.integer(Int(tookMilliseconds))
         json.raw(#"},"query":{"site":"#)
@@ -80,12 +92,31 @@ enum QueryAnswer {
             json.raw(#","attribution":"#)
             json.string(attribution.rawValue)
         }
+        if query.attributionScope != .visitor {
+            json.raw(#","attribution_scope":"#)
+            json.string(query.attributionScope.rawValue)
+        }
         json.raw(#","limit":"#)
         json.integer(query.limit)
         json.raw(#","offset":"#)
         json.integer(query.offset)
         json.raw(#","timezone":"#)
         json.string(query.timezone.name)
+        if let mode = query.comparison {
+            json.raw(#","comparisons":{"mode":"#)
+            json.string(mode.rawValue)
+            json.raw("}")
+        }
         json.raw("}}")
+    }
+
+    static func write(_ metrics: [MetricValue], _ json: inout JSONWriter) {
+        json.array(metrics) { value, json in
+            switch value {
+            case .count(let n): json.integer(n)
+            case .decimal(let d): json.number(d)
+            case .money(let sums): Gateway.write(sums, &json)
+            }
+        }
     }
 }

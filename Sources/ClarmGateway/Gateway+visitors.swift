@@ -7,7 +7,7 @@ import ClarmSystem
 
 /// `GET /api/visitors`, `GET /api/visitors/{id}` and `GET /api/conversions` (docs/QUERIES.md).
 extension Gateway {
-    enum ListRoute { case visitors, visitor(String), conversions }
+    enum ListRoute { case visitors, visitor(String), conversions, people, person(String) }
 
     func list(_ route: ListRoute, _ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
         guard authorized(request, &response) else { return }
@@ -59,6 +59,15 @@ extension Gateway {
                 json.raw(#","meta":{"total":"#)
                 json.integer(total)
                 json.raw("}}")
+            case .people:
+                let (rows, total) = try engine.people(site: site, from: range.0, to: range.1, search: parameters["search"],
+                                                      limit: limit, offset: offset)
+                Self.write(rows, total: total, &json)
+            case .person(let email):
+                guard let detail = try engine.person(site: site, email: email) else {
+                    return (.notFound, Self.errorBody("no visitor of this site identified with this email"))
+                }
+                Self.write(detail, &json)
             }
             return (.ok, json.bytes)
         }

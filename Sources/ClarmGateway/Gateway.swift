@@ -13,6 +13,7 @@ import ClarmStorage
 /// - `POST /api/query`: aggregates out (`Gateway+query.swift`), behind API keys when configured.
 /// - `POST /api/v2/query`: the same, asked and answered as Plausible's Stats API v2 (`Gateway+plausible.swift`).
 /// - `GET /api/visitors`, `/api/visitors/{id}`, `/api/conversions` (`Gateway+visitors.swift`), likewise.
+/// - `GET /api/people`, `/api/people/{email}` (`Gateway+people.swift`), likewise.
 /// - `GET /clarm.js`: the loader; `GET /`: the dashboard (`Gateway+assets.swift`, files in `Assets/`).
 /// - `GET /healthz`: liveness and storage problems (`Gateway+health.swift`).
 /// - `/api/sites`, `/api/sites/{site}`: registered sites (`Gateway+sites.swift`), behind API keys when configured.
@@ -138,7 +139,7 @@ public final class Gateway: HTTPHandler {
         if path.elementsEqual("/api/visitors".utf8) { return .visitors }
         if path.elementsEqual("/api/conversions".utf8) { return .conversions }
         let prefix = "/api/visitors/".utf8
-        guard path.count > prefix.count, path.prefix(prefix.count).elementsEqual(prefix) else { return nil }
+        guard path.count > prefix.count, path.prefix(prefix.count).elementsEqual(prefix) else { return personRoute(path) }
         return .visitor(URLParts.decode(path.dropFirst(prefix.count), plusIsSpace: false))
     }
 

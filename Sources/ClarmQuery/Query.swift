@@ -131,6 +131,10 @@ public struct Query: Sendable {
     public var attribution: Attribution?
     /// The zone whose calendar buckets and relative ranges follow: the query's `timezone`, else the site's.
     public var timezone: TimeZoneRules = .utc
+    /// The earlier period each row is compared with (`Query+comparisons.swift`); nil: none.
+    public var comparison: ComparisonMode? = nil
+    /// Whose first touch `first_touch` credits (`Query+attributionScope.swift`).
+    public var attributionScope: AttributionScope = .visitor
 
     public enum Attribution: String, Sendable {
         case firstTouch = "first_touch"
@@ -167,7 +171,7 @@ extension Query {
             throw QueryError(field: "body", problem: error.description)
         }
         guard case .object = json else { throw QueryError(field: "body", problem: "must be a JSON object") }
-        let known: Set<String> = ["site", "date_range", "metrics", "dimensions", "filters", "order_by", "limit", "offset", "attribution", "timezone"]
+        let known: Set<String> = ["site", "date_range", "metrics", "dimensions", "filters", "order_by", "limit", "offset", "attribution", "timezone", "comparisons", "attribution_scope"]
         if case .object(let members) = json, let unknown = members.first(where: { !known.contains($0.key) }) {
             throw QueryError(field: unknown.key, problem: "unknown field")
         }
@@ -254,7 +258,9 @@ extension Query {
             attribution = model
         }
         return Query(site: site.lowercased(), from: from, to: to, metrics: metrics, dimensions: dimensions,
-                     filters: filters, orderBy: orderBy, limit: limit, offset: offset, attribution: attribution, timezone: timezone)
+                     filters: filters, orderBy: orderBy, limit: limit, offset: offset, attribution: attribution, timezone: timezone,
+                     comparison: try comparison(json["comparisons"], from: from, to: to),
+                     attributionScope: try attributionScope(json["attribution_scope"], attribution: attribution))
     }
 
     static func integer(_ value: JSONValue?, field: String, default fallback: Int, range: ClosedRange<Int>) throws(QueryError) -> Int {

@@ -37,6 +37,7 @@ public struct QueryEngine: Sendable {
     }
 
     public func run(_ query: Query) throws(QueryError) -> QueryResult {
+        let personFirst = try personFirstEvents(query)
         let shards = store.snapshot()
         let partials = Mutex([Int: [ [String]: Accumulator ]]())
         let failure = Mutex<SegmentCorruption?>(nil)
@@ -51,7 +52,8 @@ public struct QueryEngine: Sendable {
                 selection.events = query.pushedDownEventNames
                 selection.propertyKey = query.propertyKeys.first.map { Array($0.utf8) }
                 selection.control = control
-                let groups = try ShardAggregation.run(query, on: shards[index], selection, streaming: streamsVisitors)
+                let groups = try ShardAggregation.run(query, on: shards[index], selection, streaming: streamsVisitors,
+                                                      personFirst: personFirst.isEmpty ? [:] : personFirst[index])
                 if control.stopped != nil { return }
                 partials.withLock { $0[index] = groups }
             } catch {

@@ -8,12 +8,14 @@ extension ShardAggregation {
     /// segment; only the rows of visitors met in several places (and the memtables') are gathered, sorted by
     /// visitor and aggregated at the end. Without it every row is gathered first: the same answer, the way
     /// the tests check it.
-    static func run(_ query: Query, on shard: ShardSnapshot, _ selection: RowSelection,
-                    streaming: Bool) throws(SegmentCorruption) -> [[String]: Accumulator] {
+    /// `personFirst` maps identified visitors to their person's first event (`attribution_scope: person`).
+    static func run(_ query: Query, on shard: ShardSnapshot, _ selection: RowSelection, streaming: Bool,
+                    personFirst: [[UInt8]: PersonFirstEvent] = [:]) throws(SegmentCorruption) -> [[String]: Accumulator] {
         let segments = ShardRows.segments(of: shard, selection)
         // When the scan keeps only some event names (say purchases) the rows are few: gathering them costs
         // less than hashing every visitor of every segment to find the local ones.
-        let streaming = streaming && selection.events == nil
+        // Crediting persons looks visitors up by their string id, which rows kept by segment ids do not carry.
+        let streaming = streaming && selection.events == nil && personFirst.isEmpty
         let places = try VisitorPlaces(shard, segments: segments, site: selection.site, findingLocal: streaming)
         let bucketed = (query.dimensions + query.filters.map(\.dimension)).contains { if case .time = $0 { true } else { false } }
         // The calendar needs the offset changes among the instants of rows in range: the places' span bounds them.
@@ -21,6 +23,7 @@ extension ShardAggregation {
             ? LocalCalendar(zone: query.timezone, from: max(places.earliest, query.from), to: min(places.latest, query.to - 1))
             : LocalCalendar(zone: query.timezone, from: .max, to: .min)
         var aggregation = ShardAggregation(query: query, calendar: calendar)
+        aggregation.credit(personFirst)
         let erased = shard.erased.visitors(site: selection.site)
         for (index, segment) in segments.enumerated() {
             if selection.control.stopped != nil { return [:] }

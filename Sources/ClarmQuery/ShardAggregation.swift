@@ -31,6 +31,9 @@ struct ShardAggregation {
     private var propertyReader = PropertyReader()
     /// The query zone's offsets over the rows' instants, for time buckets.
     private let calendar: LocalCalendar
+    /// With `attribution_scope: person`, each identified visitor's person's first event, by the visitor's
+    /// string id (`PersonFirstTouch.swift`).
+    var personFirstRows: [UInt32: EventRow] = [:]
 
     /// What visit attributes depend on.
     private struct FirstEvent: Hashable {
@@ -132,7 +135,7 @@ struct ShardAggregation {
                 case .firstTouch: 0
                 case .lastTouch: lastTouch[own]
                 }
-                values = valuesOfVisit(history[historyVisits.firsts[credited]])
+                values = valuesOfVisit(personFirstRows[row.visitor] ?? history[historyVisits.firsts[credited]])
                 slot = 0
             }
             guard query.keeps({ decide($0, value(query.filters[$0].dimension, row, slot, values.isEmpty ? visitValues : values)) })

@@ -141,7 +141,7 @@ extension QueryEngine {
 
     // MARK: Per shard
 
-    private func eachShard<T: Sendable>(_ body: @Sendable (ShardSnapshot) throws(SegmentCorruption) -> T) throws(QueryError) -> [T] {
+    func eachShard<T: Sendable>(_ body: @Sendable (ShardSnapshot) throws(SegmentCorruption) -> T) throws(QueryError) -> [T] {
         let shards = store.snapshot()
         let results = Mutex([Int: T]())
         let failure = Mutex<SegmentCorruption?>(nil)

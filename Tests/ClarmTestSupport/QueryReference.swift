@@ -24,6 +24,18 @@ public enum QueryReference {
             var pageviews = 0, events = 0, conversions = 0
             var revenue: [String: Double] = [:]
         }
+        // With attribution_scope person: each identified visitor's person's first event, over all their devices.
+        var personFirst: [String: EventRecord] = [:]
+        if query.attributionScope == .person {
+            let emailOf = PeopleReference.emails(events, site: query.site)
+            var earliest: [String: EventRecord] = [:]
+            for event in events where event.site == query.site {
+                guard let email = emailOf[event.visitorID] else { continue }
+                if let known = earliest[email], (known.timestamp, known.visitorID) <= (event.timestamp, event.visitorID) { continue }
+                earliest[email] = event
+            }
+            for (visitor, email) in emailOf { personFirst[visitor] = earliest[email] }
+        }
         var groups: [[String]: Sums] = [:]
         for (visitor, list) in byVisitor {
             let sorted = list.sorted { $0.timestamp < $1.timestamp }
@@ -37,7 +49,7 @@ public enum QueryReference {
                     let direct = { (visit: String) in value(.visitSource, historyFirst[visit]!, historyFirst[visit]!) == "Direct / None" }
                     switch model {
                     case .firstTouch:
-                        first = historyFirst[historyOrder[0]]!
+                        first = personFirst[visitor] ?? historyFirst[historyOrder[0]]!
                     case .lastTouch:
                         let position = historyOrder.firstIndex(of: own)!
                         let credited = direct(own) ? (historyOrder[..<position].last { !direct($0) } ?? own) : own

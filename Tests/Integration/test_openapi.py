@@ -164,6 +164,8 @@ def test_the_document_describes_every_route_and_method():
         "/api/destinations/{id}": {"GET", "HEAD", "PUT", "DELETE"},
         "/api/destinations/{id}/test": {"POST"},
         "/api/destinations/{id}/replay": {"POST"},
+        "/api/people": {"GET", "HEAD", "OPTIONS"},
+        "/api/people/{email}": {"GET", "HEAD", "OPTIONS"},
     }
 
 
@@ -211,6 +213,21 @@ def test_real_answers_over_a_realistic_data_set_match_the_document(openapi_gatew
     conforms("OPTIONS", "/api/track", requests.options(url + "/api/track", timeout=REQUEST_TIMEOUT,
                                                        headers={"Origin": "https://shop.example.com",
                                                                 "Access-Control-Request-Method": "POST"}))
+
+
+def test_people_and_comparisons_match_the_document(openapi_gateway):
+    url, auth = openapi_gateway.url, openapi_gateway.auth
+    people = conforms("GET", "/api/people", requests.get(url + "/api/people", params={"site": SITE}, headers=auth,
+                                                          timeout=REQUEST_TIMEOUT)).json()
+    assert "alice@acme.example" in [p["email"] for p in people["people"]]
+    alice = conforms("GET", "/api/people/{email}", requests.get(url + "/api/people/Alice%40ACME.example", params={"site": SITE},
+                                                               headers=auth, timeout=REQUEST_TIMEOUT), email="Alice@ACME.example").json()
+    assert [d["visitor_id"] for d in alice["devices"]] == ["v-alice"] and alice["timeline"][0]["visitor_id"] == "v-alice"
+    query = {"site": SITE, "date_range": "7d", "metrics": ["visitors", "bounce_rate", "total_revenue"], "dimensions": ["time:day"],
+             "comparisons": {"mode": "previous_period"}}
+    answer = conforms("POST", "/api/query", requests.post(url + "/api/query", json=query, headers=auth, timeout=REQUEST_TIMEOUT)).json()
+    assert len(answer["meta"]["comparison_date_range"]) == 2 and answer["query"]["comparisons"] == {"mode": "previous_period"}
+    assert all(row["comparison"]["change"][2] is None for row in answer["results"])
 
 
 def test_real_error_answers_match_the_document(openapi_gateway):
