@@ -10,6 +10,7 @@ import PackageDescription
 //   CLZ4 → ClarmStorage (knows events, nothing of HTTP)
 //   ClarmStorage → ClarmQuery (aggregates over segments and memtables)
 //   ClarmGateway (routes: HTTP in, events to storage, queries out) → clarm (command line)
+//   ClarmHTTP → ClarmHTTPClient (blocking HTTP/1.1 client) → ClarmClickHouse (schema, RowBinary, shipper) → ClarmGateway
 let package = Package(
     name: "clarm",
     products: [
@@ -47,11 +48,19 @@ let package = Package(
             name: "ClarmQuery", dependencies: ["ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmStorage"],
             exclude: ["Assets"], plugins: ["EmbedAssets"]
         ),
+        .target(name: "ClarmHTTPClient", dependencies: ["ClarmSystem", "ClarmHTTP"]),
+        .target(
+            name: "ClarmClickHouse",
+            dependencies: [
+                "ClarmSystem", "ClarmHTTPClient", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmMetrics",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "ClarmGateway",
             dependencies: [
                 "ClarmSystem", "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
-                "ClarmBots", "ClarmMetrics",
+                "ClarmBots", "ClarmMetrics", "ClarmClickHouse",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -61,12 +70,12 @@ let package = Package(
         .executableTarget(
             name: "clarm",
             dependencies: [
-                "ClarmGateway", "ClarmServer", "ClarmStorage", "ClarmSystem", "ClarmBots",
+                "ClarmGateway", "ClarmServer", "ClarmStorage", "ClarmSystem", "ClarmBots", "ClarmHTTPClient", "ClarmClickHouse",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "ClarmTestSupport", dependencies: ["ClarmEvents", "ClarmQuery"], path: "Tests/ClarmTestSupport"),
+        .target(name: "ClarmTestSupport", dependencies: ["ClarmEvents", "ClarmQuery", "ClarmHTTPClient"], path: "Tests/ClarmTestSupport"),
         .executableTarget(name: "embed-assets", path: "Tools/embed-assets"),
         .plugin(name: "EmbedAssets", capability: .buildTool(), dependencies: ["embed-assets"], path: "Tools/EmbedAssetsPlugin"),
         .executableTarget(
@@ -84,6 +93,7 @@ let package = Package(
         .testTarget(name: "ClarmBotsTests", dependencies: ["ClarmBots", "ClarmJSON"]),
         .testTarget(name: "ClarmStorageTests", dependencies: ["ClarmStorage", "ClarmTestSupport"]),
         .testTarget(name: "ClarmQueryTests", dependencies: ["ClarmQuery", "ClarmStorage", "ClarmEvents", "ClarmTestSupport"]),
+        .testTarget(name: "ClarmClickHouseTests", dependencies: ["ClarmClickHouse", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(
             name: "ClarmGatewayTests",
             dependencies: ["ClarmGateway", "ClarmServer", "ClarmHTTP", "ClarmEvents", "ClarmStorage", "ClarmTestSupport", "clarm", "clarm-load"]

@@ -37,6 +37,7 @@ extension Gateway {
                    rows: perShard { $0.memtables.reduce(0) { $0 + $1.bytes } })
         for histogram in metrics.storage.histograms { text.write(histogram) }
         text.write(metrics.storage.dedupWindowSeconds)
+        writeShipping(&text)
 
         response.start(.ok)
         response.header("Cache-Control", "no-store")
