@@ -11,14 +11,23 @@ struct LogReader {
 
     private let bytes: [UInt8]
     private let path: String
-    private var position = 0
+    /// The file offset of `bytes[0]`: a multiple of the block size, so block boundaries stay where they are.
+    private let origin: Int
+    private var position: Int
     private var record: [UInt8] = []
     private(set) var end: End? = nil
 
-    init(bytes: [UInt8], path: String) {
+    /// Reads `bytes`, the log from file offset `origin` on, starting at file offset `start` (a record boundary).
+    init(bytes: [UInt8], path: String, origin: Int = 0, start: Int = 0) {
+        precondition(origin % LogFormat.blockSize == 0 && start >= origin)
         self.bytes = bytes
         self.path = path
+        self.origin = origin
+        self.position = start - origin
     }
+
+    /// The file offset just past the last record returned: where the next one starts.
+    var offset: Int { origin + position }
 
     /// The next whole record, or nil at the end (then `end` says why).
     mutating func next() -> [UInt8]? {
@@ -98,6 +107,6 @@ struct LogReader {
     }
 
     private func report(_ offset: Int, _ reason: String) -> CorruptionReport {
-        CorruptionReport(path: path, offset: offset, reason: reason)
+        CorruptionReport(path: path, offset: origin + offset, reason: reason)
     }
 }

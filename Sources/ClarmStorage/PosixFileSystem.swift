@@ -16,10 +16,32 @@ public struct PosixFileSystem: FileSystem {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            let n = try retry("read", path) { chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
+            let n = try retry("read", path) { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
             if n == 0 { return result }
             result.append(contentsOf: chunk[0..<n])
         }
+    }
+
+    public func read(_ path: String, offset: Int, count: Int) throws(StorageIOError) -> [UInt8] {
+        let fd = try retry("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { Glibc.close(fd) }
+        var result = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n = try retry("pread", path) {
+                result.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, count - filled, off_t(offset + filled)) }
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        result.removeLast(count - filled)
+        return result
+    }
+
+    public func size(_ path: String) throws(StorageIOError) -> Int {
+        var info = stat()
+        _ = try retry("stat", path) { stat(path, &info) }
+        return Int(info.st_size)
     }
 
     public func rename(_ from: String, _ to: String) throws(StorageIOError) {

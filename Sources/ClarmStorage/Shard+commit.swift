@@ -92,6 +92,7 @@ extension Shard {
         budget.release(reserved - pieces.reduce(0) { $0 + ($1.count > 0 ? $1.range.count - 5 : 0) })
         logHoldsAcknowledged = true
         acknowledgedLogSize = log.file.size
+        feeds.committed(log: logNumber, size: acknowledgedLogSize)
         let now = monotonicMilliseconds()
         let arrival = wallClockSeconds()
         for piece in pieces where piece.count > 0 {
@@ -110,6 +111,7 @@ extension Shard {
     }
 
     func openNewLog() throws(StoreError) {
+        feeds.rolled(closing: logNumber, acknowledged: logHoldsAcknowledged ? acknowledgedLogSize : 0, opening: logNumber + 1)
         logNumber += 1
         logHoldsAcknowledged = false
         acknowledgedLogSize = 0

@@ -16,6 +16,7 @@ extension Shard {
     func maintain() {
         applyRetention()
         compactIfDue()
+        releaseLogs(coveredThrough: view.withLock { $0.segments.map(\.walCovered).max() ?? 0 })
     }
 
     /// Deletes segments whose newest event is older than the retention.

@@ -41,14 +41,14 @@ extension Shard {
             // they name events that are still only in these logs, and must be replayed. No log above `covered`
             // holds an event that is also in a segment: commits reject ids already in the window.
             var replayed = Set<UInt64>()
+            loadFeedCursors(names)
             for (number, name) in logFiles() {
                 maxLog = max(maxLog, number)
-                if number <= covered {
-                    removeLog(number)
-                    continue
-                }
+                // Logs the segments cover are only kept for the change feed (`releaseLogs`).
+                if number <= covered { continue }
                 replay(path: path(name), bytes: try acknowledgedBytes(ofLog: number), erased: erased, replayed: &replayed)
             }
+            releaseLogs(coveredThrough: covered)
             // A commit point whose log is gone belongs to nothing.
             for name in names where name.hasSuffix(".valid") {
                 if let number = Self.number(in: name, prefix: "wal-", suffix: ".valid"), !fs.exists(path(Self.logName(number))) {

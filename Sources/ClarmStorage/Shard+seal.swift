@@ -90,7 +90,7 @@ extension Shard {
             throw StoreError("\(error)")
         }
         let segment = try openPublished(name)
-        for (number, _) in logFiles() where number <= seal.covered { removeLog(number) }
+        releaseLogs(coveredThrough: seal.covered)
         view.withLock { view in
             view.segments.append(segment)
             view.sealing.removeAll { $0.number == seal.number }

@@ -89,6 +89,8 @@ final class Shard: @unchecked Sendable {
     let stopped = Atomic<Bool>(false)
     /// Held while `erasures` is rewritten, so two changes never race (`Shard+erasure.swift`).
     let erasureFile = Mutex(())
+    /// The change feed's commit point and consumers (`Shard+feed.swift`).
+    let feeds = ShardFeeds()
 
     // Writer state: touched only on `writer` (or in `init`).
     var log: LogWriter?

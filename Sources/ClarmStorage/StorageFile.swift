@@ -34,6 +34,11 @@ public protocol FileSystem: Sendable {
     /// Creates (or truncates) a file for appending.
     func create(_ path: String) throws(StorageIOError) -> AppendableFile
     func readAll(_ path: String) throws(StorageIOError) -> [UInt8]
+    /// Up to `count` bytes from `offset` (pread(2)); fewer at the end of the file. Readers of a log being
+    /// appended to use it to read up to its commit point without touching the writer.
+    func read(_ path: String, offset: Int, count: Int) throws(StorageIOError) -> [UInt8]
+    /// The file's size in bytes (stat(2)).
+    func size(_ path: String) throws(StorageIOError) -> Int
     func rename(_ from: String, _ to: String) throws(StorageIOError)
     /// fsync(2) of a directory, making renames and creations in it durable.
     func syncDirectory(_ path: String) throws(StorageIOError)

@@ -9,7 +9,7 @@ import Glibc
 public final class Store: Sendable {
     public let directory: String
     public let shardCount: Int
-    private let shards: [Shard]
+    let shards: [Shard]
     private let lock: DataDirectoryLock
     private let budget: MemoryBudget
     /// What the shards record about their work (fsyncs, group commits, seals, compactions, deduplication).

@@ -32,6 +32,9 @@ public struct StoreOptions: Sendable {
     public var retentionDays: Int? = nil
     /// Erased visitors a shard keeps as tombstones until its files no longer hold them; erasures beyond fail.
     public var maxPendingErasures = 100_000
+    /// Bytes of sealed logs a shard keeps for change-feed consumers that have not read them; past it the oldest
+    /// are deleted anyway and the consumers' loss is counted (`ChangeFeed`).
+    public var feedRetentionBytes = 4 << 30
 
     public init() {}
 }

@@ -78,6 +78,10 @@ final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     }
 
     func readAll(_ path: String) throws(StorageIOError) -> [UInt8] { try base.readAll(path) }
+    func read(_ path: String, offset: Int, count: Int) throws(StorageIOError) -> [UInt8] {
+        try base.read(path, offset: offset, count: count)
+    }
+    func size(_ path: String) throws(StorageIOError) -> Int { try base.size(path) }
 
     func rename(_ from: String, _ to: String) throws(StorageIOError) {
         try check(.rename, from)
