@@ -10,7 +10,8 @@ import PackageDescription
 //   CLZ4 → ClarmStorage (knows events, nothing of HTTP)
 //   ClarmStorage → ClarmQuery (aggregates over segments and memtables)
 //   ClarmGateway (routes: HTTP in, events to storage, queries out) → clarm (command line)
-//   ClarmHTTP → ClarmHTTPClient (blocking HTTP/1.1 client) → ClarmClickHouse (schema, RowBinary, shipper) → ClarmGateway
+//   ClarmHTTP → ClarmHTTPClient (blocking HTTP/1.1 client) → ClarmClickHouse (schema, RowBinary, shipper, SQL queries) → ClarmGateway
+//   ClarmQuery → ClarmClickHouse
 let package = Package(
     name: "clarm",
     products: [
@@ -52,7 +53,7 @@ let package = Package(
         .target(
             name: "ClarmClickHouse",
             dependencies: [
-                "ClarmSystem", "ClarmHTTPClient", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmMetrics",
+                "ClarmSystem", "ClarmHTTPClient", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery", "ClarmMetrics",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -92,7 +93,7 @@ let package = Package(
         .testTarget(name: "ClarmEventsTests", dependencies: ["ClarmEvents"]),
         .testTarget(name: "ClarmBotsTests", dependencies: ["ClarmBots", "ClarmJSON"]),
         .testTarget(name: "ClarmStorageTests", dependencies: ["ClarmStorage", "ClarmTestSupport"]),
-        .testTarget(name: "ClarmQueryTests", dependencies: ["ClarmQuery", "ClarmStorage", "ClarmEvents", "ClarmTestSupport"]),
+        .testTarget(name: "ClarmQueryTests", dependencies: ["ClarmQuery", "ClarmStorage", "ClarmEvents", "ClarmTestSupport", "ClarmClickHouse"]),
         .testTarget(name: "ClarmClickHouseTests", dependencies: ["ClarmClickHouse", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(
             name: "ClarmGatewayTests",

@@ -1,4 +1,5 @@
 import ClarmEvents
+import ClarmQuery
 import Crypto
 
 /// One event as a row of Clarm's ClickHouse table (docs/SCALE.md, "Schema"), in `RowBinary`.
@@ -6,7 +7,9 @@ import Crypto
 /// Besides the event's own fields a row carries what the queries need without parsing JSON in SQL, computed
 /// here by the same code the embedded engine uses: the UTC day and a hash of the visitor (the sort and
 /// sharding keys), and a purchase's revenue (`properties.amount` when a finite JSON number, the last one
-/// winning; `properties.currency` as text, `unknown` when absent).
+/// winning; `properties.currency` as text, `unknown` when absent), and the event's values of the dimensions
+/// that depend on it alone (`EventDimensions`: its page and hostname, and a visit's source, channel, referrer,
+/// UTM parameters, browser, OS and device if it is the visit's first event).
 public enum ClickHouseRow {
     public struct Column: Sendable {
         public let name: String
@@ -32,6 +35,17 @@ public enum ClickHouseRow {
         Column(name: "revenue", type: "Float64"),
         Column(name: "revenue_counts", type: "UInt8"),
         Column(name: "currency", type: "String"),
+        Column(name: "page", type: "String"),
+        Column(name: "hostname", type: "String"),
+        Column(name: "source", type: "String"),
+        Column(name: "channel", type: "String"),
+        Column(name: "visit_referrer", type: "String"),
+        Column(name: "utm_source", type: "String"),
+        Column(name: "utm_medium", type: "String"),
+        Column(name: "utm_campaign", type: "String"),
+        Column(name: "browser", type: "String"),
+        Column(name: "os", type: "String"),
+        Column(name: "device", type: "String"),
     ]
 
     /// Appends `record` as one row. `key` is its event key (`eventKey`).
@@ -62,6 +76,12 @@ public enum ClickHouseRow {
         writer.float64(counts ? amount! : 0)
         writer.uint8(counts ? 1 : 0)
         writer.string(currency)
+        let dimensions = EventDimensions(record)
+        for value in [dimensions.page, dimensions.hostname, dimensions.source, dimensions.channel, dimensions.referrer,
+                      dimensions.utmSource, dimensions.utmMedium, dimensions.utmCampaign, dimensions.browser, dimensions.os,
+                      dimensions.device] {
+            writer.string(value)
+        }
     }
 
     /// The key that makes a re-sent row harmless: `ReplacingMergeTree` keeps one row per sort key, and the

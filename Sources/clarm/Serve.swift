@@ -1,5 +1,6 @@
 import Glibc
 import ArgumentParser
+import ClarmClickHouse
 import Foundation
 import ClarmGateway
 import ClarmServer
@@ -105,6 +106,17 @@ struct Serve: ParsableCommand {
     @Option(help: "At most this many event ids remembered per shard (about 28 bytes each); fewer shorten the window.")
     var dedupMaxIds = 2_000_000
 
+    @Option(name: .customLong("clickhouse"), help: "Ship every acknowledged event to this ClickHouse server's HTTP interface, http://HOST:PORT (docs/SCALE.md).")
+    var clickhouseURL: String?
+
+    @OptionGroup(title: "ClickHouse") var clickhouse: ClickHouse.Connection
+
+    @Option(help: "Events per insert into ClickHouse (per shard).")
+    var clickhouseBatchEvents = 10_000
+
+    @Option(help: "Milliseconds a batch that is not full waits for more events before it is sent.")
+    var clickhouseIntervalMs = 1_000
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
@@ -131,6 +143,7 @@ struct Serve: ParsableCommand {
         guard queryMaxRows >= 1 else { throw ValidationError("--query-max-rows must be at least 1") }
         guard sealBytes.bytes >= 1 << 20, memoryLimit.bytes >= 16 << 20 else { throw ValidationError("--seal-bytes must be at least 1M and --memory-limit at least 16M") }
         guard dedupWindow >= 1, dedupMaxIds >= 1 else { throw ValidationError("--dedup-window and --dedup-max-ids must be at least 1") }
+        try validateShipping()
     }
 
     func run() throws {
@@ -223,6 +236,14 @@ struct Serve: ParsableCommand {
         gatewayOptions.queryTimeoutMilliseconds = Int64(queryTimeout) * 1000
         gatewayOptions.queryMaxRows = queryMaxRows
         let runtime = GatewayRuntime(options: gatewayOptions, storage: store.metrics)
+        let shipper: ClickHouseShipper?
+        do {
+            shipper = try startShipping(store, runtime: runtime, logger: logger)
+        } catch {
+            logger.critical("cannot ship to ClickHouse: \(error)")
+            store.close()
+            throw ExitCode.failure
+        }
 
         let server: HTTPServer
         do {
@@ -246,6 +267,7 @@ struct Serve: ParsableCommand {
         logger.info("signal \(received): stopping; requests in flight are finished first")
         server.shutdown()
         server.waitUntilStopped()
+        shipper?.stop()
         store.close()
         logger.info("stopped; buffered events are sealed into segments")
     }

@@ -24,7 +24,9 @@ public final class ClickHouseServers: @unchecked Sendable {
     }
 
     public let servers: [Server]
-    private var processes: [Process?]
+    /// Started with posix_spawn, not Foundation's Process: its monitor thread waits on one child at a time, and
+    /// a server that runs for the whole test would keep it from ever seeing another child (a `clarm`) exit.
+    private var processes: [pid_t?]
     public static let cluster = "clarm_test"
 
     /// Starts `count` servers and waits until each answers `/ping`.
@@ -75,14 +77,19 @@ public final class ClickHouseServers: @unchecked Sendable {
 
     /// Starts server `index` (again, after `stop`) and waits for `/ping`.
     public func start(_ index: Int) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["--config-file=\(servers[index].directory)/config.xml"]
-        process.currentDirectoryURL = URL(fileURLWithPath: servers[index].directory)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        processes[index] = process
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let arguments = [Self.binary, "--config-file=\(servers[index].directory)/config.xml"]
+        var argv = arguments.map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var pid = pid_t()
+        let status = posix_spawn(&pid, Self.binary, &actions, nil, &argv, environ)
+        guard status == 0 else { throw ClickHouseTestError("cannot start \(Self.binary): error \(status)") }
+        processes[index] = pid
         for _ in 0..<200 {
             if let answer = try? BlockingHTTPClient(url: servers[index].url).send("GET", "/ping"), answer.status == 200 { return }
             usleep(50_000)
@@ -92,9 +99,10 @@ public final class ClickHouseServers: @unchecked Sendable {
 
     /// Kills server `index` (SIGKILL) and waits for it to end.
     public func stop(_ index: Int) {
-        guard let process = processes[index] else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        guard let pid = processes[index] else { return }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
         processes[index] = nil
     }
 
