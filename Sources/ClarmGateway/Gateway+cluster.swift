@@ -12,11 +12,8 @@ extension Gateway {
     func cluster(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
         switch request.method {
         case .get, .head: break
-        case .options:
-            preflight(request, &response, methods: "GET, HEAD, OPTIONS")
-            return
         default:
-            methodNotAllowed(request, &response, allow: "GET, HEAD, OPTIONS")
+            methodNotAllowed(request, &response, allow: "GET, HEAD")
             return
         }
         guard authorized(request, &response) else { return }

@@ -1,4 +1,5 @@
 import ClarmClickHouse
+import ClarmQuery
 
 extension GatewayRuntime {
     /// Where `/api/cluster` and `/metrics` read shipping to ClickHouse from (the shipper, made after the runtime).
@@ -7,4 +8,11 @@ extension GatewayRuntime {
     }
 
     var shippingStatus: ShippingStatus? { shipping.withLock { $0?() } }
+
+    /// With `--query-engine clickhouse`: `POST /api/query` runs as SQL on ClickHouse instead of on the local store.
+    public func answerQueries(with engine: ClickHouseQueryEngine) {
+        sqlEngine.withLock { $0 = engine }
+    }
+
+    var clickhouseQueries: ClickHouseQueryEngine? { sqlEngine.withLock { $0 } }
 }

@@ -34,6 +34,7 @@ public final class GatewayRuntime: Sendable {
     private let connectionCount = Mutex<(@Sendable () -> Int)?>(nil)
     /// Where `/api/cluster` and `/metrics` read shipping to ClickHouse from, when the gateway ships.
     let shipping = Mutex<(@Sendable () -> ShippingStatus)?>(nil)
+    let sqlEngine = Mutex<ClickHouseQueryEngine?>(nil)
 
     /// `storage` is the store's own metrics (`Store.metrics`), written out with the gateway's.
     public init(options: GatewayOptions = GatewayOptions(), storage: StorageMetrics) {

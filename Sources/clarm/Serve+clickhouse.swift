@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClarmClickHouse
 import ClarmGateway
+import ClarmQuery
 import ClarmStorage
 import Logging
 
@@ -32,7 +33,16 @@ extension Serve {
         return shipper
     }
 
+    /// With `--query-engine clickhouse`, hands the gateway the SQL engine over the table shipping fills.
+    func answerQueriesFromClickHouse(_ runtime: GatewayRuntime) throws {
+        guard queryEngine == "clickhouse", let clickhouseURL else { return }
+        let endpoint = try clickhouse.endpoint(clickhouseURL)
+        runtime.answerQueries(with: ClickHouseQueryEngine(table: endpoint.eventsTable) { try endpoint.execute($0) })
+    }
+
     func validateShipping() throws {
+        guard queryEngine == "embedded" || queryEngine == "clickhouse" else { throw ValidationError("--query-engine must be embedded or clickhouse") }
+        if queryEngine == "clickhouse" && clickhouseURL == nil { throw ValidationError("--query-engine clickhouse needs --clickhouse") }
         guard clickhouseURL != nil else { return }
         guard (1...1_000_000).contains(clickhouseBatchEvents) else { throw ValidationError("--clickhouse-batch-events must be 1...1000000") }
         guard (1...600_000).contains(clickhouseIntervalMs) else { throw ValidationError("--clickhouse-interval-ms must be 1...600000") }

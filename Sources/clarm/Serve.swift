@@ -117,6 +117,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Milliseconds a batch that is not full waits for more events before it is sent.")
     var clickhouseIntervalMs = 1_000
 
+    @Option(help: "What answers POST /api/query: embedded (this gateway's store) or clickhouse (SQL on --clickhouse).")
+    var queryEngine = "embedded"
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }
@@ -239,6 +242,7 @@ struct Serve: ParsableCommand {
         let shipper: ClickHouseShipper?
         do {
             shipper = try startShipping(store, runtime: runtime, logger: logger)
+            try answerQueriesFromClickHouse(runtime)
         } catch {
             logger.critical("cannot ship to ClickHouse: \(error)")
             store.close()
