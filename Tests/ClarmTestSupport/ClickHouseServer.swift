@@ -120,7 +120,7 @@ public final class ClickHouseServers: @unchecked Sendable {
         return text
     }
 
-    static func freePort() -> Int {
+    public static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
