@@ -159,6 +159,7 @@ def test_the_document_describes_every_route_and_method():
         "/metrics": {"GET", "HEAD"},
         "/favicon.svg": {"GET", "HEAD"},
         "/favicon.ico": {"GET", "HEAD"},
+        "/api/cluster": {"GET", "HEAD"},
     }
 
 
