@@ -13,6 +13,8 @@ import PackageDescription
 //   ClarmStorage → ClarmQuery (aggregates over segments and memtables)
 //   ClarmStorage (change feed) → ClarmIntegrations (webhook, Slack, HubSpot delivery over HTTP) → ClarmGateway
 //   ClarmGateway (routes: HTTP in, events to storage, queries out) → clarm (command line)
+//   ClarmHTTP → ClarmHTTPClient (blocking HTTP/1.1 client) → ClarmClickHouse (schema, RowBinary, shipper, SQL queries) → ClarmGateway
+//   ClarmQuery → ClarmClickHouse
 let package = Package(
     name: "clarm",
     products: [
@@ -51,6 +53,14 @@ let package = Package(
             name: "ClarmQuery", dependencies: ["ClarmSystem", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmRegex"],
             exclude: ["Assets"], plugins: ["EmbedAssets"]
         ),
+        .target(name: "ClarmHTTPClient", dependencies: ["ClarmSystem", "ClarmHTTP"]),
+        .target(
+            name: "ClarmClickHouse",
+            dependencies: [
+                "ClarmSystem", "ClarmHTTPClient", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery", "ClarmMetrics",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "ClarmIntegrations",
             dependencies: [
@@ -62,7 +72,7 @@ let package = Package(
             name: "ClarmGateway",
             dependencies: [
                 "ClarmSystem", "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
-                "ClarmBots", "ClarmMetrics", "ClarmIntegrations",
+                "ClarmBots", "ClarmMetrics", "ClarmIntegrations", "ClarmClickHouse",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -72,12 +82,12 @@ let package = Package(
         .executableTarget(
             name: "clarm",
             dependencies: [
-                "ClarmGateway", "ClarmServer", "ClarmStorage", "ClarmSystem", "ClarmBots",
+                "ClarmGateway", "ClarmServer", "ClarmStorage", "ClarmSystem", "ClarmBots", "ClarmHTTPClient", "ClarmClickHouse",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "ClarmTestSupport", dependencies: ["ClarmEvents", "ClarmQuery"], path: "Tests/ClarmTestSupport"),
+        .target(name: "ClarmTestSupport", dependencies: ["ClarmEvents", "ClarmQuery", "ClarmHTTPClient"], path: "Tests/ClarmTestSupport"),
         .executableTarget(name: "embed-assets", path: "Tools/embed-assets"),
         .plugin(name: "EmbedAssets", capability: .buildTool(), dependencies: ["embed-assets"], path: "Tools/EmbedAssetsPlugin"),
         .executableTarget(
@@ -96,7 +106,8 @@ let package = Package(
         .testTarget(name: "ClarmRegexTests", dependencies: ["ClarmRegex"]),
         .testTarget(name: "ClarmStorageTests", dependencies: ["ClarmStorage", "ClarmTestSupport"]),
         .testTarget(name: "ClarmIntegrationsTests", dependencies: ["ClarmIntegrations", "ClarmStorage", "ClarmEvents", "ClarmTestSupport"]),
-        .testTarget(name: "ClarmQueryTests", dependencies: ["ClarmQuery", "ClarmStorage", "ClarmEvents", "ClarmTestSupport"]),
+        .testTarget(name: "ClarmQueryTests", dependencies: ["ClarmQuery", "ClarmStorage", "ClarmEvents", "ClarmTestSupport", "ClarmClickHouse"]),
+        .testTarget(name: "ClarmClickHouseTests", dependencies: ["ClarmClickHouse", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(
             name: "ClarmGatewayTests",
             dependencies: ["ClarmGateway", "ClarmServer", "ClarmHTTP", "ClarmEvents", "ClarmStorage", "ClarmTestSupport", "clarm", "clarm-load"]

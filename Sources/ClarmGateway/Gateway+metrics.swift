@@ -42,6 +42,7 @@ extension Gateway {
         for counter in metrics.storage.counters { text.write(counter) }
         text.write("clarm_shard_erasures_pending", help: "Erased visitors whose events a shard has not yet purged from its files.",
                    type: "gauge", rows: perShard { $0.erased.count })
+        writeShipping(&text)
 
         response.start(.ok)
         response.header("Cache-Control", "no-store")

@@ -18,8 +18,10 @@ extension Gateway {
             sendError(.badRequest, error.description, request, &response)
             return
         }
+        let clickhouse = runtime.clickhouseQueries
         respondLater(request, &response) { engine, started throws(QueryError) in
-            let result = try engine.run(query)
+            let result: QueryResult
+            if let clickhouse { result = try clickhouse.run(query) } else { result = try engine.run(query) }
             let comparison = try engine.compare(query, result)
             var json = JSONWriter(capacity: 4096)
             QueryAnswer.write(result, query: query, comparison: comparison, tookMilliseconds: monotonicMilliseconds() - started, into: &json)

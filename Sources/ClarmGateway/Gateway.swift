@@ -19,6 +19,7 @@ import ClarmStorage
 /// - `/api/sites`, `/api/sites/{site}`: registered sites (`Gateway+sites.swift`), behind API keys when configured.
 /// - `GET /metrics`: Prometheus metrics (`Gateway+metrics.swift`), behind API keys when configured.
 /// - `/api/destinations…`: webhook, Slack and HubSpot delivery (`Gateway+destinations.swift`), likewise.
+/// - `GET /api/cluster`: shipping to ClickHouse (`Gateway+cluster.swift`), behind API keys when configured.
 /// Every request first passes the per-address rate limit (`Gateway+admission.swift`).
 ///
 /// Routes other than the loader, tracking, liveness and the icon are private (`Gateway+host.swift`): they answer
@@ -126,6 +127,8 @@ public final class Gateway: HTTPHandler {
             case .get, .head: metrics(request, &response)
             default: methodNotAllowed(request, &response, allow: "GET, HEAD")
             }
+        } else if request.pathIs("/api/cluster") {
+            cluster(request, &response)
         } else {
             json.reset()
             json.raw(#"{"error":"no route for "#)

@@ -6,7 +6,7 @@ import ClarmMetrics
 public final class GatewayMetrics: Sendable {
     /// Routes as `/metrics` labels them; a response's `HTTPResponseWriter.label`.
     enum Route: UInt8, CaseIterable {
-        case other, track, query, visitors, visitor, conversions, loader, dashboard, healthz, metrics, sites
+        case other, track, query, visitors, visitor, conversions, loader, dashboard, healthz, metrics, sites, cluster
 
         init(path: UnsafeRawBufferPointer) {
             func equals(_ literal: StaticString) -> Bool { literal.withUTF8Buffer { $0.elementsEqual(path) } }
@@ -20,6 +20,7 @@ public final class GatewayMetrics: Sendable {
             else if equals("/healthz") { self = .healthz }
             else if equals("/metrics") { self = .metrics }
             else if equals("/api/sites") || path.starts(with: "/api/sites/".utf8) { self = .sites }
+            else if equals("/api/cluster") { self = .cluster }
             else { self = .other }
         }
 

@@ -1,4 +1,5 @@
 import ClarmBots
+import ClarmClickHouse
 import ClarmMetrics
 import ClarmQuery
 import ClarmStorage
@@ -31,6 +32,9 @@ public final class GatewayRuntime: Sendable {
     /// Nil with `keepBots`.
     let crawlers: CrawlerMatcher?
     private let connectionCount = Mutex<(@Sendable () -> Int)?>(nil)
+    /// Where `/api/cluster` and `/metrics` read shipping to ClickHouse from, when the gateway ships.
+    let shipping = Mutex<(@Sendable () -> ShippingStatus)?>(nil)
+    let sqlEngine = Mutex<ClickHouseQueryEngine?>(nil)
 
     /// `storage` is the store's own metrics (`Store.metrics`), written out with the gateway's.
     public init(options: GatewayOptions = GatewayOptions(), storage: StorageMetrics) {

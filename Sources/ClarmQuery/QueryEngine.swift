@@ -73,14 +73,14 @@ public struct QueryEngine: Sendable {
         var rows = merged.map { key, accumulator in
             QueryResultRow(dimensions: key, metrics: query.metrics.map { accumulator.value($0) })
         }
-        sort(&rows, query)
+        Self.sort(&rows, query)
         let total = rows.count
         let page = rows.dropFirst(query.offset).prefix(query.limit)
         return QueryResult(rows: Array(page), totalRows: total)
     }
 
     /// Explicit `order_by` first; then time dimensions ascending, else the first metric descending; ties by dimensions.
-    private func sort(_ rows: inout [QueryResultRow], _ query: Query) {
+    static func sort(_ rows: inout [QueryResultRow], _ query: Query) {
         var order = query.orderBy
         if order.isEmpty {
             if let time = query.dimensions.first(where: { if case .time = $0 { true } else { false } }) {

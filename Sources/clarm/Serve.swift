@@ -1,5 +1,6 @@
 import Glibc
 import ArgumentParser
+import ClarmClickHouse
 import Foundation
 import ClarmGateway
 import ClarmServer
@@ -116,6 +117,19 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Seconds between retries of a failed delivery, comma-separated (default: the Standard Webhooks schedule, 5,300,1800,7200,18000,36000,… about three days).")
     var destinationRetryDelays: String?
+    @Option(name: .customLong("clickhouse"), help: "Ship every acknowledged event to this ClickHouse server's HTTP interface, http://HOST:PORT (docs/SCALE.md).")
+    var clickhouseURL: String?
+
+    @OptionGroup(title: "ClickHouse") var clickhouse: ClickHouse.Connection
+
+    @Option(help: "Events per insert into ClickHouse (per shard).")
+    var clickhouseBatchEvents = 10_000
+
+    @Option(help: "Milliseconds a batch that is not full waits for more events before it is sent.")
+    var clickhouseIntervalMs = 1_000
+
+    @Option(help: "What answers POST /api/query: embedded (this gateway's store) or clickhouse (SQL on --clickhouse).")
+    var queryEngine = "embedded"
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
@@ -148,6 +162,7 @@ struct Serve: ParsableCommand {
         if let destinationRetryDelays, destinationRetryDelays.split(separator: ",").contains(where: { Double($0).map { !($0 >= 0 && $0 <= 86_400) } ?? true }) {
             throw ValidationError("--destination-retry-delays must be comma-separated seconds, each 0...86400")
         }
+        try validateShipping()
     }
 
     func run() throws {
@@ -243,6 +258,15 @@ struct Serve: ParsableCommand {
         gatewayOptions.queryMaxRows = queryMaxRows
         let runtime = GatewayRuntime(options: gatewayOptions, storage: store.metrics)
         let integrations = try startIntegrations(store: store, logger)
+        let shipper: ClickHouseShipper?
+        do {
+            shipper = try startShipping(store, runtime: runtime, logger: logger)
+            try answerQueriesFromClickHouse(runtime)
+        } catch {
+            logger.critical("cannot ship to ClickHouse: \(error)")
+            store.close()
+            throw ExitCode.failure
+        }
 
         let server: HTTPServer
         do {
@@ -268,6 +292,7 @@ struct Serve: ParsableCommand {
         server.shutdown()
         server.waitUntilStopped()
         integrations.stop()
+        shipper?.stop()
         store.close()
         logger.info("stopped; buffered events are sealed into segments")
     }

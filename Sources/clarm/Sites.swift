@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClarmHTTPClient
 import Foundation
 
 /// `clarm sites add|list|remove`: the registered sites of a running gateway, through its HTTP API (the data

@@ -166,6 +166,7 @@ def test_the_document_describes_every_route_and_method():
         "/api/destinations/{id}/replay": {"POST"},
         "/api/people": {"GET", "HEAD", "OPTIONS"},
         "/api/people/{email}": {"GET", "HEAD", "OPTIONS"},
+        "/api/cluster": {"GET", "HEAD"},
     }
 
 

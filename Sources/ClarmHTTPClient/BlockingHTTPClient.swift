@@ -1,26 +1,30 @@
+import ClarmHTTP
 import ClarmSystem
 import Glibc
 
-/// Why a request to the gateway failed before an answer came.
-struct HTTPClientError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+/// Why a request failed before an answer came.
+public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
-/// A small blocking HTTP/1.1 client for the command line's requests to a running gateway: one request per
-/// connection (`Connection: close`), plain `http://` only (the gateway itself speaks no TLS), 10 s timeouts.
-struct BlockingHTTPClient {
-    let host: String
-    let port: Int
+/// A small blocking HTTP/1.1 client: one request per connection (`Connection: close`), plain `http://` only,
+/// bounded timeouts and answer sizes. The command line talks to a running gateway with it, and the
+/// ClickHouse shipper to ClickHouse's HTTP interface. Its errors name the host and port, never a header's
+/// value, so credentials sent in headers stay out of logs.
+public struct BlockingHTTPClient: Sendable {
+    public let host: String
+    public let port: Int
+    /// Seconds each connect, send and receive may wait.
+    public var timeoutSeconds = 10
+    /// The largest answer read (head and body); a larger one is an error, not a buffer that grows.
+    public var maxResponse = 16 << 20
 
-    static let timeoutSeconds = 10
-    /// Answers are small JSON documents; more than this is not a gateway talking.
-    static let maxResponse = 16 << 20
-
-    /// `http://host[:port]` with nothing after it but an optional `/`; IPv6 hosts in brackets.
-    init(url: String) throws(HTTPClientError) {
+    /// `http://host[:port]` with nothing after it but an optional `/`; IPv6 hosts in brackets. `option`
+    /// names the flag the URL came from, for the error.
+    public init(url: String, option: String = "--url") throws(HTTPClientError) {
         guard url.hasPrefix("http://") else {
-            throw HTTPClientError("--url must be http://HOST[:PORT] (the gateway's own address, such as http://127.0.0.1:8080)")
+            throw HTTPClientError("\(option) must be http://HOST[:PORT], such as http://127.0.0.1:8080")
         }
         var authority = Substring(url.dropFirst(7))
         if authority.hasSuffix("/") { authority = authority.dropLast() }
@@ -34,23 +38,25 @@ struct BlockingHTTPClient {
             host = authority[..<colon]
             port = Int(authority[authority.index(after: colon)...]) ?? -1
         }
-        guard !host.isEmpty, !host.contains("/"), (1...65535).contains(port) else {
-            throw HTTPClientError("--url must be http://HOST[:PORT], not \(url)")
+        guard !host.isEmpty, !host.contains("/"), !host.contains("@"), (1...65535).contains(port) else {
+            throw HTTPClientError("\(option) must be http://HOST[:PORT], not \(url)")
         }
         self.host = String(host)
         self.port = port
     }
 
-    /// Sends one request and returns the status and body of the answer.
-    func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil) throws(HTTPClientError) -> (status: Int, body: [UInt8]) {
+    /// Sends one request and returns the status and body of the answer (de-chunked when chunked).
+    public func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+                     contentType: String = "application/json") throws(HTTPClientError) -> (status: Int, body: [UInt8]) {
         let fd = try connect()
         defer { closeDescriptor(fd) }
         var request = "\(method) \(path) HTTP/1.1\r\nHost: \(host.contains(":") ? "[\(host)]" : host):\(port)\r\nConnection: close\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
-        if let body { request += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
+        if let body { request += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n" }
         request += "\r\n"
-        try write(fd, Array(request.utf8) + (body ?? []))
-        return try Self.parse(try readAll(fd))
+        try write(fd, Array(request.utf8))
+        if let body { try write(fd, body) }
+        return try parse(try readAll(fd))
     }
 
     private func connect() throws(HTTPClientError) -> Int32 {
@@ -75,7 +81,7 @@ struct BlockingHTTPClient {
                 lastError = error
                 continue
             }
-            var timeout = timeval(tv_sec: Self.timeoutSeconds, tv_usec: 0)
+            var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             do {
@@ -86,7 +92,7 @@ struct BlockingHTTPClient {
                 closeDescriptor(fd)
             }
         }
-        throw HTTPClientError("cannot connect to \(host):\(port): \(lastError) (is clarm serve running there?)")
+        throw HTTPClientError("cannot connect to \(host):\(port): \(lastError)")
     }
 
     private func write(_ fd: Int32, _ bytes: [UInt8]) throws(HTTPClientError) {
@@ -118,12 +124,12 @@ struct BlockingHTTPClient {
             }
             if n == 0 { return received }
             received += chunk[0..<n]
-            guard received.count <= Self.maxResponse else { throw HTTPClientError("the answer is larger than \(Self.maxResponse) bytes") }
+            guard received.count <= maxResponse else { throw HTTPClientError("the answer of \(host):\(port) is larger than \(maxResponse) bytes") }
         }
     }
 
     /// Status and body of a complete response read to the end of the connection.
-    static func parse(_ bytes: [UInt8]) throws(HTTPClientError) -> (status: Int, body: [UInt8]) {
+    public func parse(_ bytes: [UInt8]) throws(HTTPClientError) -> (status: Int, body: [UInt8]) {
         let separator: [UInt8] = [13, 10, 13, 10]
         guard bytes.count >= 4, let headEnd = (0...(bytes.count - 4)).first(where: { bytes[$0..<($0 + 4)].elementsEqual(separator) }) else {
             throw HTTPClientError("the answer is not an HTTP response")
@@ -137,11 +143,26 @@ struct BlockingHTTPClient {
         var body = Array(bytes[(headEnd + 4)...])
         for line in lines.dropFirst() {
             let parts = line.split(separator: ":", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "content-length",
-               let length = Int(parts[1].trimmingPrefix(" ")), length <= body.count {
+            guard parts.count == 2 else { continue }
+            let name = parts[0].lowercased()
+            let value = parts[1].trimmingPrefix(" ").lowercased()
+            if name == "content-length", let length = Int(value), length <= body.count {
                 body = Array(body[..<length])
+            } else if name == "transfer-encoding", value == "chunked" {
+                body = try Self.dechunk(body, limit: maxResponse)
             }
         }
         return (status, body)
+    }
+
+    private static func dechunk(_ body: [UInt8], limit: Int) throws(HTTPClientError) -> [UInt8] {
+        var buffer = body
+        var limits = HTTPLimits()
+        limits.maxBody = limit
+        limits.maxChunkFraming = limit
+        var decoder = HTTPChunkedDecoder(limits: limits)
+        let result = buffer.withUnsafeMutableBytes { decoder.decode($0) }
+        guard case .complete = result else { throw HTTPClientError("the answer's chunked body is cut short or malformed") }
+        return Array(buffer[..<decoder.decodedCount])
     }
 }
