@@ -9,6 +9,8 @@ command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
 pkg-config --exists liblz4 2>/dev/null || packages+=(liblz4-dev)
 # Site registrations name time zones of the system's tz database.
 [ -f /usr/share/zoneinfo/Europe/Berlin ] || packages+=(tzdata)
+# Destinations send through Foundation's URLSession, which loads libcurl at run time.
+ldconfig -p 2>/dev/null | grep -q 'libcurl.so.4 ' || packages+=(libcurl4)
 # The ClickHouse tests start real servers (Debian's 18.16: about 17 MB to download, 106 MB installed, 15 s).
 [ -x /usr/sbin/clickhouse-server ] || [ -x /usr/bin/clickhouse-server ] || packages+=(clickhouse-server clickhouse-client)
 if [ "${1:-}" = "--browser" ]; then
