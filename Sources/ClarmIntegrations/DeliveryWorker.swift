@@ -311,6 +311,6 @@ final class DeliveryWorker: Sendable {
     /// Waits `seconds`, or less when the worker is stopped.
     private func sleep(seconds: Double) {
         guard !isStopped else { return }
-        _ = pause.wait(timeout: .now() + .milliseconds(Int(seconds * 1000)))
+        _ = pause.wait(timeout: .now() + .milliseconds(Int(min(max(seconds, 0), 7 * 86_400) * 1000)))
     }
 }

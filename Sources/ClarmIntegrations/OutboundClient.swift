@@ -22,6 +22,7 @@ struct OutboundResponse: Sendable {
 final class OutboundClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     let timeoutSeconds: Double
     static let maxBody = 16 << 10
+    static let maxRetryAfterSeconds = 86_400
 
     private struct Transfer {
         var body: [UInt8] = []
@@ -68,7 +69,10 @@ final class OutboundClient: NSObject, URLSessionDataDelegate, @unchecked Sendabl
             let reason = (task.error as NSError?).map { $0.localizedDescription } ?? "no answer within \(timeoutSeconds) s"
             throw .refused("\(target.host ?? url): \(reason)")
         }
+        // A receiver names any number: at most a day is honoured, so a hostile one cannot overflow the wait or park
+        // the destination for ever.
         let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            .map { min(max($0, 0), Self.maxRetryAfterSeconds) }
         return OutboundResponse(status: http.statusCode, body: transfer?.body ?? [], retryAfter: retryAfter)
     }
 

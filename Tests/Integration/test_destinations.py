@@ -192,9 +192,11 @@ def test_a_kill_between_delivery_and_acknowledgement_resends_the_same_ids(data):
 
     def answer(count, *_):
         # The gateway dies while the fifth request waits for its answer: it never learns it was delivered.
-        if count == 5 and not killed.is_set():
-            killed.set()
+        if count == 5:
+            # Set only once the process is gone: the test restarts the gateway when it sees this, and a new
+            # process started before the kill would be the one killed.
             gateway.kill()
+            killed.set()
             return 200, {}, b"ok"
         time.sleep(0.05)
         return 200, {}, b"ok"
@@ -311,6 +313,27 @@ def test_gone_disables_and_private_addresses_are_refused(data):
         assert status == 400 and "--allow-private-destinations" in body["error"]
     finally:
         strict.stop()
+
+
+def test_a_huge_retry_after_neither_crashes_nor_parks_the_gateway(data):
+    receiver = Receiver(lambda *_: (503, {"Retry-After": "10000000000000000"}, b"later"))
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        _, created = gateway.request("POST", "/api/destinations",
+                                     {"type": "webhook", "site": SITE, "events": ["*"], "url": receiver.url})
+        gateway.track(events(range(0, 2)))
+
+        def retrying():
+            _, state = gateway.request("GET", "/api/destinations/" + created["id"])
+            return state["state"]["retrying"] and "503" in (state["state"]["last_error"] or "")
+        wait_for(retrying)
+        gateway.track(events(range(2, 4)))
+        assert gateway.process.poll() is None
+        status, _ = gateway.request("GET", "/healthz")
+        assert status == 200
+    finally:
+        gateway.stop()
+        receiver.close()
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
