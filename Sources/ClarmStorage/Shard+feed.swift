@@ -105,7 +105,7 @@ extension Shard {
             let current = position.log == horizon.log
             if position.log > horizon.log || (current && position.offset >= horizon.committed) { break }
             let end = current ? horizon.committed : logEnd(position.log, horizon)
-            let read = forEachEvent(inLog: position.log, from: position.offset, to: end,
+            let read = try forEachEvent(inLog: position.log, from: position.offset, to: end,
                                     maxEvents: maxEvents - events.count, maxBytes: maxBytes - bytes) { view in
                 if !erased.contains(site: view.site, visitor: view.visitorID) { events.append(view.record) }
             }
@@ -132,16 +132,24 @@ extension Shard {
 
     /// Calls `body` with the events of log `number` from `offset` (a record boundary) to at most `end`, whole
     /// records until about `maxEvents` or `maxBytes` (at least one). Returns where it stopped, and whether
-    /// that is the log's end: `end`, the end of the file, a torn last record, or damage (reported).
+    /// that is the log's end: `end`, the end of the file, a torn last record, damage (reported), or a log that
+    /// is gone. Any other read error throws: the caller tries again later rather than skip the log's events.
     func forEachEvent(inLog number: UInt64, from offset: Int, to end: Int, maxEvents: Int, maxBytes: Int,
-                      _ body: (EventRecordView) -> Void) -> (offset: Int, finished: Bool) {
+                      _ body: (EventRecordView) -> Void) throws(StoreError) -> (offset: Int, finished: Bool) {
         let file = path(Self.logName(number))
         var window = max(maxBytes, 64 << 10)
         while true {
             let origin = offset - offset % LogFormat.blockSize
             let wanted = min(end, offset + window) - origin
             guard wanted > offset - origin else { return (offset, true) }
-            guard let bytes = try? fs.read(file, offset: origin, count: wanted) else { return (offset, true) }
+            let bytes: [UInt8]
+            do throws(StorageIOError) {
+                bytes = try fs.read(file, offset: origin, count: wanted)
+            } catch where error.errno == ENOENT {
+                return (offset, true)
+            } catch {
+                throw StoreError("change feed: \(error)", retryAfter: 1)
+            }
             let wholeRange = bytes.count < wanted || origin + bytes.count >= end
             var reader = LogReader(bytes: bytes, path: file, origin: origin, start: offset)
             var events = 0
@@ -159,8 +167,11 @@ extension Shard {
                 }
                 reached = reader.offset
             }
-            if reached > offset { return (reached, wholeRange && reader.end != nil) }
-            if wholeRange {
+            // Zeros where a fragment header should start end the log (a spare's zero-filled tail, left by an
+            // earlier process), as they end recovery's reading: no need to read on to the file's end.
+            let stoppedAtZeros = reader.end == .clean && reader.offset < origin + bytes.count
+            if reached > offset { return (reached, (wholeRange && reader.end != nil) || stoppedAtZeros) }
+            if wholeRange || stoppedAtZeros {
                 if case .corruption(let damage)? = reader.end {
                     report("corruption: \(damage); the change feed skips the rest of this log")
                 }
@@ -208,11 +219,16 @@ extension Shard {
             for (consumer, cursor) in cursors where cursor.position.log <= number {
                 var lost: UInt64 = 0
                 var offset = cursor.position.log == number ? cursor.position.offset : 0
-                while true {
-                    let read = forEachEvent(inLog: number, from: offset, to: logEnd(number, horizon),
-                                            maxEvents: .max, maxBytes: 1 << 20) { _ in lost += 1 }
-                    offset = read.offset
-                    if read.finished { break }
+                do throws(StoreError) {
+                    while true {
+                        let read = try forEachEvent(inLog: number, from: offset, to: logEnd(number, horizon),
+                                                    maxEvents: .max, maxBytes: 1 << 20) { _ in lost += 1 }
+                        offset = read.offset
+                        if read.finished { break }
+                    }
+                } catch {
+                    report("shard \(index): \(error); \(Self.logName(number)) stays past the change-feed retention bound")
+                    return false
                 }
                 var moved = cursor
                 moved.position = FeedPosition(log: next, offset: 0)

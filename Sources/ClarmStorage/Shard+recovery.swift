@@ -49,6 +49,9 @@ extension Shard {
                 replay(path: path(name), bytes: try acknowledgedBytes(ofLog: number), erased: erased, replayed: &replayed)
             }
             releaseLogs(coveredThrough: covered)
+            // Log numbers never go back below a consumer's cursor: with every segment that covered its logs
+            // gone (retention), numbering from `covered` again would put new events in logs it takes as read.
+            maxLog = max(maxLog, feeds.cursors.withLock { $0.values.map(\.position.log).max() ?? 0 })
             // A commit point whose log is gone belongs to nothing.
             for name in names where name.hasSuffix(".valid") {
                 if let number = Self.number(in: name, prefix: "wal-", suffix: ".valid"), !fs.exists(path(Self.logName(number))) {

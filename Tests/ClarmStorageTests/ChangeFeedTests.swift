@@ -92,6 +92,29 @@ import ClarmTestSupport
         #expect(store.feedConsumers == ["dest-1"])
     }
 
+    /// Retention may delete every segment (and the feed every log) of an idle shard: the logs of the next
+    /// start must still be numbered past the consumers' cursors, or their events would be taken as read.
+    @Test func logNumbersNeverGoBackBelowACursor() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var store = try open(directory, shards: 1, sealEvents: 10)
+        var feed = try store.feed(consumer: "dest-1")
+        for chunk in 0..<5 { _ = store.appendAndWait((chunk * 10..<(chunk + 1) * 10).map { makeEvent($0) }) }
+        #expect(try drain(feed).count == 50)
+        store.close()
+        // What retention does to a shard whose events all expired: no segment, no log covered by one.
+        let shard = "\(directory.path)/shard-000"
+        for name in try PosixFileSystem().list(shard) where !name.hasPrefix("feed-") {
+            try PosixFileSystem().remove("\(shard)/\(name)")
+        }
+
+        store = try open(directory, shards: 1, sealEvents: 10)
+        defer { store.close() }
+        feed = try store.feed(consumer: "dest-1")
+        _ = store.appendAndWait((50..<60).map { makeEvent($0) })
+        #expect(try drain(feed).compactMap(eventNumber) == Array(50..<60))
+    }
+
     @Test func aStoppedConsumerHoldsLogsBackUntilItAcknowledges() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
