@@ -222,22 +222,19 @@ public final class Integrations: Sendable {
         return json.bytes
     }
 
-    /// Sends the dead-lettered messages again, oldest first; answers how many went through.
+    /// Queues the dead-lettered messages again, unchanged (same `webhook-id`), ahead of the feed: the worker sends
+    /// them with the whole retry schedule. Answers at once with how many were queued.
     public func replayDeadLetters(_ id: String) throws(IntegrationError) -> [UInt8] {
         guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
-        let letters = worker.deadLetters.withLock { letters in defer { letters.removeAll() }; return letters }
-        var delivered = 0
-        var kept: [DeadLetter] = []
-        for letter in letters {
-            if case .delivered = worker.attemptOnce(letter.message) { delivered += letter.events } else { kept.append(letter) }
+        guard worker.destination.enabled else { throw .conflict("destination \(id) is disabled: enable it to replay its dead letters") }
+        guard let queued = worker.requeueDeadLetters() else {
+            throw .conflict("an earlier replay is still being sent (\(worker.requeuedMessages) messages left)")
         }
-        worker.deadLetters.withLock { $0.insert(contentsOf: kept, at: 0) }
-        worker.status.withLock { $0.delivered += delivered }
         var json = JSONWriter(capacity: 64)
-        json.raw(#"{"replayed_events":"#)
-        json.integer(delivered)
-        json.raw(#","still_dead_lettered":"#)
-        json.integer(kept.count)
+        json.raw(#"{"requeued_messages":"#)
+        json.integer(queued.messages)
+        json.raw(#","requeued_events":"#)
+        json.integer(queued.events)
         json.raw("}")
         return json.bytes
     }
