@@ -136,6 +136,20 @@ final class DeliveryWorker: Sendable {
 
     var requeuedMessages: Int { requeued.withLock { $0.count } }
 
+    /// Adds dead letters, dropping the oldest past the list's bounds (messages and bytes).
+    func keepDeadLetters(_ added: [DeadLetter]) {
+        deadLetters.withLock { letters in
+            letters += added
+            var bytes = letters.reduce(0) { $0 + $1.message.body.count }
+            while letters.count > options.maxDeadLetters || bytes > options.maxDeadLetterBytes {
+                bytes -= letters.removeFirst().message.body.count
+            }
+        }
+    }
+
+    /// What a stopped worker leaves undelivered besides its feed: a replay not yet sent, then the dead letters.
+    var undelivered: [DeadLetter] { requeued.withLock { $0 } + deadLetters.withLock { $0 } }
+
     /// Sends the requeued dead letters, oldest first, each leaving the queue once delivered or dead-lettered again;
     /// false when the worker stopped meanwhile.
     private func sendRequeued() -> Bool {
@@ -267,13 +281,7 @@ final class DeliveryWorker: Sendable {
                 guard attempt < options.retryDelays.count else {
                     let letter = DeadLetter(id: message.id, events: message.events, error: error,
                                             milliseconds: wallClockMilliseconds(), message: message)
-                    deadLetters.withLock { letters in
-                        letters.append(letter)
-                        var bytes = letters.reduce(0) { $0 + $1.message.body.count }
-                        while letters.count > options.maxDeadLetters || bytes > options.maxDeadLetterBytes {
-                            bytes -= letters.removeFirst().message.body.count
-                        }
-                    }
+                    keepDeadLetters([letter])
                     status.withLock {
                         $0.deadLettered += message.events
                         $0.retrying = false

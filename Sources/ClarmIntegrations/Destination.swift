@@ -108,6 +108,11 @@ public struct Destination: Sendable, Equatable {
         return destination
     }
 
+    /// Whether requests built for `self` go to `other` unchanged: same receiver, same credentials.
+    func sendsLike(_ other: Destination) -> Bool {
+        kind == other.kind && url == other.url && secret == other.secret && token == other.token && apiBase == other.apiBase
+    }
+
     /// The destination as JSON; secrets only when `secrets` (the file, and the answer to its creation).
     public func write(into json: inout JSONWriter, secrets: Bool) {
         json.raw(#"{"id":"#)

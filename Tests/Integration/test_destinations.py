@@ -431,6 +431,12 @@ def test_dead_letters_are_queued_again_with_the_same_ids(data):
         assert gateway.request("PUT", "/api/destinations/" + created["id"], settings)[0] == 200
         status, disabled = gateway.request("POST", replay, {"dead_letters": True})
         assert status == 409 and "disabled" in disabled["error"], disabled
+        # Disabling and enabling again (the dashboard's toggle) keeps the dead letters, and they still go through.
+        down["on"] = False
+        status, enabled = gateway.request("PUT", "/api/destinations/" + created["id"], dict(settings, enabled=True))
+        assert status == 200 and len(enabled["dead_letters"]) == 1, enabled
+        assert gateway.request("POST", replay, {"dead_letters": True}) == (200, {"requeued_messages": 1, "requeued_events": 1})
+        wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["delivered"] == 4)
     finally:
         gateway.stop()
         receiver.close()
