@@ -394,7 +394,8 @@ def test_dead_letters_are_queued_again_with_the_same_ids(data):
                                           {"type": "webhook", "site": SITE, "events": ["purchase"], "url": receiver.url, "batch": 3})
         assert status == 201, created
         replay = "/api/destinations/%s/replay" % created["id"]
-        assert gateway.request("POST", replay)[0] == 400
+        status, empty = gateway.request("POST", replay)
+        assert status == 400 and "dead_letters" in empty["error"], empty
         status, refused = gateway.request("POST", replay, {"dead_letters": False})
         assert status == 400 and "dead_letters" in refused["error"], refused
         assert gateway.request("POST", "/api/destinations/nope/replay", {"dead_letters": True})[0] == 404
