@@ -68,6 +68,10 @@ extension Gateway {
         case (.test(let id), .post):
             respondLater(request, &response) { _, _ in Self.answer(.ok) { () throws(IntegrationError) in try integrations.test(id) } }
         case (.replay(let id), .post):
+            let needed = #"a replay's body is {"dead_letters": true}"#
+            guard !request.body.isEmpty else { return sendError(.badRequest, needed, request, &response) }
+            guard let body = destinationBody(request, &response) else { return }
+            guard body["dead_letters"] == .bool(true) else { return sendError(.badRequest, needed, request, &response) }
             respondLater(request, &response) { _, _ in Self.answer(.ok) { () throws(IntegrationError) in try integrations.replayDeadLetters(id) } }
         case (.collection, _):
             methodNotAllowed(request, &response, allow: "GET, HEAD, POST")

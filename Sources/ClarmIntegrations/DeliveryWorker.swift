@@ -40,6 +40,8 @@ final class DeliveryWorker: Sendable {
     private let onGone: @Sendable (Destination, String) -> Void
     let status = Mutex(DeliveryStatus())
     let deadLetters = Mutex<[DeadLetter]>([])
+    /// Dead letters a replay gave back, sent again (same ids, the whole retry schedule) before the feed goes on.
+    private let requeued = Mutex<[DeadLetter]>([])
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let pause = DispatchSemaphore(value: 0)
@@ -97,6 +99,7 @@ final class DeliveryWorker: Sendable {
         }
         defer { acknowledge() }
         while !isStopped {
+            guard sendRequeued() else { return }
             var moved = false
             for shard in 0..<feed.shardCount where !isStopped {
                 let batch: FeedBatch?
@@ -118,6 +121,44 @@ final class DeliveryWorker: Sendable {
     }
 
     static let acknowledgeInterval: Int64 = 250
+
+    /// Moves every dead letter to the front of delivery: `(messages, events)`; nil while an earlier replay is still
+    /// being sent (so what waits stays bounded by the dead-letter list's own limits).
+    func requeueDeadLetters() -> (messages: Int, events: Int)? {
+        let moved = requeued.withLock { queue -> (messages: Int, events: Int)? in
+            guard queue.isEmpty else { return nil }
+            queue = deadLetters.withLock { letters in defer { letters.removeAll() }; return letters }
+            return (queue.count, queue.reduce(0) { $0 + $1.events })
+        }
+        feed.wake()
+        return moved
+    }
+
+    var requeuedMessages: Int { requeued.withLock { $0.count } }
+
+    /// Adds dead letters, dropping the oldest past the list's bounds (messages and bytes).
+    func keepDeadLetters(_ added: [DeadLetter]) {
+        deadLetters.withLock { letters in
+            letters += added
+            var bytes = letters.reduce(0) { $0 + $1.message.body.count }
+            while letters.count > options.maxDeadLetters || bytes > options.maxDeadLetterBytes {
+                bytes -= letters.removeFirst().message.body.count
+            }
+        }
+    }
+
+    /// What a stopped worker leaves undelivered besides its feed: a replay not yet sent, then the dead letters.
+    var undelivered: [DeadLetter] { requeued.withLock { $0 } + deadLetters.withLock { $0 } }
+
+    /// Sends the requeued dead letters, oldest first, each leaving the queue once delivered or dead-lettered again;
+    /// false when the worker stopped meanwhile.
+    private func sendRequeued() -> Bool {
+        while let letter = requeued.withLock({ $0.first }) {
+            guard send(letter.message) else { return false }
+            requeued.withLock { _ = $0.removeFirst() }
+        }
+        return true
+    }
 
     /// Sends the batch's matching events; false when the worker stopped (or the destination went) meanwhile.
     private func deliver(_ batch: FeedBatch) -> Bool {
@@ -240,13 +281,7 @@ final class DeliveryWorker: Sendable {
                 guard attempt < options.retryDelays.count else {
                     let letter = DeadLetter(id: message.id, events: message.events, error: error,
                                             milliseconds: wallClockMilliseconds(), message: message)
-                    deadLetters.withLock { letters in
-                        letters.append(letter)
-                        var bytes = letters.reduce(0) { $0 + $1.message.body.count }
-                        while letters.count > options.maxDeadLetters || bytes > options.maxDeadLetterBytes {
-                            bytes -= letters.removeFirst().message.body.count
-                        }
-                    }
+                    keepDeadLetters([letter])
                     status.withLock {
                         $0.deadLettered += message.events
                         $0.retrying = false

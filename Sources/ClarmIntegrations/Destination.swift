@@ -77,6 +77,8 @@ public struct Destination: Sendable, Equatable {
         switch kind {
         case .webhook, .slack:
             destination.url = try text("url", required: true) ?? ""
+            // A Slack URL sent back as the listing masked it (the dashboard's enable/disable) keeps the saved one.
+            if kind == .slack, let existing, destination.url == Self.masked(existing.url) { destination.url = existing.url }
             try DestinationAddress.checkSyntax(destination.url)
         case .hubspot:
             break
@@ -104,6 +106,11 @@ public struct Destination: Sendable, Equatable {
             destination.eventName = try text("event_name") ?? ""
         }
         return destination
+    }
+
+    /// Whether requests built for `self` go to `other` unchanged: same receiver, same credentials.
+    func sendsLike(_ other: Destination) -> Bool {
+        kind == other.kind && url == other.url && secret == other.secret && token == other.token && apiBase == other.apiBase
     }
 
     /// The destination as JSON; secrets only when `secrets` (the file, and the answer to its creation).
@@ -168,6 +175,8 @@ public enum IntegrationError: Error, Sendable, CustomStringConvertible {
     case full(Int)
     case notSaved(String)
     case refused(String)
+    /// The destination is in a state where the request cannot be done now.
+    case conflict(String)
 
     public var description: String {
         switch self {
@@ -175,7 +184,7 @@ public enum IntegrationError: Error, Sendable, CustomStringConvertible {
         case .notFound(let id): "no destination \(id)"
         case .full(let limit): "at most \(limit) destinations"
         case .notSaved(let why): "cannot save destinations: \(why)"
-        case .refused(let why): why
+        case .refused(let why), .conflict(let why): why
         }
     }
 
@@ -183,7 +192,7 @@ public enum IntegrationError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .invalid, .refused: 400
         case .notFound: 404
-        case .full: 409
+        case .full, .conflict: 409
         case .notSaved: 500
         }
     }

@@ -37,7 +37,7 @@ public final class Integrations: Sendable {
         for destination in destinations { try start(destination) }
     }
 
-    private func start(_ destination: Destination, status: DeliveryStatus? = nil) throws(IntegrationError) {
+    private func start(_ destination: Destination, status: DeliveryStatus? = nil, deadLetters: [DeadLetter] = []) throws(IntegrationError) {
         let feed: ChangeFeed
         do throws(StoreError) {
             feed = try store.feed(consumer: destination.consumer)
@@ -48,6 +48,7 @@ public final class Integrations: Sendable {
             self?.disable(gone.id, reason: reason)
         }
         if let status { worker.status.withLock { $0 = status } }
+        worker.keepDeadLetters(deadLetters)
         state.withLock { $0[destination.id] = worker }
         worker.start()
     }
@@ -90,13 +91,15 @@ public final class Integrations: Sendable {
         try changes.withLock { _ throws(IntegrationError) in
             var all = destinations
             guard let index = all.firstIndex(where: { $0.id == id }) else { throw .notFound(id) }
-            let destination = try Destination.parse(body, id: id, existing: all[index])
+            let previous = all[index]
+            let destination = try Destination.parse(body, id: id, existing: previous)
             try checkAddress(destination)
             all[index] = destination
             try DestinationFile.save(all, directory: directory)
             let status = state.withLock { $0[id]?.status.withLock { $0 } }
-            retire(id, removeFeed: false)
-            try start(destination, status: status)
+            let undelivered = retire(id, removeFeed: false)
+            // Dead letters are requests already built: they stay only while they still go where they went.
+            try start(destination, status: status, deadLetters: previous.sendsLike(destination) ? undelivered : [])
             return describe(destination)
         }
     }
@@ -117,14 +120,17 @@ public final class Integrations: Sendable {
                                      allowPrivate: options.allowPrivateDestinations)
     }
 
-    private func retire(_ id: String, removeFeed: Bool) {
-        guard let worker = state.withLock({ $0.removeValue(forKey: id) }) else { return }
+    /// Stops a destination's worker; answers its dead letters (and a replay not yet sent), for a successor.
+    @discardableResult
+    private func retire(_ id: String, removeFeed: Bool) -> [DeadLetter] {
+        guard let worker = state.withLock({ $0.removeValue(forKey: id) }) else { return [] }
         worker.stop()
         if removeFeed {
             do throws(StoreError) { try store.removeFeed(consumer: worker.destination.consumer) } catch {
                 report("destination \(id): \(error); its logs are kept until the next start removes the consumer")
             }
         }
+        return worker.undelivered
     }
 
     /// After a `410 Gone`: the destination is saved as disabled; its cursor stays where it was.
@@ -140,8 +146,8 @@ public final class Integrations: Sendable {
                     report("destination \(id): \(error)")
                 }
                 let status = state.withLock { $0[id]?.status.withLock { $0 } }
-                retire(id, removeFeed: false)
-                try? start(all[index], status: status)
+                let letters = retire(id, removeFeed: false)
+                try? start(all[index], status: status, deadLetters: letters)
             }
         }
     }
@@ -222,22 +228,19 @@ public final class Integrations: Sendable {
         return json.bytes
     }
 
-    /// Sends the dead-lettered messages again, oldest first; answers how many went through.
+    /// Queues the dead-lettered messages again, unchanged (same `webhook-id`), ahead of the feed: the worker sends
+    /// them with the whole retry schedule. Answers at once with how many were queued.
     public func replayDeadLetters(_ id: String) throws(IntegrationError) -> [UInt8] {
         guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
-        let letters = worker.deadLetters.withLock { letters in defer { letters.removeAll() }; return letters }
-        var delivered = 0
-        var kept: [DeadLetter] = []
-        for letter in letters {
-            if case .delivered = worker.attemptOnce(letter.message) { delivered += letter.events } else { kept.append(letter) }
+        guard worker.destination.enabled else { throw .conflict("destination \(id) is disabled: enable it to replay its dead letters") }
+        guard let queued = worker.requeueDeadLetters() else {
+            throw .conflict("an earlier replay is still being sent (\(worker.requeuedMessages) messages left)")
         }
-        worker.deadLetters.withLock { $0.insert(contentsOf: kept, at: 0) }
-        worker.status.withLock { $0.delivered += delivered }
         var json = JSONWriter(capacity: 64)
-        json.raw(#"{"replayed_events":"#)
-        json.integer(delivered)
-        json.raw(#","still_dead_lettered":"#)
-        json.integer(kept.count)
+        json.raw(#"{"requeued_messages":"#)
+        json.integer(queued.messages)
+        json.raw(#","requeued_events":"#)
+        json.integer(queued.events)
         json.raw("}")
         return json.bytes
     }

@@ -121,7 +121,7 @@ struct Destinations: ParsableCommand {
     }
 
     struct Replay: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send the dead-lettered messages again (POST /api/destinations/ID/replay).")
+        static let configuration = CommandConfiguration(abstract: "Queue the dead-lettered messages again (POST /api/destinations/ID/replay).")
 
         @OptionGroup var connection: Sites.Connection
 
@@ -129,8 +129,8 @@ struct Destinations: ParsableCommand {
         var id: String
 
         func run() throws {
-            let answer = try connection.request("POST", Destinations.path(id, "/replay"))
-            Swift.print("replayed \(answer["replayed_events"] ?? 0) events; \(answer["still_dead_lettered"] ?? 0) messages still dead-lettered")
+            let answer = try connection.request("POST", Destinations.path(id, "/replay"), body: ["dead_letters": true])
+            Swift.print("queued \(answer["requeued_messages"] ?? 0) messages (\(answer["requeued_events"] ?? 0) events) again")
         }
     }
 }

@@ -38,4 +38,19 @@ import ClarmTestSupport
         integrations.stop()
         store.close()
     }
+
+    /// The dashboard's enable/disable sends a Slack destination back as listed, its URL masked: the saved URL stays.
+    @Test func aSlackURLSentBackMaskedKeepsTheSavedOne() throws {
+        let url = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX"
+        let saved = try Destination.parse(body(#"{"type":"slack","site":"shop.example.com","events":["*"],"url":"\#(url)"}"#), id: nil)
+        let masked = Destination.masked(url)
+        #expect(masked != url)
+        let toggled = try Destination.parse(body(#"{"type":"slack","site":"shop.example.com","events":["*"],"url":"\#(masked)","enabled":false}"#),
+                                            id: nil, existing: saved)
+        #expect(toggled.url == url && !toggled.enabled)
+        let moved = "https://hooks.slack.com/services/T000/B000/YYYYYYYYYYYYYYYY"
+        let changed = try Destination.parse(body(#"{"type":"slack","site":"shop.example.com","events":["*"],"url":"\#(moved)"}"#),
+                                            id: nil, existing: saved)
+        #expect(changed.url == moved)
+    }
 }

@@ -410,3 +410,64 @@ def test_limits_hangs_huge_answers_changes_metrics_and_the_command_line(data):
     finally:
         gateway.stop()
         receiver.close()
+
+
+def test_dead_letters_are_queued_again_with_the_same_ids(data):
+    down = {"on": True}
+
+    def answer(*_):
+        return (500, {}, b"down") if down["on"] else (200, {}, b"ok")
+    receiver = Receiver(answer)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        status, created = gateway.request("POST", "/api/destinations",
+                                          {"type": "webhook", "site": SITE, "events": ["purchase"], "url": receiver.url, "batch": 3})
+        assert status == 201, created
+        replay = "/api/destinations/%s/replay" % created["id"]
+        status, empty = gateway.request("POST", replay)
+        assert status == 400 and "dead_letters" in empty["error"], empty
+        status, refused = gateway.request("POST", replay, {"dead_letters": False})
+        assert status == 400 and "dead_letters" in refused["error"], refused
+        assert gateway.request("POST", "/api/destinations/nope/replay", {"dead_letters": True})[0] == 404
+
+        gateway.track(events(range(3), visitors=1))   # one visitor: one shard, one batch, one message
+        wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["dead_lettered"] == 3)
+        _, state = gateway.request("GET", "/api/destinations/" + created["id"])
+        assert [letter["events"] for letter in state["dead_letters"]] == [3]
+        dead_id = state["dead_letters"][0]["id"]
+        attempts = len(receiver.snapshot())
+
+        down["on"] = False
+        status, answer_ = gateway.request("POST", replay, {"dead_letters": True})
+        assert (status, answer_) == (200, {"requeued_messages": 1, "requeued_events": 3}), answer_
+        wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["delivered"] == 3)
+        resent = receiver.snapshot()[attempts:]
+        assert [{k.lower(): v for k, v in headers.items()}["webhook-id"] for _, headers, _ in resent] == [dead_id]
+        delivered = verified_deliveries(receiver, created["secret"])   # the resend's body is the dead letter's
+        assert sorted(e["event_id"] for e in delivered[0]["data"]) == ["e-0", "e-1", "e-2"]
+        _, state = gateway.request("GET", "/api/destinations/" + created["id"])
+        assert state["dead_letters"] == []
+        assert gateway.request("POST", replay, {"dead_letters": True}) == (200, {"requeued_messages": 0, "requeued_events": 0})
+
+        # A replay still being sent (down again: it goes through its retries) refuses another one.
+        down["on"] = True
+        gateway.track(events(range(3, 4)))
+        wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["dead_lettered"] == 4)
+        assert gateway.request("POST", replay, {"dead_letters": True})[0] == 200
+        status, busy = gateway.request("POST", replay, {"dead_letters": True})
+        assert status == 409 and "still being sent" in busy["error"], busy
+        wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["dead_lettered"] == 5)
+
+        settings = {"type": "webhook", "site": SITE, "events": ["purchase"], "url": receiver.url, "enabled": False}
+        assert gateway.request("PUT", "/api/destinations/" + created["id"], settings)[0] == 200
+        status, disabled = gateway.request("POST", replay, {"dead_letters": True})
+        assert status == 409 and "disabled" in disabled["error"], disabled
+        # Disabling and enabling again (the dashboard's toggle) keeps the dead letters, and they still go through.
+        down["on"] = False
+        status, enabled = gateway.request("PUT", "/api/destinations/" + created["id"], dict(settings, enabled=True))
+        assert status == 200 and len(enabled["dead_letters"]) == 1, enabled
+        assert gateway.request("POST", replay, {"dead_letters": True}) == (200, {"requeued_messages": 1, "requeued_events": 1})
+        wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["delivered"] == 4)
+    finally:
+        gateway.stop()
+        receiver.close()
