@@ -81,7 +81,7 @@ import ClarmTestSupport
     @Test func oneVisitorWithManySessionsCostsNoMoreThanManyVisitors() throws {
         var many: (seconds: [Double], answer: [[String]: [MetricValue]]) = ([], [:])
         try Self.withEngine(Self.events { "v\($0)" }) { many = try Self.times($0, visitor: nil) }
-        // Ten times: far from the quadratic path (over 15 s a run, some 50 times the linear one), far from noise.
+        // Ten times: far below the quadratic path (over 15 s a run), far above a loaded machine's noise.
         let limits = many.seconds.map { 10 * $0 }
         var one: (seconds: [Double], answer: [[String]: [MetricValue]]) = ([], [:])
         try Self.withEngine(Self.events { _ in "one" }) { one = try Self.times($0, visitor: "one", within: limits) }
