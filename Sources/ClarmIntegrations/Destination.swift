@@ -98,10 +98,15 @@ public struct Destination: Sendable, Equatable {
             }
         }
         if kind == .hubspot {
-            guard let token = try text("token") ?? existing?.token, !token.isEmpty else { throw .invalid("token is required") }
-            destination.token = token
             destination.apiBase = try text("api_base") ?? existing?.apiBase ?? destination.apiBase
             try DestinationAddress.checkSyntax(destination.apiBase)
+            // A stored token goes only where it went before: a new api_base must come with its token, or a key
+            // holder could have the gateway send the token to any host.
+            let keeps = existing.map { $0.apiBase == destination.apiBase } ?? false
+            guard let token = try text("token") ?? (keeps ? existing?.token : nil), !token.isEmpty else {
+                throw .invalid(existing == nil ? "token is required" : "token is required when api_base changes")
+            }
+            destination.token = token
             destination.planProperty = try text("plan_property") ?? destination.planProperty
             destination.eventName = try text("event_name") ?? ""
         }

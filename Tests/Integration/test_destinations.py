@@ -287,6 +287,12 @@ def test_hubspot_upserts_identified_contacts_and_sends_their_purchases(data):
         _, state = gateway.request("GET", "/api/destinations/" + created["id"])
         assert state["state"]["skipped"] == {"visitor_not_identified": 1}
         assert "token" not in state
+        # The stored token goes only where it went: a new api_base must bring its own.
+        moved = {"type": "hubspot", "site": SITE, "events": ["identify"], "api_base": "http://127.0.0.1:9"}
+        status, body = gateway.request("PUT", "/api/destinations/" + created["id"], moved)
+        assert status == 400 and "token is required when api_base changes" in body["error"], body
+        status, _ = gateway.request("PUT", "/api/destinations/" + created["id"], dict(moved, api_base=hubspot.url.rsplit("/", 1)[0]))
+        assert status == 200
     finally:
         gateway.stop()
         hubspot.close()
