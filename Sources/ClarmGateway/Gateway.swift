@@ -70,6 +70,10 @@ public final class Gateway: HTTPHandler {
                 misdirected(request, &response)
                 return
             }
+            guard !crossSiteWrite(request) else {
+                crossSiteRefused(request, &response)
+                return
+            }
         }
         guard admit(request, &response) else { return }
         if request.pathIs("/api/track") {
