@@ -20,6 +20,7 @@ import ClarmStorage
 /// - `GET /metrics`: Prometheus metrics (`Gateway+metrics.swift`), behind API keys when configured.
 /// - `/api/destinations…`: webhook, Slack and HubSpot delivery (`Gateway+destinations.swift`), likewise.
 /// - `GET /api/cluster`: shipping to ClickHouse (`Gateway+cluster.swift`), behind API keys when configured.
+/// - `POST /api/funnel`: step-by-step conversion (`Gateway+funnel.swift`), behind API keys when configured.
 /// Every request first passes the per-address rate limit (`Gateway+admission.swift`).
 ///
 /// Routes other than the loader, tracking, liveness and the icon are private (`Gateway+host.swift`): they answer
@@ -85,6 +86,12 @@ public final class Gateway: HTTPHandler {
         } else if request.pathIs("/api/query") {
             switch request.method {
             case .post: query(request, &response)
+            case .options: preflight(request, &response, methods: "POST, OPTIONS")
+            default: methodNotAllowed(request, &response, allow: "POST, OPTIONS")
+            }
+        } else if request.pathIs("/api/funnel") {
+            switch request.method {
+            case .post: funnel(request, &response)
             case .options: preflight(request, &response, methods: "POST, OPTIONS")
             default: methodNotAllowed(request, &response, allow: "POST, OPTIONS")
             }

@@ -11,7 +11,7 @@ public final class GatewayMetrics: Sendable {
         init(path: UnsafeRawBufferPointer) {
             func equals(_ literal: StaticString) -> Bool { literal.withUTF8Buffer { $0.elementsEqual(path) } }
             if equals("/api/track") { self = .track }
-            else if equals("/api/query") || equals("/api/v2/query") { self = .query }
+            else if equals("/api/query") || equals("/api/v2/query") || equals("/api/funnel") { self = .query }
             else if equals("/api/visitors") { self = .visitors }
             else if equals("/api/conversions") { self = .conversions }
             else if path.starts(with: "/api/visitors/".utf8) { self = .visitor }

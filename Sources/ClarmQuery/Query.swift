@@ -204,31 +204,7 @@ extension Query {
             }
         }
 
-        var filters: [Filter] = []
-        if let value = json["filters"], value != .null {
-            guard let values = value.array else { throw QueryError(field: "filters", problem: "must be an array") }
-            for (i, value) in values.enumerated() {
-                let field = "filters[\(i)]"
-                guard let parts = value.array, parts.count == 3 else {
-                    throw QueryError(field: field, problem: "must be [operator, dimension, [values…]]")
-                }
-                guard let opName = parts[0].string, let op = FilterOperator(rawValue: opName) else {
-                    throw QueryError(field: field, problem: "unknown operator \(describe(parts[0])); known: is, is_not, contains, contains_not, matches, matches_not")
-                }
-                guard let name = parts[1].string, let dimension = Dimension(name) else {
-                    throw QueryError(field: field, problem: "unknown dimension \(describe(parts[1]))")
-                }
-                guard let list = parts[2].array, !list.isEmpty else {
-                    throw QueryError(field: field, problem: "values must be a non-empty array of strings")
-                }
-                var strings: [String] = []
-                for item in list {
-                    guard let string = item.string else { throw QueryError(field: field, problem: "values must be strings") }
-                    strings.append(string)
-                }
-                filters.append(try Filter(op: op, dimension: dimension, values: strings, field: field))
-            }
-        }
+        let filters = try parseFilters(json["filters"], field: "filters")
 
         var orderBy: [(key: OrderKey, descending: Bool)] = []
         if let value = json["order_by"], value != .null {
@@ -261,6 +237,35 @@ extension Query {
                      filters: filters, orderBy: orderBy, limit: limit, offset: offset, attribution: attribution, timezone: timezone,
                      comparison: try comparison(json["comparisons"], from: from, to: to),
                      attributionScope: try attributionScope(json["attribution_scope"], attribution: attribution))
+    }
+
+    /// A list of filters, `[operator, dimension, [values…]]` each; `field` names the list in errors.
+    public static func parseFilters(_ value: JSONValue?, field listField: String) throws(QueryError) -> [Filter] {
+        var filters: [Filter] = []
+        guard let value, value != .null else { return filters }
+        guard let values = value.array else { throw QueryError(field: listField, problem: "must be an array") }
+        for (i, value) in values.enumerated() {
+            let field = "\(listField)[\(i)]"
+            guard let parts = value.array, parts.count == 3 else {
+                throw QueryError(field: field, problem: "must be [operator, dimension, [values…]]")
+            }
+            guard let opName = parts[0].string, let op = FilterOperator(rawValue: opName) else {
+                throw QueryError(field: field, problem: "unknown operator \(describe(parts[0])); known: is, is_not, contains, contains_not, matches, matches_not")
+            }
+            guard let name = parts[1].string, let dimension = Dimension(name) else {
+                throw QueryError(field: field, problem: "unknown dimension \(describe(parts[1]))")
+            }
+            guard let list = parts[2].array, !list.isEmpty else {
+                throw QueryError(field: field, problem: "values must be a non-empty array of strings")
+            }
+            var strings: [String] = []
+            for item in list {
+                guard let string = item.string else { throw QueryError(field: field, problem: "values must be strings") }
+                strings.append(string)
+            }
+            filters.append(try Filter(op: op, dimension: dimension, values: strings, field: field))
+        }
+        return filters
     }
 
     static func integer(_ value: JSONValue?, field: String, default fallback: Int, range: ClosedRange<Int>) throws(QueryError) -> Int {

@@ -167,6 +167,7 @@ def test_the_document_describes_every_route_and_method():
         "/api/people": {"GET", "HEAD", "OPTIONS"},
         "/api/people/{email}": {"GET", "HEAD", "OPTIONS"},
         "/api/cluster": {"GET", "HEAD"},
+        "/api/funnel": {"POST", "OPTIONS"},
     }
 
 
