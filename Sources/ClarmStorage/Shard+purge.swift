@@ -80,7 +80,13 @@ extension Shard {
             let message = "purging erased visitors failed: \(error); the visitors stay hidden"
             report("shard \(index): \(message); next attempt in \(delay) ms")
             noteProblem(.erasure, message)
-            sealer.async(afterMilliseconds: Int(delay)) { self.purge(run) }
+            // The next attempt starts over (a new seal and boundary): events the visitors sent meanwhile may sit
+            // in logs above this run's boundary.
+            purgeState.withLock { state in
+                state.running = false
+                state.wanted = true
+                state.notBefore = monotonicMilliseconds() + Int64(delay)
+            }
             return
         }
         clearProblem(.erasure)
