@@ -61,10 +61,16 @@ enum DestinationAddress {
     }
 
     static func isInternal(ipv6 b: [UInt8]) -> Bool {
+        func ipv4(at i: Int) -> UInt32 { UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3]) }
         if b[0..<15].allSatisfy({ $0 == 0 }) { return true }  // :: and ::1
-        if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF {  // ::ffff:a.b.c.d
-            return isInternal(ipv4: UInt32(b[12]) << 24 | UInt32(b[13]) << 16 | UInt32(b[14]) << 8 | UInt32(b[15]))
+        // IPv4 inside IPv6 reaches the IPv4 address: ::ffff:a.b.c.d (mapped), ::a.b.c.d (compatible),
+        // 64:ff9b::a.b.c.d (NAT64) and 2002:aabb:ccdd::/48 (6to4) are judged by the IPv4 address they carry.
+        if b[0..<10].allSatisfy({ $0 == 0 }) && ((b[10] == 0xFF && b[11] == 0xFF) || (b[10] == 0 && b[11] == 0)) {
+            return isInternal(ipv4: ipv4(at: 12))
         }
-        return b[0] & 0xFE == 0xFC || (b[0] == 0xFE && b[1] & 0xC0 == 0x80) || b[0] == 0xFF  // fc00::/7, fe80::/10, ff00::/8
+        if b[0..<12].elementsEqual([0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0]) { return isInternal(ipv4: ipv4(at: 12)) }
+        if b[0] == 0x20 && b[1] == 0x02 { return isInternal(ipv4: ipv4(at: 2)) }
+        // fc00::/7 (unique local), fe80::/10 (link-local), fec0::/10 (site-local), ff00::/8 (multicast)
+        return b[0] & 0xFE == 0xFC || (b[0] == 0xFE && b[1] & 0x80 == 0x80) || b[0] == 0xFF
     }
 }

@@ -28,6 +28,13 @@ import Testing
         #expect(DestinationAddress.isInternal(ipv6: [0xFD, 0x00] + [UInt8](repeating: 0, count: 14)))
         #expect(DestinationAddress.isInternal(ipv6: [UInt8](repeating: 0, count: 10) + [0xFF, 0xFF, 127, 0, 0, 1]))
         #expect(!DestinationAddress.isInternal(ipv6: [0x20, 0x01, 0x48, 0x60] + [UInt8](repeating: 0, count: 11) + [0x88]))
+        // IPv4 carried in IPv6: compatible ::10.0.0.1, NAT64 64:ff9b::192.168.1.1, 6to4 2002:7f00:0001::, site-local.
+        #expect(DestinationAddress.isInternal(ipv6: [UInt8](repeating: 0, count: 12) + [10, 0, 0, 1]))
+        #expect(DestinationAddress.isInternal(ipv6: [0x00, 0x64, 0xFF, 0x9B] + [UInt8](repeating: 0, count: 8) + [192, 168, 1, 1]))
+        #expect(!DestinationAddress.isInternal(ipv6: [0x00, 0x64, 0xFF, 0x9B] + [UInt8](repeating: 0, count: 8) + [8, 8, 8, 8]))
+        #expect(DestinationAddress.isInternal(ipv6: [0x20, 0x02, 127, 0, 0, 1] + [UInt8](repeating: 0, count: 10)))
+        #expect(!DestinationAddress.isInternal(ipv6: [0x20, 0x02, 8, 8, 8, 8] + [UInt8](repeating: 0, count: 10)))
+        #expect(DestinationAddress.isInternal(ipv6: [0xFE, 0xC0] + [UInt8](repeating: 0, count: 14)))
         #expect(throws: IntegrationError.self) { try DestinationAddress.check("http://127.0.0.1:9/x", allowPrivate: false) }
         #expect(throws: IntegrationError.self) { try DestinationAddress.check("http://localhost:9/x", allowPrivate: false) }
         #expect(throws: IntegrationError.self) { try DestinationAddress.check("ftp://example.com/x", allowPrivate: true) }
