@@ -57,6 +57,13 @@ public struct ClickHouseEndpoint: Sendable {
         String(decoding: try post(query: nil, body: Array(sql.utf8)), as: UTF8.self)
     }
 
+    /// Runs a query the server may not let change anything (`readonly=2`: settings only) and stops after
+    /// `seconds`, so that the query API's deadline holds on the server too.
+    public func select(_ sql: String, seconds: Int) throws(ClickHouseError) -> String {
+        String(decoding: try post(query: nil, body: Array(sql.utf8),
+                                  settings: [("readonly", "2"), ("max_execution_time", String(seconds))]), as: UTF8.self)
+    }
+
     /// Inserts `rows` (RowBinary, in `ClickHouseRow.columns` order) into the events table; returns once the
     /// server acknowledged them. With a cluster the insert is synchronous: acknowledged means on every shard.
     public func insert(_ rows: [UInt8]) throws(ClickHouseError) {

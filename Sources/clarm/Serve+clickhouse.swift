@@ -37,7 +37,8 @@ extension Serve {
     func answerQueriesFromClickHouse(_ runtime: GatewayRuntime) throws {
         guard queryEngine == "clickhouse", let clickhouseURL else { return }
         let endpoint = try clickhouse.endpoint(clickhouseURL)
-        runtime.answerQueries(with: ClickHouseQueryEngine(table: endpoint.eventsTable) { try endpoint.execute($0) })
+        let seconds = queryTimeout
+        runtime.answerQueries(with: ClickHouseQueryEngine(table: endpoint.eventsTable) { try endpoint.select($0, seconds: seconds) })
     }
 
     func validateShipping() throws {

@@ -34,7 +34,11 @@ struct ClickHouseQueryEngineTests {
         let store = try makeStore(events, directory: directory)
         defer { store.close() }
         let embedded = QueryEngine(store: store)
-        let sql = ClickHouseQueryEngine(table: endpoint.eventsTable) { try endpoint.execute($0) }
+        let sql = ClickHouseQueryEngine(table: endpoint.eventsTable) { try endpoint.select($0, seconds: 30) }
+        // Queries run read-only: the server refuses a change in one.
+        #expect((try? endpoint.select("INSERT INTO \(endpoint.eventsTable) (site) VALUES ('x')", seconds: 5)) == nil)
+        #expect(try endpoint.select("SELECT count() FROM \(endpoint.eventsTable) WHERE site = 'x'", seconds: 5)
+            .trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         let zoned = [
             #"{"site":"shop.example.com","date_range":"all","timezone":"Europe/Berlin",\#(QueryEngineTests.allMetrics),"dimensions":["time:hour"]}"#,
             #"{"site":"shop.example.com","date_range":"all","timezone":"America/Los_Angeles",\#(QueryEngineTests.allMetrics),"dimensions":["time:day","visit:channel"]}"#,
