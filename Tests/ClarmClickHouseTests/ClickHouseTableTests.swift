@@ -96,7 +96,10 @@ struct ClickHouseTableTests {
             try wrong.execute("SELECT 1")
             Issue.record("a wrong password was accepted")
         } catch {
-            #expect(error.description.contains("Wrong password"))
+            // The server answers "Wrong password" and closes without reading the request's body, which can reset
+            // the connection before the answer is read: either way the error names the server, never the password.
+            #expect(error.description.contains("Wrong password") || error.description.contains("Connection reset"), "\(error)")
+            #expect(error.description.contains(servers.servers[0].url))
             #expect(!error.description.contains("not-the-pass-XYZ"))
         }
         let right = try ClickHouseEndpoint(url: servers.servers[0].url, user: "clarm", password: "s3cret-pass")
