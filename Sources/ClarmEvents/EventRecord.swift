@@ -1,8 +1,9 @@
 /// A validated event, in the binary form in which the gateway hands it to storage.
 ///
-/// Layout (little-endian): `u32 length` of what follows, `u8 version (1)`, `i64 timestamp_ms`,
-/// `i64 received_ms`, then nine strings, each `u32 length` + UTF-8 bytes, in the order of `stringFields`.
-/// An absent optional field is an empty string; `properties` is a JSON object or empty.
+/// Layout (little-endian): `u32 length` of what follows, `u8 version (2)`, `i64 timestamp_ms`,
+/// `i64 received_ms`, then twelve strings, each `u32 length` + UTF-8 bytes: the nine of `stringFields`, then
+/// the location `country`, `region`, `city` (docs/FORMAT.md). An absent optional field is an empty string;
+/// `properties` is a JSON object or empty. Version 1 records end after the nine; they read as unlocated.
 public struct EventRecord: Sendable, Hashable {
     public var timestamp: Int64
     public var receivedAt: Int64
@@ -15,10 +16,19 @@ public struct EventRecord: Sendable, Hashable {
     public var userAgent: String
     public var properties: String
     public var site: String
+    /// Where the client's address was located: ISO 3166-1 country code, first subdivision, city (English
+    /// names); empty when unknown.
+    public var country: String = ""
+    public var region: String = ""
+    public var city: String = ""
 
-    public static let version: UInt8 = 1
-    /// The order in which the string fields follow the header.
+    public static let version: UInt8 = 2
+    /// Records written before the location fields: `stringFields` only.
+    public static let legacyVersion: UInt8 = 1
+    /// The order in which the string fields the client sends follow the header; the location follows them.
     public static let stringFields: [EventField] = [.event, .visitorID, .sessionID, .eventID, .url, .referrer, .userAgent, .properties, .site]
+    /// All strings of a current record: `stringFields`, then country, region, city.
+    public static let fieldCount = stringFields.count + EventLocation.fieldCount
     static let headerSize = 4 + 1 + 8 + 8
 
     public init(timestamp: Int64, receivedAt: Int64, event: String, visitorID: String, sessionID: String = "",
@@ -54,6 +64,11 @@ public struct EventRecord: Sendable, Hashable {
             case .properties: properties
             default: site
             }
+            out.append(contentsOf: value.utf8)
+            writer.endString(&out, bytesStart: start)
+        }
+        for value in [country, region, city] {
+            let start = writer.beginString(&out)
             out.append(contentsOf: value.utf8)
             writer.endString(&out, bytesStart: start)
         }
@@ -95,6 +110,15 @@ struct EventRecordWriter {
 
     func endString(_ out: inout [UInt8], bytesStart: Int) {
         Self.store(UInt32(out.count - bytesStart), in: &out, at: bytesStart - 4)
+    }
+
+    /// Appends the location strings, which follow `stringFields`.
+    func appendLocation(_ out: inout [UInt8], _ location: EventLocation) {
+        for value in [location.country, location.region, location.city] {
+            let start = beginString(&out)
+            out.append(contentsOf: value)
+            endString(&out, bytesStart: start)
+        }
     }
 
     func finish(_ out: inout [UInt8], timestamp: Int64, receivedAt: Int64) {

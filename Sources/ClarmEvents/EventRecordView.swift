@@ -1,18 +1,24 @@
 /// A borrowed, validated view of one record in `EventRecord`'s layout, reading fields without copying.
 public struct EventRecordView {
     public let bytes: UnsafeRawBufferPointer
-    /// Where each string of `EventRecord.stringFields` starts and ends, in that order.
-    private var bounds: InlineArray<18, Int32>
+    /// Where each of the record's strings starts and ends, in order (the location of a version 1 record: empty).
+    private var bounds: InlineArray<24, Int32>
 
     /// Parses the record at the start of `bytes`; nil when it is malformed. `length` is the record's size.
     public init?(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count >= EventRecord.headerSize else { return nil }
         let length = Int(UInt32(littleEndian: bytes.loadUnaligned(as: UInt32.self)))
-        guard length + 4 <= bytes.count, length + 4 >= EventRecord.headerSize, bytes[4] == EventRecord.version else { return nil }
+        guard length + 4 <= bytes.count, length + 4 >= EventRecord.headerSize else { return nil }
+        let strings = switch bytes[4] {
+        case EventRecord.version: EventRecord.fieldCount
+        case EventRecord.legacyVersion: EventRecord.stringFields.count
+        default: -1
+        }
+        guard strings > 0 else { return nil }
         let end = length + 4
         var p = EventRecord.headerSize
-        bounds = InlineArray(repeating: 0)
-        for i in 0..<EventRecord.stringFields.count {
+        bounds = InlineArray(repeating: Int32(end))
+        for i in 0..<strings {
             guard p + 4 <= end else { return nil }
             let count = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: p, as: UInt32.self)))
             p += 4
@@ -43,13 +49,20 @@ public struct EventRecordView {
     public var userAgent: UnsafeRawBufferPointer { field(6) }
     public var properties: UnsafeRawBufferPointer { field(7) }
     public var site: UnsafeRawBufferPointer { field(8) }
+    public var country: UnsafeRawBufferPointer { field(9) }
+    public var region: UnsafeRawBufferPointer { field(10) }
+    public var city: UnsafeRawBufferPointer { field(11) }
 
     /// An owned copy, for tests and tools.
     public var record: EventRecord {
         func text(_ i: Int) -> String { String(decoding: field(i), as: UTF8.self) }
-        return EventRecord(timestamp: timestamp, receivedAt: receivedAt, event: text(0), visitorID: text(1),
-                           sessionID: text(2), eventID: text(3), url: text(4), referrer: text(5),
-                           userAgent: text(6), properties: text(7), site: text(8))
+        var record = EventRecord(timestamp: timestamp, receivedAt: receivedAt, event: text(0), visitorID: text(1),
+                                 sessionID: text(2), eventID: text(3), url: text(4), referrer: text(5),
+                                 userAgent: text(6), properties: text(7), site: text(8))
+        record.country = text(9)
+        record.region = text(10)
+        record.city = text(11)
+        return record
     }
 
     /// Calls `body` with each record of back-to-back `records`; returns false at the first malformed one.

@@ -41,10 +41,14 @@ public struct TrackRequestContext {
     public var userAgent: UnsafeRawBufferPointer
     /// The sensitive URL parameters each site keeps; nil: none kept.
     public var keptParameters: (any KeptParameterLookup)?
+    /// Where the request's client was located; every event of the request gets it.
+    public var location: EventLocation
 
-    public init(receivedAt: Int64, userAgent: UnsafeRawBufferPointer, keptParameters: (any KeptParameterLookup)? = nil) {
+    public init(receivedAt: Int64, userAgent: UnsafeRawBufferPointer, keptParameters: (any KeptParameterLookup)? = nil,
+                location: EventLocation = .unknown) {
         self.receivedAt = receivedAt
         self.userAgent = userAgent
         self.keptParameters = keptParameters
+        self.location = location
     }
 }

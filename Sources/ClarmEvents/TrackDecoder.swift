@@ -210,6 +210,7 @@ public struct TrackDecoder {
             if field == .url { urlBytes = start..<out.count }
         }
         URLScrubber.scrubRecord(&out, from: writer.start, keeping: context.keptParameters)
+        writer.appendLocation(&out, context.location)
         writer.finish(&out, timestamp: timestamp, receivedAt: context.receivedAt)
         return nil
     }

@@ -223,7 +223,7 @@ public final class Segment: @unchecked Sendable {
         try verifyFileChecksum()
         var ids: [UInt32] = []
         var timestamps: [Int64] = []
-        for column in SegmentFormat.Column.allCases {
+        for column in SegmentFormat.Column.allCases where has(column) {
             let info = try self.column(column)
             guard info.encoding == column.encoding else { throw SegmentCorruption(path: path, reason: "column \(info.name): wrong encoding") }
             if column.encoding == .dictionary { _ = try dictionary(column) }
@@ -241,6 +241,11 @@ public final class Segment: @unchecked Sendable {
         guard zones.isEmpty || (zones.map(\.min).min() == minTimestamp && zones.map(\.max).max() == maxTimestamp) else {
             throw SegmentCorruption(path: path, reason: "segment time range does not match its zone maps")
         }
+    }
+
+    /// Whether the file holds `column` (a column that `mayBeAbsent` reads as empty when it does not).
+    public func has(_ column: SegmentFormat.Column) -> Bool {
+        columns.contains { $0.name == column.rawValue }
     }
 
     public func column(_ column: SegmentFormat.Column) throws(SegmentCorruption) -> ColumnInfo {
@@ -283,6 +288,8 @@ public final class Segment: @unchecked Sendable {
     /// Reads a column's dictionary blocks into one table; each block is `offset u32 × (entries + 1) | bytes`
     /// with ascending offsets from 0 that end inside it.
     public func dictionary(_ column: SegmentFormat.Column) throws(SegmentCorruption) -> Dictionary {
+        // An absent later column: one entry, the empty string, which `ids` gives every row.
+        if column.mayBeAbsent && !has(column) { return Dictionary(offsets: [0, 0], bytes: []) }
         let info = try self.column(column)
         guard info.encoding == .dictionary else { throw SegmentCorruption(path: path, reason: "column \(info.name) has no dictionary") }
         var offsets: [Int] = [0]
@@ -316,6 +323,11 @@ public final class Segment: @unchecked Sendable {
 
     /// The ids of a dictionary column for one row block, each checked against the dictionary size.
     public func ids(_ column: SegmentFormat.Column, block: Int, into ids: inout [UInt32]) throws(SegmentCorruption) {
+        if column.mayBeAbsent && !has(column) {
+            ids.removeAll(keepingCapacity: true)
+            ids.append(contentsOf: repeatElement(0, count: rowsIn(block: block)))
+            return
+        }
         let info = try self.column(column)
         // Only dictionary columns have a checked id width (1, 2 or 4).
         guard info.encoding == .dictionary else { throw SegmentCorruption(path: path, reason: "column \(info.name) is not dictionary-encoded") }
@@ -407,6 +419,9 @@ public final class Segment: @unchecked Sendable {
                 string(value(.user_agent))
                 string(value(.properties))
                 string(value(.site))
+                string(value(.country))
+                string(value(.region))
+                string(value(.city))
                 let length = UInt32(out.count - start - 4)
                 out.withUnsafeMutableBytes { $0.storeBytes(of: length.littleEndian, toByteOffset: start, as: UInt32.self) }
             }

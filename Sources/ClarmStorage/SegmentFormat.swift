@@ -29,8 +29,13 @@ public enum SegmentFormat {
     public enum Column: String, CaseIterable, Sendable {
         case timestamp, visitor_id, session_id, event, site, origin, path, rest, referrer, user_agent
         case amount, currency, plan, goal, value, email, name, company, properties
+        case country, region, city
 
         public var encoding: Encoding { self == .timestamp ? .delta : .dictionary }
+
+        /// Columns added after segments were first written: a segment without one reads it as empty on every
+        /// row (docs/FORMAT.md, "Segments"). Every other column must be present.
+        public var mayBeAbsent: Bool { self == .country || self == .region || self == .city }
 
         /// The property key a column is extracted from, for the property columns.
         public var propertyKey: StaticString? {

@@ -69,6 +69,9 @@ public struct SegmentWriter {
                 case .referrer: value = view.referrer
                 case .user_agent: value = view.userAgent
                 case .properties: value = view.properties
+                case .country: value = view.country
+                case .region: value = view.region
+                case .city: value = view.city
                 default:
                     ids[c][row] = (propertyTexts[c] ?? []).withUnsafeBytes { dictionaries[c].id(for: $0) }
                     continue
@@ -229,6 +232,9 @@ extension SegmentFormat.Column {
         case .name: 16
         case .company: 17
         case .properties: 18
+        case .country: 19
+        case .region: 20
+        case .city: 21
         }
     }
 }
