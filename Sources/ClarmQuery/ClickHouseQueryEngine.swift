@@ -77,6 +77,14 @@ public struct ClickHouseQueryEngine: Sendable {
     /// What this engine does not answer yet: a 400 that says so, rather than a different answer. Visits are
     /// formed in SQL below, but their counts do not agree with the embedded engine on 18.16 yet (docs/SCALE.md).
     static func checkSupported(_ query: Query) throws(QueryError) {
+        // The shipped rows carry no location (docs/SCALE.md schema): these cannot be answered there.
+        let located: Set<Query.Dimension> = [.visitCountry, .visitRegion, .visitCity]
+        if let i = query.dimensions.firstIndex(where: located.contains) {
+            throw QueryError(field: "dimensions[\(i)]", problem: "\(query.dimensions[i].name) is not shipped to ClickHouse: query it with --query-engine embedded")
+        }
+        if let i = query.filters.firstIndex(where: { located.contains($0.dimension) }) {
+            throw QueryError(field: "filters[\(i)]", problem: "\(query.filters[i].dimension.name) is not shipped to ClickHouse: query it with --query-engine embedded")
+        }
         if query.needsVisits {
             throw QueryError(field: "metrics", problem: "visits, bounce_rate, visit_duration and visit: dimensions and filters are not answered by --query-engine clickhouse yet")
         }
@@ -177,7 +185,7 @@ public struct ClickHouseQueryEngine: Sendable {
         case .visitOS: return "os"
         case .visitDevice: return "device"
         case .visitChannel: return "channel"
-        case .eventProperty: return "''"  // refused by checkSupported
+        case .eventProperty, .visitCountry, .visitRegion, .visitCity: return "''"  // refused by checkSupported
         }
     }
 

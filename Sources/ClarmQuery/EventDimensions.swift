@@ -27,7 +27,7 @@ public struct EventDimensions: Sendable, Equatable {
             visitor: 0, session: 0, timestamp: event.timestamp, sequence: 0, event: 0,
             path: id(url[parts.path]), origin: id(url[parts.origin]), rest: id(url[parts.rest]),
             referrer: id(Array(event.referrer.utf8)[...]), userAgent: id(Array(event.userAgent.utf8)[...]),
-            amount: 0, currency: 0, properties: 0, property: 0)
+            amount: 0, currency: 0, properties: 0, property: 0, country: 0, region: 0, city: 0)
         let attributes = VisitAttributes(first: row, strings: strings, agents: &agents)
         page = strings.string(row.path)
         hostname = VisitAttributes.host(strings.string(row.origin))

@@ -6,6 +6,7 @@ struct PersonFirstEvent: Sendable {
     var timestamp: Int64
     var visitorID: [UInt8]
     var path, origin, rest, referrer, userAgent: [UInt8]
+    var country, region, city: [UInt8]
 
     func precedes(_ other: PersonFirstEvent) -> Bool {
         timestamp != other.timestamp ? timestamp < other.timestamp : visitorID.lexicographicallyPrecedes(other.visitorID)
@@ -30,7 +31,7 @@ extension QueryEngine {
             var history = RowSelection(site: query.site)
             history.control = control
             history.visitors = Set(emails.keys.map { Array($0.utf8) })
-            history.columns = [.path, .origin, .rest, .referrer, .user_agent]
+            history.columns = [.path, .origin, .rest, .referrer, .user_agent, .country, .region, .city]
             var rows = try ShardRows.scan(shard, history)
             var result: [(email: String, first: PersonFirstEvent)] = []
             let strings = rows.strings
@@ -41,7 +42,9 @@ extension QueryEngine {
                 result.append((email, PersonFirstEvent(
                     timestamp: row.timestamp, visitorID: Array(strings.value(row.visitor)), path: Array(strings.value(row.path)),
                     origin: Array(strings.value(row.origin)), rest: Array(strings.value(row.rest)),
-                    referrer: Array(strings.value(row.referrer)), userAgent: Array(strings.value(row.userAgent)))))
+                    referrer: Array(strings.value(row.referrer)), userAgent: Array(strings.value(row.userAgent)),
+                    country: Array(strings.value(row.country)), region: Array(strings.value(row.region)),
+                    city: Array(strings.value(row.city)))))
             }
             return result
         }
@@ -67,7 +70,8 @@ extension ShardAggregation {
             personFirstRows[id(visitor)] = EventRow(
                 visitor: id(first.visitorID), session: rows.empty, timestamp: first.timestamp, sequence: 0, event: rows.empty,
                 path: id(first.path), origin: id(first.origin), rest: id(first.rest), referrer: id(first.referrer),
-                userAgent: id(first.userAgent), amount: rows.empty, currency: rows.empty, properties: rows.empty, property: rows.empty)
+                userAgent: id(first.userAgent), amount: rows.empty, currency: rows.empty, properties: rows.empty, property: rows.empty,
+                country: id(first.country), region: id(first.region), city: id(first.city))
         }
     }
 }

@@ -32,9 +32,19 @@ public struct PlausibleQuery: Sendable {
     ]
     /// Plausible's dimensions that Clarm does not record or derive.
     static let unsupportedDimensions: Set<String> = [
-        "event:goal", "visit:exit_page", "visit:exit_page_hostname", "visit:entry_page_hostname", "visit:country",
-        "visit:region", "visit:city", "visit:country_name", "visit:region_name", "visit:city_name",
+        "event:goal", "visit:exit_page", "visit:exit_page_hostname", "visit:entry_page_hostname",
         "visit:utm_content", "visit:utm_term", "visit:browser_version", "visit:os_version", "time:minute",
+    ]
+
+    /// Plausible's location dimensions whose value Clarm stores under another shape: it keeps the country's
+    /// code and the region's and city's English names (docs/QUERIES.md, "Location").
+    static let locationDimensions: [String: (dimension: Query.Dimension?, problem: String)] = [
+        "visit:country": (.visitCountry, ""),
+        "visit:region_name": (.visitRegion, ""),
+        "visit:city_name": (.visitCity, ""),
+        "visit:country_name": (nil, "Clarm stores the country's ISO code: use visit:country"),
+        "visit:region": (nil, "Clarm stores the region's name, not its ISO 3166-2 code: use visit:region_name"),
+        "visit:city": (nil, "Clarm stores the city's name, not its GeoNames id: use visit:city_name"),
     ]
 
     public static let maxFilterDepth = 5
@@ -121,6 +131,12 @@ public struct PlausibleQuery: Sendable {
     static func dimension(_ name: String, field: String) throws(QueryError) -> Query.Dimension {
         if unsupportedDimensions.contains(name) {
             throw QueryError(field: field, problem: "Unsupported dimension \"\(name)\": Clarm does not record it")
+        }
+        if let location = locationDimensions[name] {
+            guard let dimension = location.dimension else {
+                throw QueryError(field: field, problem: "Unsupported dimension \"\(name)\": \(location.problem)")
+            }
+            return dimension
         }
         guard let dimension = Query.Dimension(name) else {
             throw QueryError(field: field, problem: "Invalid dimension \"\(name)\"")

@@ -16,6 +16,7 @@ public struct Query: Sendable {
         case visitEntryPage, visitSource, visitReferrer, visitUTMSource, visitUTMMedium, visitUTMCampaign
         case visitBrowser, visitOS, visitDevice
         case visitChannel
+        case visitCountry, visitRegion, visitCity
 
         public init?(_ name: String) {
             switch name {
@@ -36,6 +37,9 @@ public struct Query: Sendable {
             case "visit:os": self = .visitOS
             case "visit:device": self = .visitDevice
             case "visit:channel": self = .visitChannel
+            case "visit:country": self = .visitCountry
+            case "visit:region": self = .visitRegion
+            case "visit:city": self = .visitCity
             default:
                 guard name.hasPrefix("event:props:"), name.count > 12 else { return nil }
                 self = .eventProperty(String(name.dropFirst(12)))
@@ -59,6 +63,9 @@ public struct Query: Sendable {
             case .visitOS: "visit:os"
             case .visitDevice: "visit:device"
             case .visitChannel: "visit:channel"
+            case .visitCountry: "visit:country"
+            case .visitRegion: "visit:region"
+            case .visitCity: "visit:city"
             }
         }
 

@@ -151,6 +151,9 @@ extension Query {
             case .eventPage: columns.insert(.path)
             case .eventHostname: columns.insert(.origin)
             case .time, .eventName, .eventProperty: break
+            case .visitCountry: columns.insert(.country)
+            case .visitRegion: columns.insert(.region)
+            case .visitCity: columns.insert(.city)
             default: columns.formUnion([.path, .origin, .rest, .referrer, .user_agent])  // visit attributes
             }
         }

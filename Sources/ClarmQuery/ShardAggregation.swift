@@ -37,7 +37,7 @@ struct ShardAggregation {
 
     /// What visit attributes depend on.
     private struct FirstEvent: Hashable {
-        var path, origin, rest, referrer, userAgent: UInt32
+        var path, origin, rest, referrer, userAgent, country, region, city: UInt32
     }
 
     /// Per-visitor working state, kept between visitors so their tables are allocated once.
@@ -267,7 +267,8 @@ struct ShardAggregation {
 
     /// The values of `visitDimensions` for a visit, from its first event.
     private mutating func valuesOfVisit(_ first: EventRow) -> [Int64] {
-        let key = FirstEvent(path: first.path, origin: first.origin, rest: first.rest, referrer: first.referrer, userAgent: first.userAgent)
+        let key = FirstEvent(path: first.path, origin: first.origin, rest: first.rest, referrer: first.referrer, userAgent: first.userAgent,
+                             country: first.country, region: first.region, city: first.city)
         if let cached = visitValueCache[key] { return cached }
         let attributes = VisitAttributes(first: first, strings: rows.strings, agents: &agents)
         let values = visitDimensions.map { dimension -> Int64 in
@@ -281,6 +282,9 @@ struct ShardAggregation {
             case .visitBrowser: attributes.agent.browser
             case .visitOS: attributes.agent.os
             case .visitChannel: attributes.channel
+            case .visitCountry: rows.strings.string(first.country)
+            case .visitRegion: rows.strings.string(first.region)
+            case .visitCity: rows.strings.string(first.city)
             default: attributes.agent.device
             }
             return Int64(id(text))

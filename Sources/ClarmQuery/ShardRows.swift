@@ -21,6 +21,10 @@ struct EventRow {
     var properties: UInt32
     /// The value of the scan's property key (`empty` when absent).
     var property: UInt32
+    /// Where the client was located (`empty` when unknown or not asked for).
+    var country: UInt32
+    var region: UInt32
+    var city: UInt32
 }
 
 /// Which events of a shard a scan reads, and which of their columns.
@@ -143,7 +147,8 @@ struct ShardRows {
             origin: value(.origin, UnsafeRawBufferPointer(rebasing: url[parts.origin])),
             rest: value(.rest, UnsafeRawBufferPointer(rebasing: url[parts.rest])),
             referrer: value(.referrer, view.referrer), userAgent: value(.user_agent, view.userAgent),
-            amount: amount, currency: currency, properties: value(.properties, view.properties), property: property))
+            amount: amount, currency: currency, properties: value(.properties, view.properties), property: property,
+            country: value(.country, view.country), region: value(.region, view.region), city: value(.city, view.city)))
     }
 
     /// Appends a segment's selected rows to `rows`; rows of `erased` visitors are skipped, decided once per
@@ -259,7 +264,8 @@ struct ShardRows {
                     sequence: 0, event: value(.event), path: value(.path), origin: value(.origin),
                     rest: value(.rest), referrer: value(.referrer), userAgent: value(.user_agent),
                     amount: amount, currency: value(.currency), properties: value(.properties),
-                    property: keyColumn.map { keyValue(blockIDs[$0.index][row]) } ?? empty)
+                    property: keyColumn.map { keyValue(blockIDs[$0.index][row]) } ?? empty,
+                    country: value(.country), region: value(.region), city: value(.city))
                 if let local, local[Int(visitorIDs[row])] {
                     event.visitor = visitorIDs[row]
                     event.session = sessionIDs[row] == noSession ? empty : sessionIDs[row] + 1

@@ -230,6 +230,9 @@ public enum QueryReference {
         case .visitBrowser: return UserAgent(first.userAgent).browser
         case .visitOS: return UserAgent(first.userAgent).os
         case .visitDevice: return UserAgent(first.userAgent).device
+        case .visitCountry: return first.country
+        case .visitRegion: return first.region
+        case .visitCity: return first.city
         }
     }
 
