@@ -6,6 +6,7 @@ import PackageDescription
 //   CClarmLinux → ClarmServer (epoll loop, connections) ← ClarmHTTP (request parser, response writer)
 //   CClarmLinux → ClarmStorage (CRC-32C instruction)
 //   ClarmJSON (RFC 8259 scanner) → ClarmEvents (event model, validation, record encoding)
+//   CMaxMindDB (libmaxminddb) → ClarmGeoIP (where a client address is: country, region, city) → ClarmGateway
 //   ClarmRegex (linear-time regular expressions: a Pike VM) → ClarmBots and ClarmQuery
 //   ClarmJSON → ClarmBots (crawler user agents: the vendored list, one automaton, linear-time patterns)
 //   ClarmMetrics (counters, gauges, histograms on atomics; Prometheus text) → ClarmGateway
@@ -35,6 +36,12 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]
         ),
+        .systemLibrary(
+            name: "CMaxMindDB",
+            pkgConfig: "libmaxminddb",
+            providers: [.apt(["libmaxminddb-dev"])]
+        ),
+        .target(name: "ClarmGeoIP", dependencies: ["CMaxMindDB", "ClarmEvents"]),
         .target(name: "ClarmHTTP"),
         .target(name: "ClarmMetrics"),
         .target(
@@ -72,7 +79,7 @@ let package = Package(
             name: "ClarmGateway",
             dependencies: [
                 "ClarmSystem", "ClarmServer", "ClarmHTTP", "ClarmJSON", "ClarmEvents", "ClarmStorage", "ClarmQuery",
-                "ClarmBots", "ClarmMetrics", "ClarmIntegrations", "ClarmClickHouse",
+                "ClarmBots", "ClarmMetrics", "ClarmIntegrations", "ClarmClickHouse", "ClarmGeoIP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -83,6 +90,7 @@ let package = Package(
             name: "clarm",
             dependencies: [
                 "ClarmGateway", "ClarmServer", "ClarmStorage", "ClarmSystem", "ClarmBots", "ClarmHTTPClient", "ClarmClickHouse",
+                "ClarmGeoIP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -104,6 +112,7 @@ let package = Package(
         .testTarget(name: "ClarmEventsTests", dependencies: ["ClarmEvents"]),
         .testTarget(name: "ClarmBotsTests", dependencies: ["ClarmBots", "ClarmJSON"]),
         .testTarget(name: "ClarmRegexTests", dependencies: ["ClarmRegex"]),
+        .testTarget(name: "ClarmGeoIPTests", dependencies: ["ClarmGeoIP", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(name: "ClarmStorageTests", dependencies: ["ClarmStorage", "ClarmTestSupport"]),
         .testTarget(name: "ClarmIntegrationsTests", dependencies: ["ClarmIntegrations", "ClarmStorage", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(name: "ClarmQueryTests", dependencies: ["ClarmQuery", "ClarmStorage", "ClarmEvents", "ClarmTestSupport", "ClarmClickHouse"]),

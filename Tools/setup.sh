@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what Clarm needs when missing: liblz4 (headers) and pkg-config to build; pytest and prometheus_client
+# Installs what Clarm needs when missing: liblz4 and libmaxminddb (headers) and pkg-config to build; pytest and prometheus_client
 # for the integration tests; with --browser, also Chromium, its WebDriver, and Selenium for the browser tests,
 # and what checks deploy/.
 set -euo pipefail
@@ -7,6 +7,9 @@ set -euo pipefail
 packages=()
 command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
 pkg-config --exists liblz4 2>/dev/null || packages+=(liblz4-dev)
+# --geoip reads MaxMind-format databases through libmaxminddb; the tests write their own small one in Perl.
+pkg-config --exists libmaxminddb 2>/dev/null || packages+=(libmaxminddb-dev)
+perl -MMaxMind::DB::Writer::Tree -e 1 >/dev/null 2>&1 || packages+=(libmaxmind-db-writer-perl)
 # Site registrations name time zones of the system's tz database.
 [ -f /usr/share/zoneinfo/Europe/Berlin ] || packages+=(tzdata)
 # Destinations send through Foundation's URLSession, which loads libcurl at run time.
@@ -44,5 +47,7 @@ python3 -c 'import importlib.metadata as m; assert m.version("schemathesis") == 
   || python3 -m pip install -q 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'
 # Tests/Integration reads /metrics with the Prometheus client library's parser.
 python3 -c 'import prometheus_client, pytest' 2>/dev/null || python3 -m pip install -q prometheus_client pytest
+# Tests/Integration/test_geoip_fixture.py reads the test GeoIP database with MaxMind's own reader.
+python3 -c 'import maxminddb' 2>/dev/null || python3 -m pip install -q 'maxminddb==3.3.0'
 # Tests/Integration/test_destinations.py verifies webhook signatures with the Standard Webhooks library.
 python3 -c 'import standardwebhooks' 2>/dev/null || python3 -m pip install -q 'standardwebhooks==1.1.0'

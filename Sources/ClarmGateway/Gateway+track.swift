@@ -18,7 +18,8 @@ extension Gateway {
         let context = TrackRequestContext(
             receivedAt: wallClockMilliseconds(),
             userAgent: request.header("user-agent") ?? UnsafeRawBufferPointer(start: nil, count: 0),
-            keptParameters: siteRules.snapshot)
+            keptParameters: siteRules.snapshot,
+            location: location(of: request))
         do {
             try decoder.decode(request.body, context: context, into: &batch)
         } catch {

@@ -58,6 +58,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds a client has to send a request body after its head (408 after).")
     var bodyTimeout = 30
 
+    @Option(help: "A MaxMind-format database (GeoLite2 or DB-IP Lite, City or Country .mmdb): each tracking request's client is located in it and the country, region and city stored with its events (the address never is).")
+    var geoip: String?
+
     @Option(name: .customLong("trusted-proxy"), help: "A proxy in front (CIDR, such as 10.0.0.0/8, or one address) whose X-Forwarded-For is believed; repeatable. Loopback always is.")
     var trustedProxies: [String] = []
 
@@ -179,6 +182,7 @@ struct Serve: ParsableCommand {
                 .filter { !$0.isEmpty && !$0.hasPrefix("#") }
         }
         try Self.validateKeys(apiKeys)
+        let geoIP = try openGeoIP(logger)
         var options = StoreOptions()
         options.durability = Durability(rawValue: durability)!
         if let shards { options.shards = shards }
@@ -273,7 +277,7 @@ struct Serve: ParsableCommand {
             let access = try gatewayAccess(apiKeys: apiKeys, logger)
             server = try HTTPServer(configuration: configuration) { [maxEventAge] in
                 Gateway(store: store, access: access, traffic: traffic, runtime: runtime).withMaxEventAge(days: maxEventAge)
-                    .withIntegrations(integrations)
+                    .withIntegrations(integrations).withGeoIP(geoIP)
             }
         } catch {
             logger.critical("\(error)")
