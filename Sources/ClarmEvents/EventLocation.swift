@@ -14,12 +14,25 @@ public struct EventLocation {
 
     public static var unknown: EventLocation { EventLocation() }
 
-    /// Values past their limits become empty.
+    /// Values past their limits, or not UTF-8 (a damaged database), become empty.
     public init(country: UnsafeRawBufferPointer = Self.none, region: UnsafeRawBufferPointer = Self.none,
                 city: UnsafeRawBufferPointer = Self.none) {
-        self.country = country.count <= Self.maxCountryLength ? country : Self.none
-        self.region = region.count <= Self.maxNameLength ? region : Self.none
-        self.city = city.count <= Self.maxNameLength ? city : Self.none
+        self.country = Self.checked(country, limit: Self.maxCountryLength)
+        self.region = Self.checked(region, limit: Self.maxNameLength)
+        self.city = Self.checked(city, limit: Self.maxNameLength)
+    }
+
+    private static func checked(_ value: UnsafeRawBufferPointer, limit: Int) -> UnsafeRawBufferPointer {
+        guard value.count <= limit else { return none }
+        var bytes = value.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&bytes) {
+            case .scalarValue: continue
+            case .emptyInput: return value
+            case .error: return none
+            }
+        }
     }
 
     public static var none: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
