@@ -157,6 +157,8 @@ extension Query {
             default: columns.formUnion([.path, .origin, .rest, .referrer, .user_agent])  // visit attributes
             }
         }
+        // Attribution asks of every visit whether it came direct, from its first event's URL and referrer.
+        if attribution != nil { columns.formUnion([.path, .origin, .rest, .referrer, .user_agent]) }
         return columns
     }
 }
