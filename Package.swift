@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "ClarmClickHouseTests", dependencies: ["ClarmClickHouse", "ClarmEvents", "ClarmTestSupport"]),
         .testTarget(
             name: "ClarmGatewayTests",
-            dependencies: ["ClarmGateway", "ClarmServer", "ClarmHTTP", "ClarmEvents", "ClarmStorage", "ClarmTestSupport", "clarm", "clarm-load"]
+            dependencies: ["ClarmGateway", "ClarmServer", "ClarmHTTP", "ClarmEvents", "ClarmStorage", "ClarmGeoIP", "ClarmTestSupport", "clarm", "clarm-load"]
         ),
     ]
 )

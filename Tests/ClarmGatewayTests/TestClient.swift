@@ -1,6 +1,7 @@
 import Glibc
 import ClarmEvents
 import ClarmGateway
+import ClarmGeoIP
 import ClarmServer
 import ClarmStorage
 import ClarmTestSupport
@@ -144,7 +145,7 @@ let historyMaxEventAgeDays = TrackDecoder.maxEventAgeLimit
 /// Runs a gateway with a store in a fresh temporary directory on a free loopback port for the duration of `body`.
 func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
                  options: StoreOptions = StoreOptions(), access: GatewayAccess = GatewayAccess(),
-                 gateway: GatewayOptions = GatewayOptions(),
+                 gateway: GatewayOptions = GatewayOptions(), geoIP: GeoIPDatabase? = nil,
                  _ body: (_ port: Int, _ store: Store) throws -> Void) throws {
     var configuration = ServerConfiguration()
     configuration.port = 0
@@ -160,7 +161,7 @@ func withGateway(_ configure: (inout ServerConfiguration) -> Void = { _ in },
     let store = try Store(directory: directory.path, options: options)
     let runtime = GatewayRuntime(options: gateway, storage: store.metrics)
     let server = try HTTPServer(configuration: configuration) {
-        Gateway(store: store, access: access, runtime: runtime).withMaxEventAge(days: historyMaxEventAgeDays)
+        Gateway(store: store, access: access, runtime: runtime).withMaxEventAge(days: historyMaxEventAgeDays).withGeoIP(geoIP)
     }
     runtime.countConnections { [server] in server.openConnections }
     defer {

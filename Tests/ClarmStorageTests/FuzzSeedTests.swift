@@ -7,7 +7,8 @@ import ClarmTestSupport
 /// The seed corpora of the storage fuzz targets (Fuzz/Corpus/wal, Fuzz/Corpus/segment) are files the
 /// writers produce. `CLARM_WRITE_FUZZ_SEEDS=1 swift test --filter FuzzSeedTests` rewrites them (after a format
 /// change); otherwise the test checks that the committed ones still read cleanly. Inputs the fuzzers found
-/// (`crash-*`, `oom-*`) sit beside them and are not checked here.
+/// (`crash-*`, `oom-*`) sit beside them and are not checked here, nor are `before-location`, written before events
+/// had a location and kept as they were (LocationStorageTests reads them).
 @Suite struct FuzzSeedTests {
     static let corpus = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -32,6 +33,7 @@ import ClarmTestSupport
             "torn-tail": Array(batches.dropLast(9)),
             "zero-tail": batches + [UInt8](repeating: 0, count: 40),
             "spanning": spanning,
+            "located": try logImage([walRecord(GeoIPFixture.locate(Array(events[0..<9])).map(\.event)[...])]),
         ]
     }
 
@@ -54,6 +56,7 @@ import ClarmTestSupport
             "generated": try build(generateEvents(seed: 5, visitors: 6), walCovered: 4),
             "compacted": try build((0..<12).map { makeEvent($0, visitors: 3) }, walCovered: 9, replaces: [2, 3]),
             "spanning-dictionaries": try build(longReferrers, blockLimit: 512),
+            "located": try build(GeoIPFixture.locate(generateEvents(seed: 6, visitors: 5)).map(\.event)),
             // Readers still accept version 1 (one dictionary block per column, docs/FORMAT.md).
             "version-one": try SegmentBoundsTests().versionOne(threeEvents),
         ]
