@@ -24,15 +24,15 @@ class ClickHouse:
         self.session = chs.Session(self.path)
         self.threads = threads
         parquet = os.path.join(self.path, "events.parquet")
-        duck.execute("COPY (SELECT seq, event, visitor_id, session_id, ts, site, path, source FROM events) TO '%s' (FORMAT parquet)" % parquet)
+        duck.execute("COPY (SELECT seq, event, visitor_id, session_id, ts, site, path, source, country FROM events) TO '%s' (FORMAT parquet)" % parquet)
         self.session.query("CREATE DATABASE IF NOT EXISTS bench")
         self.session.query("""
             CREATE TABLE bench.events (site LowCardinality(String), day Date, visitor_id String, ts DateTime64(3, 'UTC'),
                                        seq UInt64, session_id String, event LowCardinality(String), path String,
-                                       source LowCardinality(String))
+                                       source LowCardinality(String), country LowCardinality(String))
             ENGINE = MergeTree ORDER BY (site, day, visitor_id, ts)""")
         self.session.query("""
-            INSERT INTO bench.events SELECT site, toDate(ts), visitor_id, ts, seq, session_id, event, path, source
+            INSERT INTO bench.events SELECT site, toDate(ts), visitor_id, ts, seq, session_id, event, path, source, country
             FROM file('%s', Parquet)""" % parquet)
         self.session.query("OPTIMIZE TABLE bench.events FINAL")
         os.remove(parquet)
@@ -53,7 +53,8 @@ class ClickHouse:
         dims = spec["dimensions"]
         metrics = spec["metrics"]
         event_dims = {"time:day": "toString(toDate(ts))", "event:page": "path"}
-        visit_dims = {"visit:source": "argMin(source, (ts, seq))", "visit:entry_page": "argMin(path, (ts, seq))"}
+        visit_dims = {"visit:source": "argMin(source, (ts, seq))", "visit:entry_page": "argMin(path, (ts, seq))",
+                      "visit:country": "argMin(country, (ts, seq))"}
         if any(d in visit_dims for d in dims) or any(m in ("bounce_rate", "visit_duration") for m in metrics):
             # Per visit, then per group of visits.
             keys = [visit_dims[d] if d in visit_dims else event_dims[d] for d in dims]

@@ -3,10 +3,17 @@
 URLs (some with UTM parameters), referrers and user agents; widget opens and messages, CTA clicks,
 identify, purchases in several currencies and goals, in plausible proportions, over a span of days.
 
-Usage: events.py --events N [--seed S] [--days D] [--site shop.example.com] > events.ndjson
+With --geo, every event also carries `client_ip` (an address of Tools/bench/geoip-networks.json, whose test
+database locates it) and the `country` that database gives it: post.py --forwarded-for sends each from its
+address, and the query benchmark checks Clarm's countries against DuckDB's reading of `country`. Visitors come in
+blocks of 100 from one address (a country drawn by the networks' weights), so posting stays a few requests per
+batch; a separate random stream picks them, so the events are otherwise the same with or without --geo.
+
+Usage: events.py --events N [--seed S] [--days D] [--site shop.example.com] [--geo] > events.ndjson
 """
 import argparse
 import json
+import pathlib
 import random
 import sys
 import uuid
@@ -38,11 +45,31 @@ CTAS = ["hero-start-trial", "pricing-pro", "book-demo", "footer-signup", "widget
 CURRENCIES = [("USD", [29.0, 99.0, 499.0]), ("EUR", [27.0, 89.0, 449.0]), ("GBP", [24.0, 79.0, 399.0])]
 
 
-def generate(count, seed, days, site, start):
+NETWORKS = pathlib.Path(__file__).resolve().parent / "geoip-networks.json"
+VISITORS_PER_ADDRESS = 100
+
+
+def places(seed):
+    """Per block of visitors: (client address, country), drawn by the networks' weights."""
+    networks = json.loads(NETWORKS.read_text(encoding="utf-8"))["networks"]
+    rng = random.Random(seed * 7919 + 1)
+    while True:
+        network = rng.choices(networks, weights=[n["weight"] for n in networks])[0]
+        prefix = network["network"].split(".")[:2]
+        yield "%s.%s.%d.%d" % (prefix[0], prefix[1], rng.randrange(256), rng.randrange(1, 255)), network["country"]
+
+
+def generate(count, seed, days, site, start, geo=False):
     rng = random.Random(seed)
+    located = places(seed) if geo else None
+    place = None
     emitted = 0
+    visitors = 0
     span = days * 86400
     while emitted < count:
+        if located and visitors % VISITORS_PER_ADDRESS == 0:
+            place = next(located)
+        visitors += 1
         visitor = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         agent = rng.choice(AGENTS)
         t = start + timedelta(seconds=rng.uniform(0, span))
@@ -85,6 +112,8 @@ def generate(count, seed, days, site, start):
                              "user_agent": agent, "event_id": "%016x" % rng.getrandbits(64), "site": site}
                     if props:
                         event["properties"] = props
+                    if place:
+                        event["client_ip"], event["country"] = place
                     yield event
                     emitted += 1
                     if emitted >= count:
@@ -99,10 +128,11 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--site", default="shop.example.com")
+    parser.add_argument("--geo", action="store_true", help="give each event a client address and its country")
     args = parser.parse_args()
     start = datetime(2026, 10, 1, tzinfo=timezone.utc)
     out = sys.stdout
-    for event in generate(args.events, args.seed, args.days, args.site, start):
+    for event in generate(args.events, args.seed, args.days, args.site, start, args.geo):
         out.write(json.dumps(event, separators=(",", ":")))
         out.write("\n")
 

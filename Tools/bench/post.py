@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Posts an NDJSON file of events to a Clarm gateway in batches over one keep-alive connection.
-Usage: post.py FILE [--url http://127.0.0.1:8080/api/track] [--batch 500]. Fails on any non-202."""
+With --forwarded-for, events that carry `client_ip` (events.py --geo) are sent from that address: a batch is cut
+where the address changes and each part carries it in X-Forwarded-For (the gateway trusts its loopback peer).
+Usage: post.py FILE [--url http://127.0.0.1:8080/api/track] [--batch 500] [--forwarded-for]. Fails on any non-202."""
 import argparse
 import http.client
 import json
+import re
 import sys
 from urllib.parse import urlparse
 
@@ -13,15 +16,20 @@ def main():
     parser.add_argument("file")
     parser.add_argument("--url", default="http://127.0.0.1:8080/api/track")
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--forwarded-for", action="store_true", help="send each event from its client_ip")
     args = parser.parse_args()
+    address = re.compile(r'"client_ip":"([^"]*)"')
     target = urlparse(args.url)
     connection = http.client.HTTPConnection(target.hostname, target.port or 80)
     accepted = duplicates = 0
 
-    def send(lines):
+    def send(lines, client=None):
         nonlocal accepted, duplicates
         body = ("[" + ",".join(lines) + "]").encode()
-        connection.request("POST", target.path, body, {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if client:
+            headers["X-Forwarded-For"] = client
+        connection.request("POST", target.path, body, headers)
         response = connection.getresponse()
         answer = json.loads(response.read())
         if response.status != 202 or answer["rejected"]:
@@ -29,15 +37,23 @@ def main():
         accepted += answer["accepted"]
         duplicates += answer["duplicates"]
 
-    batch = []
+    batch, client = [], None
     with open(args.file) as f:
         for line in f:
-            batch.append(line.strip())
+            line = line.strip()
+            if args.forwarded_for:
+                found = address.search(line)
+                this = found.group(1) if found else None
+                if batch and this != client:
+                    send(batch, client)
+                    batch = []
+                client = this
+            batch.append(line)
             if len(batch) == args.batch:
-                send(batch)
+                send(batch, client)
                 batch = []
     if batch:
-        send(batch)
+        send(batch, client)
     print("accepted %d duplicates %d" % (accepted, duplicates))
 
 
