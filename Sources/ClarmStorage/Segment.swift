@@ -223,7 +223,8 @@ public final class Segment: @unchecked Sendable {
         try verifyFileChecksum()
         var ids: [UInt32] = []
         var timestamps: [Int64] = []
-        for column in SegmentFormat.Column.allCases where has(column) {
+        // A later column a segment predates reads as empty and has nothing to check; every other must be there.
+        for column in SegmentFormat.Column.allCases where !column.mayBeAbsent || has(column) {
             let info = try self.column(column)
             guard info.encoding == column.encoding else { throw SegmentCorruption(path: path, reason: "column \(info.name): wrong encoding") }
             if column.encoding == .dictionary { _ = try dictionary(column) }

@@ -35,6 +35,27 @@ import ClarmTestSupport
         return "no error"
     }
 
+    /// Only the columns added later may be missing: a required one renamed away fails verification (found by
+    /// fuzz-segment), while a missing `country` reads as empty.
+    @Test func aMissingRequiredColumnFailsVerification() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        func renamed(_ name: String, to other: String) throws -> Segment {
+            let path = try damagedSegment(events: 3, in: directory) { footer in
+                let bytes = Array(name.utf8)
+                let at = (0...(footer.count - bytes.count)).first { footer[$0..<($0 + bytes.count)].elementsEqual(bytes) }!
+                footer.replaceSubrange(at..<(at + bytes.count), with: Array(other.utf8))
+            }
+            return try Segment(path: path)
+        }
+        let noAgent = try renamed("user_agent", to: "user_agenu")
+        #expect(reason { try noAgent.verify() } == "no column user_agent")
+        try PosixFileSystem().remove(directory.path + "/seg-0000000000000001.cseg")
+        let noCountry = try renamed("country", to: "countrz")
+        try noCountry.verify()
+        #expect(try noCountry.records().allSatisfy { $0.country.isEmpty })
+    }
+
     @Test func rowCountThatOverflowsIsCorruption() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
