@@ -124,3 +124,38 @@ import ClarmTestSupport
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/store"), "nothing was created")
     }
 }
+
+@Suite struct GeoIPCommandTests {
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = ServeProcess.binary
+        process.arguments = ["geoip"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    @Test func checksADatabaseAndLocatesAddresses() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/test.mmdb"
+        try GeoIPFixture.write(to: path)
+        let (status, output) = try run([path] + GeoIPFixture.probes.map(\.address))
+        #expect(status == 0, "\(output)")
+        let lines = output.split(separator: "\n").map(String.init)
+        #expect(lines.first?.contains("Clarm-Test-City, IPv6") == true && lines.first?.contains("7 locations") == true, "\(output)")
+        for (probe, line) in zip(GeoIPFixture.probes, lines.dropFirst()) {
+            func shown(_ value: String) -> String { value.isEmpty ? "-" : value }
+            #expect(line == "\(probe.address)\tcountry \(shown(probe.country))\tregion \(shown(probe.region))\tcity \(shown(probe.city))")
+        }
+        #expect(lines.count == GeoIPFixture.probes.count + 1)
+
+        try GeoIPFixture.write(to: path, databaseType: "GeoLite2-ASN")
+        let refused = try run([path])
+        #expect(refused.status == 1 && refused.output.contains("holds no locations"), "\(refused.output)")
+    }
+}
