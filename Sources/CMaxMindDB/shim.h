@@ -44,9 +44,21 @@ static inline int clarm_mmdb_place_of(MMDB_entry_s *entry, clarm_mmdb_place *pla
     return error;
 }
 
-/* Locates a 16-byte address (given as IPv4 when `ipv4` is set: its last 4 bytes). Returns the MMDB error
- * (MMDB_SUCCESS when the lookup ran, found or not); `place` is empty unless something was found. */
-static inline int clarm_mmdb_locate(const MMDB_s *db, const uint8_t *address, int ipv4, clarm_mmdb_place *place) {
+/* The places of recently found records, by record: walking the three paths of a record costs several times the
+ * search tree walk that finds it (docs/BENCHMARKS.md, "GeoIP lookups"), and clients cluster on few records.
+ * Direct-mapped; one per event loop (not shared between threads). The database never changes while it is open,
+ * so an entry never goes stale. */
+#define CLARM_MMDB_CACHE_SLOTS 1024
+typedef struct {
+    uint32_t keys[CLARM_MMDB_CACHE_SLOTS]; /* the record's data offset + 1; 0 for an empty slot */
+    clarm_mmdb_place places[CLARM_MMDB_CACHE_SLOTS];
+} clarm_mmdb_cache;
+
+/* Locates a 16-byte address (given as IPv4 when `ipv4` is set: its last 4 bytes), through `cache` when not NULL.
+ * Returns the MMDB error (MMDB_SUCCESS when the lookup ran, found or not); `place` is empty unless something was
+ * found. */
+static inline int clarm_mmdb_locate(const MMDB_s *db, clarm_mmdb_cache *cache, const uint8_t *address, int ipv4,
+                                    clarm_mmdb_place *place) {
     memset(place, 0, sizeof *place);
     struct sockaddr_storage storage;
     memset(&storage, 0, sizeof storage);
@@ -62,6 +74,18 @@ static inline int clarm_mmdb_locate(const MMDB_s *db, const uint8_t *address, in
     int error = MMDB_SUCCESS;
     MMDB_lookup_result_s result = MMDB_lookup_sockaddr(db, (const struct sockaddr *)&storage, &error);
     if (error != MMDB_SUCCESS || !result.found_entry) return error;
-    return clarm_mmdb_place_of(&result.entry, place);
+    if (cache == NULL) return clarm_mmdb_place_of(&result.entry, place);
+    uint32_t key = result.entry.offset + 1;
+    uint32_t slot = (key * 2654435761u) >> 22; /* the top 10 bits of a multiplicative hash: 1024 slots */
+    if (cache->keys[slot] == key) {
+        *place = cache->places[slot];
+        return MMDB_SUCCESS;
+    }
+    error = clarm_mmdb_place_of(&result.entry, place);
+    if (error == MMDB_SUCCESS) {
+        cache->keys[slot] = key;
+        cache->places[slot] = *place;
+    }
+    return error;
 }
 #endif

@@ -4,10 +4,11 @@ import ClarmServer
 
 extension Gateway {
     /// Locates the client of every tracking request in `database` (`--geoip`): its country, region and city
-    /// are stored with the request's events, its address never. Returns the gateway, to configure it where it is made.
+    /// are stored with the request's events, its address never. The database is shared; each gateway (one per
+    /// event loop) keeps its own cache of it. Returns the gateway, to configure it where it is made.
     @discardableResult
     public func withGeoIP(_ database: GeoIPDatabase?) -> Gateway {
-        geoIP = database
+        geoIP = database.map(GeoIPLocator.init)
         return self
     }
 

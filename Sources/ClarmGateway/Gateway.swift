@@ -48,7 +48,7 @@ public final class Gateway: HTTPHandler {
     /// Destinations events are pushed to (`Gateway+destinations.swift`); nil answers their routes 501.
     var integrations: Integrations?
     /// Locates tracking requests' clients (`Gateway+geoIP.swift`); nil: events are stored unlocated.
-    var geoIP: GeoIPDatabase?
+    var geoIP: GeoIPLocator?
 
     /// `runtime` must be shared by the gateways of all of a server's loops; without one, this gateway gets its own.
     public init(store: Store, access: GatewayAccess = GatewayAccess(), traffic: TrafficPolicy = TrafficPolicy(),

@@ -94,10 +94,15 @@ public final class GeoIPDatabase: @unchecked Sendable {
     /// set). `.unknown` when the database does not know it. The location's bytes are the mapping's: valid while
     /// the database is open.
     public func locate(high: UInt64, low: UInt64, ipv4: Bool) -> EventLocation {
+        locate(high: high, low: low, ipv4: ipv4, cache: nil)
+    }
+
+    /// `locate`, through one thread's cache of recently found records (`GeoIPLocator`).
+    func locate(high: UInt64, low: UInt64, ipv4: Bool, cache: UnsafeMutablePointer<clarm_mmdb_cache>?) -> EventLocation {
         var address: (UInt64, UInt64) = (high.bigEndian, low.bigEndian)
         var place = clarm_mmdb_place()
         let status = withUnsafeBytes(of: &address) { bytes in
-            clarm_mmdb_locate(handle, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), ipv4 ? 1 : 0, &place)
+            clarm_mmdb_locate(handle, cache, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), ipv4 ? 1 : 0, &place)
         }
         guard status == MMDB_SUCCESS else { return .unknown }
         func text(_ text: clarm_mmdb_text) -> UnsafeRawBufferPointer {

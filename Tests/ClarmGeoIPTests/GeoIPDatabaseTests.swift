@@ -36,6 +36,15 @@ import ClarmTestSupport
         for probe in GeoIPFixture.probes {
             #expect(Self.place(database, probe.address) == [probe.country, probe.region, probe.city], "\(probe.address)")
         }
+        // Through a loop's cache: the same answers, the first time (a miss) and after (a hit).
+        let locator = GeoIPLocator(database)
+        for _ in 0..<2 {
+            for probe in GeoIPFixture.probes {
+                let (high, low, ipv4) = Self.parts(probe.address)
+                let location = locator.locate(high: high, low: low, ipv4: ipv4)
+                #expect([Self.text(location.country), Self.text(location.region), Self.text(location.city)] == [probe.country, probe.region, probe.city])
+            }
+        }
     }
 
     @Test func refusesWhatIsNotALocationDatabase() throws {
@@ -92,10 +101,14 @@ import ClarmTestSupport
                     continue
                 }
                 opened += 1
-                for address in addresses {
-                    let location = Self.place(database, address)
-                    #expect(location[0].utf8.count <= EventLocation.maxCountryLength)
-                    #expect(location[1].utf8.count <= EventLocation.maxNameLength && location[2].utf8.count <= EventLocation.maxNameLength)
+                let locator = GeoIPLocator(database)
+                for address in addresses + addresses {
+                    let uncached = Self.place(database, address)
+                    let (high, low, ipv4) = Self.parts(address)
+                    let cached = locator.locate(high: high, low: low, ipv4: ipv4)
+                    #expect([Self.text(cached.country), Self.text(cached.region), Self.text(cached.city)] == uncached)
+                    #expect(uncached[0].utf8.count <= EventLocation.maxCountryLength)
+                    #expect(uncached[1].utf8.count <= EventLocation.maxNameLength && uncached[2].utf8.count <= EventLocation.maxNameLength)
                 }
             }
         }
@@ -110,16 +123,19 @@ import ClarmTestSupport
         let path = directory.path + "/test.mmdb"
         try GeoIPFixture.write(to: path)
         let database = try GeoIPDatabase(path: path)
+        let locator = GeoIPLocator(database)
         let addresses = GeoIPFixture.probes.map { Self.parts($0.address) }
         let rounds = 200_000
-        var found = 0
-        let start = DispatchTime.now().uptimeNanoseconds
-        for i in 0..<rounds {
-            let (high, low, ipv4) = addresses[i % addresses.count]
-            found += database.locate(high: high, low: low, ipv4: ipv4).country.count
+        for cached in [false, true] {
+            var found = 0
+            let start = DispatchTime.now().uptimeNanoseconds
+            for i in 0..<rounds {
+                let (high, low, ipv4) = addresses[i % addresses.count]
+                found += (cached ? locator.locate(high: high, low: low, ipv4: ipv4) : database.locate(high: high, low: low, ipv4: ipv4)).country.count
+            }
+            let elapsed = DispatchTime.now().uptimeNanoseconds - start
+            print("GeoIP lookup, \(cached ? "cached" : "uncached"): \(elapsed / UInt64(rounds)) ns per lookup over \(rounds) lookups (\(found) country bytes)")
+            #expect(found > 0)
         }
-        let elapsed = DispatchTime.now().uptimeNanoseconds - start
-        print("GeoIP lookup: \(elapsed / UInt64(rounds)) ns per lookup over \(rounds) lookups (\(found) country bytes)")
-        #expect(found > 0)
     }
 }
