@@ -67,11 +67,7 @@ public struct EventRecord: Sendable, Hashable {
             out.append(contentsOf: value.utf8)
             writer.endString(&out, bytesStart: start)
         }
-        for value in [country, region, city] {
-            let start = writer.beginString(&out)
-            out.append(contentsOf: value.utf8)
-            writer.endString(&out, bytesStart: start)
-        }
+        writer.appendStrings(&out, [country.utf8, region.utf8, city.utf8])
         writer.finish(&out, timestamp: timestamp, receivedAt: receivedAt)
     }
 
@@ -112,9 +108,9 @@ struct EventRecordWriter {
         Self.store(UInt32(out.count - bytesStart), in: &out, at: bytesStart - 4)
     }
 
-    /// Appends the location strings, which follow `stringFields`.
-    func appendLocation(_ out: inout [UInt8], _ location: EventLocation) {
-        for value in [location.country, location.region, location.city] {
+    /// Appends whole string fields: the location (country, region, city), which follows `stringFields`.
+    func appendStrings<Bytes: Sequence<UInt8>>(_ out: inout [UInt8], _ values: [Bytes]) {
+        for value in values {
             let start = beginString(&out)
             out.append(contentsOf: value)
             endString(&out, bytesStart: start)

@@ -210,7 +210,7 @@ public struct TrackDecoder {
             if field == .url { urlBytes = start..<out.count }
         }
         URLScrubber.scrubRecord(&out, from: writer.start, keeping: context.keptParameters)
-        writer.appendLocation(&out, context.location)
+        writer.appendStrings(&out, [context.location.country, context.location.region, context.location.city])
         writer.finish(&out, timestamp: timestamp, receivedAt: context.receivedAt)
         return nil
     }
