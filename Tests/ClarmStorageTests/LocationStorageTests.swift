@@ -40,6 +40,27 @@ import ClarmTestSupport
         }
     }
 
+    /// A data directory's log from before the location replays, and its events are sealed unlocated.
+    @Test func aLogOfVersionOneRecordsReplays() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = StoreOptions()
+        options.shards = 1
+        try Store(directory: directory.path, options: options).close()
+        let seed = FuzzSeedTests.corpus.appendingPathComponent("wal/before-location").path
+        try FileManager.default.copyItem(atPath: seed, toPath: directory.path + "/shard-000/wal-0000000000000099.log")
+        let logged = readLog(Array(try Data(contentsOf: URL(fileURLWithPath: seed)))).records
+            .flatMap { try! $0.dropFirst(5).withUnsafeBytes { try EventRecord.decodeAll($0) } }
+        let store = try Store(directory: directory.path, options: options)
+        #expect(Self.lines(try store.allEvents()) == Self.lines(logged), "replayed")
+        store.close()
+        let sealed = try Store(directory: directory.path, options: options)
+        defer { sealed.close() }
+        #expect(sealed.snapshot()[0].segments.count == 1)
+        #expect(Self.lines(try sealed.allEvents()) == Self.lines(logged), "sealed")
+        #expect(try sealed.allEvents().allSatisfy { $0.country.isEmpty && $0.region.isEmpty && $0.city.isEmpty })
+    }
+
     @Test func theLogsReplayAndTheSegmentsKeepTheLocation() throws {
         let directory = TemporaryDirectory(), crashed = TemporaryDirectory()
         defer { directory.remove(); crashed.remove() }
