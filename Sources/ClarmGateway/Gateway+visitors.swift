@@ -147,6 +147,12 @@ extension Gateway {
         json.string(event.referrer)
         json.raw(#","user_agent":"#)
         json.string(event.userAgent)
+        json.raw(#","country":"#)
+        json.string(event.country)
+        json.raw(#","region":"#)
+        json.string(event.region)
+        json.raw(#","city":"#)
+        json.string(event.city)
         // Stored properties are a validated JSON object: they go out as they came in.
         json.raw(#","properties":"#)
         json.bytes.append(contentsOf: event.properties.utf8)

@@ -75,7 +75,7 @@ extension QueryEngine {
             var history = RowSelection(site: site)
             history.control = control
             history.visitors = Set(identities.keys.map { Array($0.utf8) })
-            history.columns = [.path, .origin, .rest, .referrer, .user_agent, .amount, .currency, .properties]
+            history.columns = [.path, .origin, .rest, .referrer, .user_agent, .amount, .currency, .properties, .country, .region, .city]
             var scan = try ShardRows.scan(shard, history)
             var devices = Self.summaries(&scan)
             for i in devices.indices { devices[i].identity = identities[devices[i].visitorID] ?? [:] }

@@ -25,6 +25,10 @@ public struct TimelineEvent: Sendable {
     public var userAgent: String
     /// The properties object as stored (`{}` when none).
     public var properties: String
+    /// Where the event's client was located (docs/QUERIES.md, "Location"); empty when unknown.
+    public var country: String
+    public var region: String
+    public var city: String
 }
 
 public struct VisitorDetail: Sendable {
@@ -101,7 +105,7 @@ extension QueryEngine {
         var selection = RowSelection(site: site)
         selection.control = control
         selection.visitors = [Array(id.utf8)]
-        selection.columns = [.path, .origin, .rest, .referrer, .user_agent, .amount, .currency, .properties]
+        selection.columns = [.path, .origin, .rest, .referrer, .user_agent, .amount, .currency, .properties, .country, .region, .city]
         var scan: ShardRows
         do throws(SegmentCorruption) {
             scan = try ShardRows.scan(store.snapshot()[shard], selection)
@@ -130,7 +134,7 @@ extension QueryEngine {
             var history = RowSelection(site: site)
             history.control = control
             history.visitors = Set(found.rows.map { Array(found.strings.value($0.visitor)) })
-            history.columns = [.path, .origin, .rest, .referrer, .user_agent, .amount, .currency, .properties]
+            history.columns = [.path, .origin, .rest, .referrer, .user_agent, .amount, .currency, .properties, .country, .region, .city]
             var scan = try ShardRows.scan(shard, history)
             return Self.conversions(&scan, from: from, to: to)
         }
@@ -222,7 +226,8 @@ extension QueryEngine {
                              page: strings.string(row.path),
                              url: strings.string(row.origin) + strings.string(row.path) + strings.string(row.rest),
                              referrer: strings.string(row.referrer), userAgent: strings.string(row.userAgent),
-                             properties: properties.isEmpty ? "{}" : properties)
+                             properties: properties.isEmpty ? "{}" : properties, country: strings.string(row.country),
+                             region: strings.string(row.region), city: strings.string(row.city))
     }
 
     static func conversions(_ scan: inout ShardRows, from: Int64, to: Int64) -> [Conversion] {

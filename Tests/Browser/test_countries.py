@@ -59,3 +59,8 @@ def test_countries_panel_drills_down_to_regions_and_cities(gateway):
         driver.find_element(By.CSS_SELECTOR, '[data-dimension="visit:region"] tr[data-filter*="Bavaria"]').click()
         wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '[data-dimension="visit:city"] tr[data-filter]'), what="the Cities panel")
         assert rows(driver, "visit:city") == {"Munich": "2"}
+
+        # A visitor's page says where their latest located event came from.
+        driver.get("http://127.0.0.1:%d/#/visitors/jp1?site=%s" % (gateway.port, SITE))
+        wait_for(lambda: driver.find_elements(By.ID, "place"), what="the visitor's place")
+        assert driver.find_element(By.ID, "place").text == "Tokyo, Tokyo, Japan (JP)"

@@ -79,6 +79,16 @@ import ClarmTestSupport
                 }
             }
 
+            // A visitor's timeline carries each event's location.
+            let visitor = events.first { $0.site == "shop.example.com" }!.visitorID
+            let client = try TestClient(port: port)
+            try client.send("GET /api/visitors/\(visitor)?site=shop.example.com HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let detail = try #require(try client.readResponse())
+            #expect(detail.status == 200, "\(detail.text)")
+            let timeline = (try JSONSerialization.jsonObject(with: Data(detail.body)) as! [String: Any])["timeline"] as! [[String: Any]]
+            let own = events.filter { $0.visitorID == visitor && $0.site == "shop.example.com" }.sorted { $0.timestamp < $1.timestamp }
+            #expect(timeline.map { "\($0["country"]!)|\($0["region"]!)|\($0["city"]!)" } == own.map { "\($0.country)|\($0.region)|\($0.city)" })
+
             // Plausible's names: visit:country is the ISO code, the names come under *_name.
             let plausible = try Self.answer(port, "/api/v2/query", #"{"site_id":"shop.example.com","metrics":["visitors"],"date_range":"all","dimensions":["visit:country","visit:region_name","visit:city_name"],"filters":[["is","visit:country",["BR"]]]}"#)
             let rows = (plausible["results"] as! [[String: Any]]).map { $0["dimensions"] as! [String] }
