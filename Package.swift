@@ -11,7 +11,7 @@ import PackageDescription
 //   ClarmMetrics (counters, gauges, histograms on atomics; Prometheus text) → ClarmGateway
 //   CLZ4 → ClarmStorage (knows events, nothing of HTTP)
 //   ClarmStorage → ClarmQuery (aggregates over segments and memtables)
-//   ClarmStorage (change feed) → ClarmIntegrations (webhook, Slack, HubSpot delivery over HTTP) → ClarmGateway
+//   ClarmStorage (change feed), CCurl (libcurl) → ClarmIntegrations (webhook, Slack, HubSpot delivery over HTTP) → ClarmGateway
 //   ClarmGateway (routes: HTTP in, events to storage, queries out) → clarm (command line)
 //   ClarmHTTP → ClarmHTTPClient (blocking HTTP/1.1 client) → ClarmClickHouse (schema, RowBinary, shipper, SQL queries) → ClarmGateway
 //   ClarmQuery → ClarmClickHouse
@@ -34,6 +34,11 @@ let package = Package(
             name: "CLZ4",
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "ClarmHTTP"),
         .target(name: "ClarmMetrics"),
@@ -64,7 +69,7 @@ let package = Package(
         .target(
             name: "ClarmIntegrations",
             dependencies: [
-                "ClarmSystem", "ClarmStorage", "ClarmEvents", "ClarmJSON",
+                "CCurl", "ClarmSystem", "ClarmStorage", "ClarmEvents", "ClarmJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
