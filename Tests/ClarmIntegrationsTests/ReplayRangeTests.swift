@@ -31,7 +31,13 @@ import ClarmTestSupport
     @Test func theRangeIsReadFromSegmentsAndMemtablesWithTheFeedsKeys() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let events = generateEvents(seed: 7, visitors: 300)
+        // With event ids and reception times, which the feed (and memtables) carry and segments do not.
+        let events = generateEvents(seed: 7, visitors: 300).enumerated().map { n, event in
+            var event = event
+            event.eventID = "e-\(n)"
+            event.receivedAt = event.timestamp + 1_000 + Int64(n)
+            return event
+        }
         var options = StoreOptions()
         options.shards = 2
         options.durability = .os

@@ -299,7 +299,8 @@ def test_hubspot_upserts_identified_contacts_and_sends_their_purchases(data):
 
 
 def test_gone_disables_and_private_addresses_are_refused(data):
-    gone = Receiver(lambda *_: (410, {}, b"gone"))
+    answer = {"status": 410}
+    gone = Receiver(lambda *_: (answer["status"], {}, b"gone" if answer["status"] == 410 else b"ok"))
     gateway = Gateway(data, "--allow-private-destinations").start()
     try:
         _, created = gateway.request("POST", "/api/destinations",
@@ -313,6 +314,17 @@ def test_gone_disables_and_private_addresses_are_refused(data):
         assert len(gone.snapshot()) == 1
         # A disabled destination holds no logs back: its change-feed cursors are deleted.
         wait_for(lambda: not list(pathlib.Path(data).glob("shard-*/feed-dest-%s.cursor" % created["id"])))
+        # Events that come while it is off are not kept for it; enabled again, it gets the events from then on.
+        gateway.track(events(range(3, 5)))
+        answer["status"] = 200
+        status, _ = gateway.request("PUT", "/api/destinations/" + created["id"],
+                                    {"type": "webhook", "site": SITE, "events": ["*"], "url": gone.url, "enabled": True})
+        assert status == 200
+        assert len(list(pathlib.Path(data).glob("shard-*/feed-dest-%s.cursor" % created["id"]))) == 2
+        gateway.track(events(range(5, 7)))
+        wait_for(lambda: len(gone.snapshot()) >= 3)
+        time.sleep(0.5)
+        assert sorted(json.loads(body)["data"]["event_id"] for _, _, body in gone.snapshot()[1:]) == ["e-5", "e-6"]
         for bad in [{"type": "fax"}, {"type": "webhook", "site": SITE, "events": [], "url": gone.url},
                     {"type": "webhook", "site": SITE, "events": ["*"], "url": "ftp://x"},
                     {"type": "webhook", "site": SITE, "events": ["*"], "url": gone.url, "batch": 101}]:
