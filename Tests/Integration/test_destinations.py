@@ -69,17 +69,21 @@ class Gateway:
 class Receiver:
     """An HTTP server on loopback that records every request and answers what `answer` says."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, keep_alive=False):
         self.answer = answer
         self.requests = []
+        self.ports = []   # the client port of each request: one per connection
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     receiver.requests.append((self.path, dict(self.headers.items()), body))
+                    receiver.ports.append(self.client_address[1])
                     count = len(receiver.requests)
                 status, headers, text = receiver.answer(count, self.path, self.headers, body)
                 self.send_response(status)
@@ -594,6 +598,21 @@ def test_a_time_range_is_replayed_from_the_store_with_the_first_ids(data):
         assert set(sent_ids()) == first
         delivered = verified_deliveries(receiver, created["secret"])   # a resent id carries the same body
         assert sorted(d["data"]["properties"]["n"] for d in delivered if d["type"] == "event.signup") == [0, 1, 2]
+    finally:
+        gateway.stop()
+        receiver.close()
+
+
+def test_a_destination_keeps_its_connection(data):
+    receiver = Receiver(ok, keep_alive=True)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        _, created = gateway.request("POST", "/api/destinations",
+                                     {"type": "webhook", "site": SITE, "events": ["*"], "url": receiver.url})
+        for n in range(6):
+            gateway.track(events(range(n, n + 1)))
+        wait_for(lambda: len(receiver.snapshot()) == 6)
+        assert len(set(receiver.ports)) == 1, receiver.ports
     finally:
         gateway.stop()
         receiver.close()
