@@ -139,14 +139,13 @@ struct DeadLetterFile: ~Copyable {
     private mutating func append(_ payload: [UInt8]) throws(IntegrationError) {
         if needsRewrite { try rewrite() }
         if fd < 0 {
-            let directory = String(path[..<path.lastIndex(of: "/")!])
-            if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw failure("mkdir \(directory)") }
+            try DurableFile.makeDirectory(String(path[..<path.lastIndex(of: "/")!]), mode: 0o700)
             fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw failure("open") }
         }
         let record = Self.frame(payload)
         do throws(Errno) {
-            try Self.writeAll(fd, record)
+            try DurableFile.writeAll(fd, record)
             _ = try retryingOnInterrupt { fdatasync(fd) }
         } catch {
             closeDescriptor(fd)
@@ -158,37 +157,15 @@ struct DeadLetterFile: ~Copyable {
         if payload.first == 1 { liveBytes += record.count }
     }
 
-    /// The live letters alone, replacing the file (temporary file, fsync, rename, directory fsync).
+    /// The live letters alone, replacing the file (`DurableFile`).
     private mutating func rewrite() throws(IntegrationError) {
         if fd >= 0 { closeDescriptor(fd) }
         fd = -1
-        let temporary = path + ".tmp"
-        let out = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard out >= 0 else { throw failure("open \(temporary)") }
         let bytes = letters.flatMap { Self.frame(Self.encode($0)) }
-        do throws(Errno) {
-            try Self.writeAll(out, bytes)
-            _ = try retryingOnInterrupt { fsync(out) }
-        } catch {
-            closeDescriptor(out)
-            unlink(temporary)
-            throw .notSaved("dead letters \(temporary): \(error)")
-        }
-        closeDescriptor(out)
-        let directory = String(path[..<path.lastIndex(of: "/")!])
-        guard rename(temporary, path) == 0 else { throw failure("rename \(temporary)") }
-        let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir >= 0 { _ = fsync(dir); closeDescriptor(dir) }
+        try DurableFile.replace(path, with: bytes, mode: 0o600)
         fileBytes = bytes.count
         liveBytes = bytes.count
         needsRewrite = false
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
-        var offset = 0
-        while offset < bytes.count {
-            offset += try retryingOnInterrupt { bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) } }
-        }
     }
 
     private func failure(_ operation: String) -> IntegrationError {

@@ -36,17 +36,22 @@ public final class Integrations: Sendable {
         for consumer in store.feedConsumers where consumer.hasPrefix("dest-") && !known.contains(consumer) {
             try? store.removeFeed(consumer: consumer)
         }
-        let files = PosixFileSystem()
+        // Dead letters and replays of destinations removed by a process that died before deleting them.
         let ids = Set(destinations.map(\.id))
-        for name in (try? files.list("\(directory)/\(DeadLetterFile.directoryName)")) ?? []
+        for name in (try? PosixFileSystem().list("\(directory)/\(DeadLetterFile.directoryName)")) ?? []
         where name.hasSuffix(".log") && !ids.contains(String(name.dropLast(4))) {
             DeadLetterFile.delete(directory: directory, destination: String(name.dropLast(4)))
+        }
+        for name in (try? PosixFileSystem().list("\(directory)/\(ReplayFile.directoryName)")) ?? []
+        where name.hasSuffix(".replay") && !ids.contains(String(name.dropLast(7))) {
+            ReplayFile.delete(directory: directory, destination: String(name.dropLast(7)))
         }
         for destination in destinations { try start(destination) }
     }
 
     /// Starts a destination's worker with its dead letters: an enabled one with its change feed (created at the
-    /// commit point when it has none); a disabled one without, its consumer deleted so it holds no logs back.
+    /// commit point when it has none) and the range replay it had in progress; a disabled one without, its
+    /// consumer deleted so it holds no logs back.
     private func start(_ destination: Destination, status: DeliveryStatus? = nil) throws(IntegrationError) {
         var feed: ChangeFeed? = nil
         do throws(StoreError) {
@@ -60,13 +65,29 @@ public final class Integrations: Sendable {
         }
         let deadLetters = try DeadLetterFile(directory: directory, destination: destination.id,
                                              maxLetters: options.maxDeadLetters, maxBytes: options.maxDeadLetterBytes)
-        let worker = DeliveryWorker(destination: destination, feed: feed, deadLetters: deadLetters,
+        let worker = DeliveryWorker(destination: destination, directory: directory, feed: feed, deadLetters: deadLetters,
                                     client: OutboundClient(settings: outbound), options: options) { [weak self] gone, reason in
             self?.disable(gone.id, reason: reason)
         }
         if let status { worker.status.withLock { $0 = status } }
+        if destination.enabled { resumeReplay(worker) }
         state.withLock { $0[destination.id] = worker }
         worker.start()
+    }
+
+    /// Queues the rest of a range replay a previous run had not finished; a replay that cannot go on is reported
+    /// and dropped.
+    private func resumeReplay(_ worker: DeliveryWorker) {
+        let id = worker.destination.id
+        do throws(IntegrationError) {
+            guard let progress = try ReplayFile.load(directory: directory, destination: id) else { return }
+            let events = try ReplayRange(from: progress.from, to: progress.to)
+                .events(in: store, after: progress, matching: worker.destination.matches)
+            _ = try worker.replay(events, progress: progress, resumed: true)
+        } catch {
+            report("destination \(id): the replay in progress is dropped: \(error)")
+            ReplayFile.delete(directory: directory, destination: id)
+        }
     }
 
     public func stop() {
@@ -115,7 +136,10 @@ public final class Integrations: Sendable {
             let status = state.withLock { $0[id]?.status.withLock { $0 } }
             retire(id, removeFeed: false)
             // Dead letters are requests already built: they stay only while they still go where they went.
-            if !previous.sendsLike(destination) { DeadLetterFile.delete(directory: directory, destination: id) }
+            if !previous.sendsLike(destination) {
+                DeadLetterFile.delete(directory: directory, destination: id)
+                ReplayFile.delete(directory: directory, destination: id)
+            }
             try start(destination, status: status)
             return describe(destination)
         }
@@ -129,6 +153,7 @@ public final class Integrations: Sendable {
             try DestinationFile.save(all, directory: directory)
             retire(id, removeFeed: true)
             DeadLetterFile.delete(directory: directory, destination: id)
+            ReplayFile.delete(directory: directory, destination: id)
         }
     }
 
@@ -202,7 +227,7 @@ public final class Integrations: Sendable {
             worker.status.withLock { status in
                 status.write(into: &json, backlogBytes: feed.reduce(0) { $0 + $1.backlogBytes },
                              lostEvents: feed.reduce(0) { $0 + $1.lostEvents }, lagSeconds: lag, deadLetters: letters.count,
-                             droppedDeadLetters: dropped, replayPending: worker.requeuedMessages)
+                             droppedDeadLetters: dropped, replayPending: worker.replayPending)
             }
             json.raw(#","dead_letters":"#)
             json.array(letters.suffix(20)) { letter, json in
@@ -257,7 +282,7 @@ public final class Integrations: Sendable {
         guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
         guard worker.destination.enabled else { throw .conflict("destination \(id) is disabled: enable it to replay its dead letters") }
         guard let queued = worker.requeueDeadLetters() else {
-            throw .conflict("an earlier replay is still being sent (\(worker.requeuedMessages) messages left)")
+            throw .conflict("an earlier replay is still being sent (\(worker.replayPending) left)")
         }
         var json = JSONWriter(capacity: 64)
         json.raw(#"{"requeued_messages":"#)
@@ -270,21 +295,18 @@ public final class Integrations: Sendable {
 
     /// Queues the destination's stored events of a time range (`ReplayRange`) ahead of the feed, built as the first
     /// time: a webhook sending one event per request sends them with the same `webhook-id`s. Answers at once; the
-    /// queue is in memory, so a restart drops what it had not sent yet.
+    /// replay's progress is saved (`ReplayFile`), so a restart goes on with it.
     public func replayRange(_ id: String, _ body: JSONValue) throws(IntegrationError) -> [UInt8] {
         guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
         guard worker.destination.enabled else { throw .conflict("destination \(id) is disabled: enable it to replay") }
         let range = try ReplayRange(body)
         let events = try range.events(in: store, matching: worker.destination.matches)
-        let messages = worker.messages(events)
-        guard worker.enqueue(messages) else {
-            throw .conflict("an earlier replay is still being sent (\(worker.requeuedMessages) messages left)")
+        guard try worker.replay(events, progress: ReplayProgress(from: range.from, to: range.to)) else {
+            throw .conflict("an earlier replay is still being sent (\(worker.replayPending) left)")
         }
         var json = JSONWriter(capacity: 64)
         json.raw(#"{"replayed_events":"#)
         json.integer(events.count)
-        json.raw(#","queued_messages":"#)
-        json.integer(messages.count)
         json.raw("}")
         return json.bytes
     }

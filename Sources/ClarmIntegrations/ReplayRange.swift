@@ -15,6 +15,11 @@ struct ReplayRange {
     let from: Int64
     let to: Int64
 
+    init(from: Int64, to: Int64) {
+        self.from = from
+        self.to = to
+    }
+
     /// `{"from": "2026-12-01T00:00:00Z", "to": "2026-12-02T00:00:00Z"}` (RFC 3339).
     init(_ body: JSONValue) throws(IntegrationError) {
         func time(_ key: String) throws(IntegrationError) -> Int64 {
@@ -30,9 +35,10 @@ struct ReplayRange {
         guard to - from <= Self.maxMilliseconds else { throw .invalid("a replay covers at most 31 days: split the range") }
     }
 
-    /// The stored events `matches` takes in the range, oldest first, erased visitors' left out; throws when there
-    /// are more than `maxEvents`.
-    func events(in store: Store, matching matches: (EventRecord) -> Bool) throws(IntegrationError) -> [EventRecord] {
+    /// The stored events `matches` takes in the range, ordered by timestamp then `webhook-id` key (the same order
+    /// however the store holds them), erased visitors' left out, only those after `progress`'s last one; throws
+    /// when the range holds more than `maxEvents`.
+    func events(in store: Store, after progress: ReplayProgress? = nil, matching matches: (EventRecord) -> Bool) throws(IntegrationError) -> [EventRecord] {
         var found: [EventRecord] = []
         var full = false
         func take(_ records: UnsafeRawBufferPointer, _ erased: ErasureSet) {
@@ -61,7 +67,10 @@ struct ReplayRange {
             }
         }
         guard !full else { throw .invalid("more than \(Self.maxEvents) matching events in the range: split it") }
-        return found.sorted { $0.timestamp < $1.timestamp }
+        return found.map { (event: $0, key: WebhookSignature.eventKey($0)) }
+            .filter { progress?.isAhead($0.event.timestamp, $0.key) ?? true }
+            .sorted { ($0.event.timestamp, $0.key) < ($1.event.timestamp, $1.key) }
+            .map(\.event)
     }
 
     /// Consecutive block numbers grouped into ranges of at most `blocksPerRead`.

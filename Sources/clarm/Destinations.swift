@@ -142,7 +142,7 @@ struct Destinations: ParsableCommand {
         func run() throws {
             if let from, let to {
                 let answer = try connection.request("POST", Destinations.path(id, "/replay"), body: ["from": from, "to": to])
-                return Swift.print("queued \(answer["replayed_events"] ?? 0) events (\(answer["queued_messages"] ?? 0) messages) again")
+                return Swift.print("queued \(answer["replayed_events"] ?? 0) events again")
             }
             let answer = try connection.request("POST", Destinations.path(id, "/replay"), body: ["dead_letters": true])
             Swift.print("queued \(answer["requeued_messages"] ?? 0) messages (\(answer["requeued_events"] ?? 0) events) again")

@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import Testing
 import ClarmEvents
 import ClarmJSON
@@ -56,6 +57,28 @@ import ClarmTestSupport
         #expect(read.map(\.timestamp) == read.map(\.timestamp).sorted())
         #expect(Set(read.map(WebhookSignature.eventKey)) == Set(expected.map(WebhookSignature.eventKey)))
         #expect(store.snapshot().contains { $0.segments.contains { $0.minTimestamp < replay.to && $0.maxTimestamp >= replay.from } })
+
+        // Resuming after the 40th event sent gives exactly the rest, in the same order (compared by key: a seal
+        // meanwhile drops event ids).
+        let last = read[39]
+        let progress = ReplayProgress(from: replay.from, to: replay.to, afterMilliseconds: last.timestamp,
+                                      afterKey: WebhookSignature.eventKey(last))
+        let rest = try replay.events(in: store, after: progress, matching: matches)
+        #expect(rest.map(WebhookSignature.eventKey) == read[40...].map(WebhookSignature.eventKey))
+    }
+
+    @Test func progressIsSavedAndADamagedFileRefused() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        #expect(try ReplayFile.load(directory: directory.path, destination: "d1") == nil)
+        let progress = ReplayProgress(from: 1, to: 2_000, afterMilliseconds: 1_500, afterKey: "0a1b2c")
+        try ReplayFile.save(progress, directory: directory.path, destination: "d1")
+        #expect(try ReplayFile.load(directory: directory.path, destination: "d1") == progress)
+        let path = ReplayFile.path(directory: directory.path, destination: "d1")
+        #expect(truncate(path, 20) == 0)
+        #expect(throws: IntegrationError.self) { try ReplayFile.load(directory: directory.path, destination: "d1") }
+        ReplayFile.delete(directory: directory.path, destination: "d1")
+        #expect(try ReplayFile.load(directory: directory.path, destination: "d1") == nil)
     }
 
     @Test func rangesAndTheirWorkAreBounded() throws {
