@@ -67,7 +67,7 @@ enum DestinationAddress {
             }
         default: nil
         }
-        return written == nil ? "an address of family \(family)" : String(cString: buffer)
+        return written == nil ? "an address of family \(family)" : String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func isInternal(ipv4 a: UInt32) -> Bool {
