@@ -639,3 +639,36 @@ def test_a_destination_keeps_its_connection(data):
     finally:
         gateway.stop()
         receiver.close()
+
+
+def test_a_kill_while_dead_letters_are_written_loses_no_event(data):
+    down = {"on": True}
+
+    def answer(*_):
+        return (500, {}, b"down") if down["on"] else (200, {}, b"ok")
+    receiver = Receiver(answer)
+    # One retry, at once: every event becomes a dead letter (one fsynced record each) as fast as the disk allows.
+    gateway = Gateway(data, "--allow-private-destinations", "--destination-retry-delays", "0").start()
+    try:
+        _, created = gateway.request("POST", "/api/destinations",
+                                     {"type": "webhook", "site": SITE, "events": ["purchase"], "url": receiver.url})
+        path = "/api/destinations/" + created["id"]
+        for start in range(0, 800, 100):
+            gateway.track(events(range(start, start + 100), visitors=40))
+        wait_for(lambda: gateway.request("GET", path)[1]["state"]["dead_letters_kept"] >= 100)
+        gateway.kill()
+        down["on"] = False
+        gateway.start()
+        _, state = gateway.request("GET", path)
+        kept = state["state"]["dead_letters_kept"]
+        print("dead letters kept through the kill:", kept)
+        assert 100 <= kept <= 800 and state["state"]["dead_letters_dropped"] == 0, state
+        status, queued = gateway.request("POST", path + "/replay", {"dead_letters": True})
+        assert status == 200 and queued["requeued_messages"] == kept, queued
+        # What was dead-lettered comes back from the file; what was not yet is read from the log again.
+        expected = {"e-%d" % n for n in range(800)}
+        wait_for(lambda: {d["data"]["event_id"] for d in verified_deliveries(receiver, created["secret"])} == expected, seconds=60)
+        wait_for(lambda: gateway.request("GET", path)[1]["state"]["dead_letters_kept"] == 0)
+    finally:
+        gateway.stop()
+        receiver.close()
