@@ -51,6 +51,32 @@ import ClarmTestSupport
         #expect(smaller.letters.map(\.id) == ["msg_7", "msg_8"] && smaller.dropped == 2)
     }
 
+    /// Removals past half of a file over 64 KiB rewrite it with the live letters only.
+    @Test func removalsAreCompactedAway() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let path = DeadLetterFile.path(directory: directory.path, destination: "d1")
+        func size() -> Int {
+            var info = stat()
+            return stat(path, &info) == 0 ? Int(info.st_size) : -1
+        }
+        do {
+            var file = try open(directory)
+            for n in 0..<100 {
+                try file.add(id: "msg_\(n)", url: "https://hooks.example.com/", events: 1, error: "HTTP 500", milliseconds: 0,
+                             body: [UInt8](repeating: UInt8(n), count: 1_000))
+            }
+            let full = size()
+            #expect(full > 100_000)
+            for letter in file.letters.prefix(80) { try file.remove(letter.seq) }
+            #expect(size() < full * 6 / 10)   // without compaction it only grows
+            #expect(file.letters.count == 20)
+        }
+        let reopened = try open(directory)
+        #expect(reopened.letters.map(\.id) == (80..<100).map { "msg_\($0)" })
+        #expect(reopened.letters.last!.body == [UInt8](repeating: 99, count: 1_000))
+    }
+
     /// A crash in the middle of a write leaves part of a record at the end: the letters before it are kept, the
     /// torn record is cut off, and letters added after the restart are not lost behind it.
     @Test func aTornLastRecordIsCutOff() throws {
