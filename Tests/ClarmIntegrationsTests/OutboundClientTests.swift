@@ -1,3 +1,4 @@
+import ClarmSystem
 import Glibc
 import Testing
 @testable import ClarmIntegrations
@@ -55,6 +56,36 @@ import Testing
         let connection = accept(fd, nil, nil)
         #expect(connection >= 0)
         if connection >= 0 { close(connection) }
+    }
+
+    /// Connecting has its own, shorter timeout: a receiver whose accept queue is full never completes the handshake,
+    /// and the request gives up after 5 s, not after the whole request's 30.
+    @Test func connectingGivesUpBeforeTheWholeRequestTimeout() throws {
+        let (fd, port) = try listener()
+        defer { close(fd) }
+        #expect(listen(fd, 0) == 0)
+        // Fill the accept queue: the kernel then drops the next handshakes.
+        var fillers: [Int32] = []
+        defer { fillers.forEach { close($0) } }
+        for _ in 0..<4 {
+            let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            address.sin_port = UInt16(port).bigEndian
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            fillers.append(client)
+        }
+        usleep(200_000)
+        let client = OutboundClient(settings: settings(allowPrivate: true, timeout: 30))
+        let start = monotonicMilliseconds()
+        #expect {
+            _ = try client.post("http://127.0.0.1:\(port)/hook", headers: [], body: Array("{}".utf8))
+        } throws: { error in
+            "\(error)".contains("Failed to connect") && "\(error)".contains("Timeout")
+        }
+        let elapsed = monotonicMilliseconds() - start
+        #expect(elapsed >= 4_500 && elapsed < 15_000, "gave up after \(elapsed) ms")
     }
 
     @Test func onlyHTTPAndHTTPSAreSpoken() throws {
