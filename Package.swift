@@ -12,7 +12,7 @@ import PackageDescription
 //   ClarmMetrics (counters, gauges, histograms on atomics; Prometheus text) → ClarmGateway
 //   CLZ4 → ClarmStorage (knows events, nothing of HTTP)
 //   ClarmStorage → ClarmQuery (aggregates over segments and memtables)
-//   ClarmStorage (change feed) → ClarmIntegrations (webhook, Slack, HubSpot delivery over HTTP) → ClarmGateway
+//   ClarmStorage (change feed), CCurl (libcurl) → ClarmIntegrations (webhook, Slack, HubSpot delivery over HTTP) → ClarmGateway
 //   ClarmGateway (routes: HTTP in, events to storage, queries out) → clarm (command line)
 //   ClarmHTTP → ClarmHTTPClient (blocking HTTP/1.1 client) → ClarmClickHouse (schema, RowBinary, shipper, SQL queries) → ClarmGateway
 //   ClarmQuery → ClarmClickHouse
@@ -42,6 +42,11 @@ let package = Package(
             providers: [.apt(["libmaxminddb-dev"])]
         ),
         .target(name: "ClarmGeoIP", dependencies: ["CMaxMindDB", "ClarmEvents"]),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         .target(name: "ClarmHTTP"),
         .target(name: "ClarmMetrics"),
         .target(
@@ -71,7 +76,7 @@ let package = Package(
         .target(
             name: "ClarmIntegrations",
             dependencies: [
-                "ClarmSystem", "ClarmStorage", "ClarmEvents", "ClarmJSON",
+                "CCurl", "ClarmSystem", "ClarmStorage", "ClarmEvents", "ClarmJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

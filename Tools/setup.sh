@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what Clarm needs when missing: liblz4 and libmaxminddb (headers) and pkg-config to build; pytest and prometheus_client
+# Installs what Clarm needs when missing: liblz4, libcurl and libmaxminddb (headers) and pkg-config to build; pytest and prometheus_client
 # for the integration tests; with --browser, also Chromium, its WebDriver, and Selenium for the browser tests,
 # and what checks deploy/.
 set -euo pipefail
@@ -12,8 +12,8 @@ pkg-config --exists libmaxminddb 2>/dev/null || packages+=(libmaxminddb-dev)
 perl -MMaxMind::DB::Writer::Tree -e 1 >/dev/null 2>&1 || packages+=(libmaxmind-db-writer-perl)
 # Site registrations name time zones of the system's tz database.
 [ -f /usr/share/zoneinfo/Europe/Berlin ] || packages+=(tzdata)
-# Destinations send through Foundation's URLSession, which loads libcurl at run time.
-ldconfig -p 2>/dev/null | grep -q 'libcurl.so.4 ' || packages+=(libcurl4)
+# Destinations send through libcurl (its headers to build, OpenSSL for TLS).
+pkg-config --exists libcurl 2>/dev/null || packages+=(libcurl4-openssl-dev)
 # The ClickHouse tests start real servers (Debian's 18.16: about 17 MB to download, 106 MB installed, 15 s).
 [ -x /usr/sbin/clickhouse-server ] || [ -x /usr/bin/clickhouse-server ] || packages+=(clickhouse-server clickhouse-client)
 if [ "${1:-}" = "--browser" ]; then

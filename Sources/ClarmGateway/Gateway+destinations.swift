@@ -68,11 +68,16 @@ extension Gateway {
         case (.test(let id), .post):
             respondLater(request, &response) { _, _ in Self.answer(.ok) { () throws(IntegrationError) in try integrations.test(id) } }
         case (.replay(let id), .post):
-            let needed = #"a replay's body is {"dead_letters": true}"#
+            let needed = #"a replay's body is {"dead_letters": true} or {"from": "<RFC 3339 time>", "to": "<RFC 3339 time>"}"#
             guard !request.body.isEmpty else { return sendError(.badRequest, needed, request, &response) }
             guard let body = destinationBody(request, &response) else { return }
-            guard body["dead_letters"] == .bool(true) else { return sendError(.badRequest, needed, request, &response) }
-            respondLater(request, &response) { _, _ in Self.answer(.ok) { () throws(IntegrationError) in try integrations.replayDeadLetters(id) } }
+            if body["dead_letters"] == .bool(true) {
+                respondLater(request, &response) { _, _ in Self.answer(.ok) { () throws(IntegrationError) in try integrations.replayDeadLetters(id) } }
+            } else if body["dead_letters"] == nil, body["from"] != nil || body["to"] != nil {
+                respondLater(request, &response) { _, _ in Self.answer(.ok) { () throws(IntegrationError) in try integrations.replayRange(id, body) } }
+            } else {
+                sendError(.badRequest, needed, request, &response)
+            }
         case (.collection, _):
             methodNotAllowed(request, &response, allow: "GET, HEAD, POST")
         case (.destination, _):
@@ -127,6 +132,8 @@ extension Gateway {
                    type: "counter", rows: per(\.failed))
         text.write("clarm_destination_dead_lettered_events_total", help: "Events given up on after the last retry.",
                    type: "counter", rows: per(\.deadLettered))
+        text.write("clarm_destination_dropped_dead_letters_total", help: "Dead letters dropped past the per-destination bound.",
+                   type: "counter", rows: per(\.droppedDeadLetters))
         text.write("clarm_destination_backlog_bytes", help: "Bytes of log not yet delivered to a destination.", type: "gauge",
                    rows: per(\.backlogBytes))
         text.write("clarm_destination_lost_events_total", help: "Events deleted past --feed-retention-bytes before delivery.",

@@ -18,7 +18,10 @@ public struct DeliveryStatus: Sendable {
     /// Why the destination is off, when it is (a `410 Gone`).
     public var disabledReason: String?
 
-    func write(into json: inout JSONWriter, backlogBytes: Int, lostEvents: UInt64, lagSeconds: Int?) {
+    /// `deadLetters`: kept now (the file's, less a replay in progress); `droppedDeadLetters`: past the bound since
+    /// start; `replayPending`: messages a replay has still to send.
+    func write(into json: inout JSONWriter, backlogBytes: Int, lostEvents: UInt64, lagSeconds: Int?, deadLetters: Int,
+               droppedDeadLetters: Int, replayPending: Int) {
         json.raw(#","state":{"delivered":"#)
         json.integer(delivered)
         json.raw(#","failed_attempts":"#)
@@ -27,6 +30,12 @@ public struct DeliveryStatus: Sendable {
         json.raw(retrying ? "true" : "false")
         json.raw(#","dead_lettered":"#)
         json.integer(deadLettered)
+        json.raw(#","dead_letters_kept":"#)
+        json.integer(deadLetters)
+        json.raw(#","dead_letters_dropped":"#)
+        json.integer(droppedDeadLetters)
+        json.raw(#","replay_pending":"#)
+        json.integer(replayPending)
         json.raw(#","backlog_bytes":"#)
         json.integer(backlogBytes)
         json.raw(#","lost_events":"#)

@@ -6,7 +6,8 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// One HTTP request to a destination, built from some events; sent again unchanged on every retry.
+/// One HTTP request to a destination, built from some events; sent again unchanged on every retry, and by a
+/// replay of its dead letter.
 struct OutboundMessage: Sendable {
     let url: String
     /// The same on every attempt: `webhook-id` for webhooks.
@@ -18,15 +19,22 @@ struct OutboundMessage: Sendable {
     let signingSecret: String?
     /// Slack answers errors as text bodies worth showing.
     let kind: Destination.Kind
-}
 
-/// A message given up on after its last retry.
-public struct DeadLetter: Sendable {
-    public let id: String
-    public let events: Int
-    public let error: String
-    public let milliseconds: Int64
-    let message: OutboundMessage
+    /// A request of `destination`: its headers (and token, and signing secret) are the destination's.
+    init(_ destination: Destination, url: String, id: String = "", body: [UInt8], events: Int) {
+        self.url = url
+        self.id = id
+        self.body = body
+        self.events = events
+        kind = destination.kind
+        signingSecret = destination.kind == .webhook ? destination.secret : nil
+        headers = [("Content-Type", "application/json")] + (destination.kind == .hubspot ? [("Authorization", "Bearer \(destination.token)")] : [])
+    }
+
+    /// A dead letter sent again.
+    init(_ destination: Destination, letter: DeadLetter) {
+        self.init(destination, url: letter.url, id: letter.id, body: letter.body, events: letter.events)
+    }
 }
 
 /// Delivers one destination's events: reads its feed shard by shard, sends what matches, retries a failed
@@ -34,14 +42,18 @@ public struct DeadLetter: Sendable {
 /// of it is delivered or dead-lettered. One message in flight at a time, one batch of events in memory.
 final class DeliveryWorker: Sendable {
     let destination: Destination
-    let feed: ChangeFeed
+    /// Its change feed; nil while the destination is disabled (it holds no logs back then).
+    let feed: ChangeFeed?
     private let client: OutboundClient
     private let options: IntegrationOptions
     private let onGone: @Sendable (Destination, String) -> Void
     let status = Mutex(DeliveryStatus())
-    let deadLetters = Mutex<[DeadLetter]>([])
-    /// Dead letters a replay gave back, sent again (same ids, the whole retry schedule) before the feed goes on.
-    private let requeued = Mutex<[DeadLetter]>([])
+    let deadLetters: Mutex<DeadLetterFile>
+    /// What a replay queued, sent (same ids, the whole retry schedule) before the feed goes on. A restart resumes
+    /// a range replay from its file; a dead-letter replay is not resumed (the letters stay listed until delivered).
+    let replay = Mutex(ReplayQueue())
+    /// The data directory, where a range replay's progress is saved.
+    let directory: String
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let pause = DispatchSemaphore(value: 0)
@@ -49,8 +61,10 @@ final class DeliveryWorker: Sendable {
     private let emails = Mutex<[String: String]>([:])
     private let lastSlackMessage = Mutex<Int64>(0)
 
-    init(destination: Destination, feed: ChangeFeed, client: OutboundClient, options: IntegrationOptions,
-         onGone: @escaping @Sendable (Destination, String) -> Void) {
+    init(destination: Destination, directory: String, feed: ChangeFeed?, deadLetters: consuming DeadLetterFile,
+         client: OutboundClient, options: IntegrationOptions, onGone: @escaping @Sendable (Destination, String) -> Void) {
+        self.deadLetters = Mutex(deadLetters)
+        self.directory = directory
         self.destination = destination
         self.feed = feed
         self.client = client
@@ -60,7 +74,7 @@ final class DeliveryWorker: Sendable {
 
     func start() {
         let thread = Thread { [self] in
-            if destination.enabled { run() }
+            if destination.enabled, let feed { run(feed) }
             finished.signal()
         }
         thread.name = "clarm-destination-\(destination.id)"
@@ -70,7 +84,7 @@ final class DeliveryWorker: Sendable {
     /// Stops after the message in flight (whose batch is then not acknowledged: it is sent again later).
     func stop() {
         stopped.store(true, ordering: .relaxed)
-        feed.wake()
+        feed?.wake()
         pause.signal()
         finished.wait()
     }
@@ -81,7 +95,7 @@ final class DeliveryWorker: Sendable {
     /// acknowledged. Acknowledgements (a cursor file fsynced and renamed) are written at most every
     /// `acknowledgeInterval` ms, and whenever the worker has nothing to do or stops, so a busy feed costs ingest
     /// a few fsyncs a second, not one per batch; a crash repeats at most that interval's deliveries.
-    private func run() {
+    private func run(_ feed: ChangeFeed) {
         var next = [FeedPosition?](repeating: nil, count: feed.shardCount)
         var delivered = [FeedPosition?](repeating: nil, count: feed.shardCount)
         var acknowledged = monotonicMilliseconds()
@@ -99,7 +113,7 @@ final class DeliveryWorker: Sendable {
         }
         defer { acknowledge() }
         while !isStopped {
-            guard sendRequeued() else { return }
+            guard sendReplay() else { return }
             var moved = false
             for shard in 0..<feed.shardCount where !isStopped {
                 let batch: FeedBatch?
@@ -122,79 +136,32 @@ final class DeliveryWorker: Sendable {
 
     static let acknowledgeInterval: Int64 = 250
 
-    /// Moves every dead letter to the front of delivery: `(messages, events)`; nil while an earlier replay is still
-    /// being sent (so what waits stays bounded by the dead-letter list's own limits).
-    func requeueDeadLetters() -> (messages: Int, events: Int)? {
-        let moved = requeued.withLock { queue -> (messages: Int, events: Int)? in
-            guard queue.isEmpty else { return nil }
-            queue = deadLetters.withLock { letters in defer { letters.removeAll() }; return letters }
-            return (queue.count, queue.reduce(0) { $0 + $1.events })
-        }
-        feed.wake()
-        return moved
-    }
-
-    var requeuedMessages: Int { requeued.withLock { $0.count } }
-
-    /// Adds dead letters, dropping the oldest past the list's bounds (messages and bytes).
-    func keepDeadLetters(_ added: [DeadLetter]) {
-        deadLetters.withLock { letters in
-            letters += added
-            var bytes = letters.reduce(0) { $0 + $1.message.body.count }
-            while letters.count > options.maxDeadLetters || bytes > options.maxDeadLetterBytes {
-                bytes -= letters.removeFirst().message.body.count
-            }
-        }
-    }
-
-    /// What a stopped worker leaves undelivered besides its feed: a replay not yet sent, then the dead letters.
-    var undelivered: [DeadLetter] { requeued.withLock { $0 } + deadLetters.withLock { $0 } }
-
-    /// Sends the requeued dead letters, oldest first, each leaving the queue once delivered or dead-lettered again;
-    /// false when the worker stopped meanwhile.
-    private func sendRequeued() -> Bool {
-        while let letter = requeued.withLock({ $0.first }) {
-            guard send(letter.message) else { return false }
-            requeued.withLock { _ = $0.removeFirst() }
-        }
-        return true
-    }
-
     /// Sends the batch's matching events; false when the worker stopped (or the destination went) meanwhile.
     private func deliver(_ batch: FeedBatch) -> Bool {
-        let matching = batch.events.indices.filter { destination.matches(batch.events[$0]) }
-        guard !matching.isEmpty else { return true }
-        // An event's key: its event_id, or its place in the log, stable across re-reads of the same cursor.
-        let keys = matching.map { index -> String in
-            let event = batch.events[index]
-            return event.eventID.isEmpty ? "\(batch.shard):\(batch.start):\(index)" : event.eventID
-        }
-        let events = matching.map { batch.events[$0] }
-        for message in messages(events, keys: keys) {
+        let events = batch.events.filter(destination.matches)
+        for message in messages(events) {
             guard send(message) else { return false }
         }
         return true
     }
 
-    func messages(_ events: [EventRecord], keys: [String]) -> [OutboundMessage] {
+    func messages(_ events: [EventRecord]) -> [OutboundMessage] {
         switch destination.kind {
         case .webhook:
             return stride(from: 0, to: events.count, by: destination.batch).map { start in
-                let slice = start..<min(events.count, start + destination.batch)
-                return webhookMessage(Array(events[slice]), keys: Array(keys[slice]))
+                webhookMessage(Array(events[start..<min(events.count, start + destination.batch)]))
             }
         case .slack:
             return stride(from: 0, to: events.count, by: 50).map { start in
                 let slice = Array(events[start..<min(events.count, start + 50)])
-                return OutboundMessage(url: destination.url, id: "", body: SlackMessage.body(slice),
-                                       headers: [("Content-Type", "application/json")], events: slice.count, signingSecret: nil, kind: .slack)
+                return OutboundMessage(destination, url: destination.url, body: SlackMessage.body(slice), events: slice.count)
             }
         case .hubspot:
             return hubSpotMessages(events)
         }
     }
 
-    func webhookMessage(_ events: [EventRecord], keys: [String]) -> OutboundMessage {
+    func webhookMessage(_ events: [EventRecord]) -> OutboundMessage {
         var json = JSONWriter(capacity: 512)
         if events.count == 1 && destination.batch == 1 {
             json.raw(#"{"type":"#)
@@ -210,21 +177,19 @@ final class DeliveryWorker: Sendable {
             json.array(events) { event, json in EventPayload.write(event, into: &json) }
         }
         json.raw("}")
-        return OutboundMessage(url: destination.url, id: WebhookSignature.messageID(destination: destination.id, keys: keys),
-                               body: json.bytes, headers: [("Content-Type", "application/json")], events: events.count,
-                               signingSecret: destination.secret, kind: .webhook)
+        return OutboundMessage(destination, url: destination.url,
+                               id: WebhookSignature.messageID(destination: destination.id, keys: events.map(WebhookSignature.eventKey)),
+                               body: json.bytes, events: events.count)
     }
 
     private func hubSpotMessages(_ events: [EventRecord]) -> [OutboundMessage] {
-        let headers = [("Content-Type", "application/json"), ("Authorization", "Bearer \(destination.token)")]
         let base = destination.apiBase.hasSuffix("/") ? String(destination.apiBase.dropLast()) : destination.apiBase
         var out: [OutboundMessage] = []
         let identifies = events.filter { $0.event == "identify" }
         for start in stride(from: 0, to: identifies.count, by: HubSpotRequests.maxBatch) {
             let slice = Array(identifies[start..<min(identifies.count, start + HubSpotRequests.maxBatch)])
             if let body = HubSpotRequests.upsert(slice, planProperty: destination.planProperty) {
-                out.append(OutboundMessage(url: base + "/crm/v3/objects/contacts/batch/upsert", id: "", body: body,
-                                           headers: headers, events: slice.count, signingSecret: nil, kind: .hubspot))
+                out.append(OutboundMessage(destination, url: base + "/crm/v3/objects/contacts/batch/upsert", body: body, events: slice.count))
             } else {
                 skip("identify_without_email", slice.count)
             }
@@ -240,9 +205,8 @@ final class DeliveryWorker: Sendable {
                 skip("no_event_name_configured", 1)
                 continue
             }
-            out.append(OutboundMessage(url: base + "/events/v3/send", id: "",
-                                       body: HubSpotRequests.behaviouralEvent(event, email: email, eventName: destination.eventName),
-                                       headers: headers, events: 1, signingSecret: nil, kind: .hubspot))
+            out.append(OutboundMessage(destination, url: base + "/events/v3/send",
+                                       body: HubSpotRequests.behaviouralEvent(event, email: email, eventName: destination.eventName), events: 1))
         }
         emails.withLock { emails in
             for event in identifies {
@@ -260,17 +224,19 @@ final class DeliveryWorker: Sendable {
     }
 
     /// Sends until the receiver accepts, the retries run out (dead letter), or the worker stops.
-    private func send(_ message: OutboundMessage) -> Bool {
+    /// `replacing`: the dead letter a replay is sending, forgotten once delivered or dead-lettered again.
+    func send(_ message: OutboundMessage, replacing letter: UInt64? = nil) -> Bool {
         var attempt = 0
         while !isStopped {
             if message.kind == .slack { spaceSlackMessages() }
-            switch attemptOnce(message) {
+            switch attemptOnce(message, through: client) {
             case .delivered:
                 status.withLock {
                     $0.delivered += message.events
                     $0.retrying = false
                     $0.lastSuccessMilliseconds = wallClockMilliseconds()
                 }
+                if let letter { forget(letter) }
                 return true
             case .gone(let reason):
                 status.withLock { $0.disabledReason = reason }
@@ -279,9 +245,8 @@ final class DeliveryWorker: Sendable {
             case .failed(let error, let retryAfter):
                 note(error: error)
                 guard attempt < options.retryDelays.count else {
-                    let letter = DeadLetter(id: message.id, events: message.events, error: error,
-                                            milliseconds: wallClockMilliseconds(), message: message)
-                    keepDeadLetters([letter])
+                    guard deadLetter(message, error: error) else { return false }
+                    if let letter { forget(letter) }
                     status.withLock {
                         $0.deadLettered += message.events
                         $0.retrying = false
@@ -297,6 +262,35 @@ final class DeliveryWorker: Sendable {
         return false
     }
 
+    /// Writes the message to the dead-letter file, trying again (a full disk…) until it is durable: the feed goes
+    /// on only past what is delivered or dead-lettered. False when the worker stopped first.
+    private func deadLetter(_ message: OutboundMessage, error: String) -> Bool {
+        var wait = 1.0
+        while !isStopped {
+            do throws(IntegrationError) {
+                try deadLetters.withLock { file throws(IntegrationError) in
+                    try file.add(id: message.id, url: message.url, events: message.events, error: error,
+                                 milliseconds: wallClockMilliseconds(), body: message.body)
+                }
+                return true
+            } catch {
+                note(error: "\(error)")
+                sleep(seconds: wait)
+                wait = min(wait * 2, 60)
+            }
+        }
+        return false
+    }
+
+    /// Removes a replayed dead letter from the file; when that fails it stays listed (and may be sent again).
+    private func forget(_ letter: UInt64) {
+        do throws(IntegrationError) {
+            try deadLetters.withLock { file throws(IntegrationError) in try file.remove(letter) }
+        } catch {
+            note(error: "\(error)")
+        }
+    }
+
     enum Attempt {
         case delivered
         case gone(String)
@@ -304,7 +298,7 @@ final class DeliveryWorker: Sendable {
     }
 
     /// One request: 2xx delivers, 410 disables, anything else (3xx included: redirects are not followed) fails.
-    func attemptOnce(_ message: OutboundMessage) -> Attempt {
+    func attemptOnce(_ message: OutboundMessage, through client: OutboundClient) -> Attempt {
         var headers = message.headers
         if let secret = message.signingSecret {
             let timestamp = Int(wallClockMilliseconds() / 1000)
@@ -313,8 +307,7 @@ final class DeliveryWorker: Sendable {
         }
         let response: OutboundResponse
         do throws(IntegrationError) {
-            try DestinationAddress.check(message.url, allowPrivate: options.allowPrivateDestinations)
-            response = try client.send("POST", message.url, headers: headers, body: message.body)
+            response = try client.post(message.url, headers: headers, body: message.body)
         } catch {
             status.withLock { $0.failedAttempts += 1 }
             return .failed(error.description, retryAfter: nil)
@@ -336,7 +329,7 @@ final class DeliveryWorker: Sendable {
         if wait > 0 { sleep(seconds: wait) }
     }
 
-    private func note(error: String) {
+    func note(error: String) {
         status.withLock {
             $0.lastError = error
             $0.lastErrorMilliseconds = wallClockMilliseconds()

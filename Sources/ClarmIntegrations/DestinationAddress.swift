@@ -2,9 +2,9 @@ import Foundation
 import Glibc
 
 /// Where a destination may send: `http(s)://` URLs whose host resolves only to public addresses, unless
-/// private ones are allowed (`--allow-private-destinations`). The check runs before every request, so a name
-/// that later resolves to a private address is refused then (a resolver that changes its answer between the
-/// check and the connection can still get past it: the README says so).
+/// private ones are allowed (`--allow-private-destinations`). `check` refuses a destination when it is added
+/// or changed; every connection is checked again on the address it is opened to (`OutboundClient`), so a name
+/// whose answer changes later (DNS rebinding) still cannot reach an internal address.
 enum DestinationAddress {
     static func checkSyntax(_ url: String) throws(IntegrationError) {
         guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(), scheme == "https" || scheme == "http",
@@ -50,6 +50,24 @@ enum DestinationAddress {
         default:
             return true
         }
+    }
+
+    /// The address as text (`127.0.0.1`, `::1`), for messages.
+    static func text(_ address: UnsafePointer<sockaddr>) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = Int32(address.pointee.sa_family)
+        let written: UnsafePointer<CChar>? = switch family {
+        case AF_INET:
+            address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                withUnsafePointer(to: pointer.pointee.sin_addr) { inet_ntop(family, $0, &buffer, socklen_t(buffer.count)) }
+            }
+        case AF_INET6:
+            address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                withUnsafePointer(to: pointer.pointee.sin6_addr) { inet_ntop(family, $0, &buffer, socklen_t(buffer.count)) }
+            }
+        default: nil
+        }
+        return written == nil ? "an address of family \(family)" : String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func isInternal(ipv4 a: UInt32) -> Bool {

@@ -55,31 +55,6 @@ enum DestinationFile {
             json.raw("}")
         }
         json.raw("\n]}\n")
-        let path = "\(directory)/\(name)"
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .notSaved("cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        var failed: String? = nil
-        json.bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { failed = "write \(temporary): \(String(cString: strerror(errno)))"; return }
-                offset += n
-            }
-        }
-        if failed == nil && fsync(fd) != 0 { failed = "fsync \(temporary): \(String(cString: strerror(errno)))" }
-        close(fd)
-        if failed == nil && rename(temporary, path) != 0 { failed = "rename \(temporary): \(String(cString: strerror(errno)))" }
-        if failed == nil {
-            let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if dir < 0 || fsync(dir) != 0 { failed = "fsync \(directory): \(String(cString: strerror(errno)))" }
-            if dir >= 0 { close(dir) }
-        }
-        if let failed {
-            unlink(temporary)
-            throw .notSaved(failed)
-        }
+        try DurableFile.replace("\(directory)/\(name)", with: json.bytes, mode: 0o600)
     }
 }

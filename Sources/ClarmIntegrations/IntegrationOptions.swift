@@ -7,8 +7,11 @@ public struct IntegrationOptions: Sendable {
     public var retryDelays: [Double] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000, 36_000, 36_000, 36_000, 36_000]
     /// Seconds between two Slack messages of one destination (Slack takes about one a second).
     public var slackInterval = 1.0
-    /// Seconds a request to a destination may take, connection and answer included.
+    /// Seconds a request to a destination may take, connection and answer included (connecting alone: at most 5).
     public var requestTimeoutSeconds = 15.0
+    /// A PEM file of certificate authorities trusted for `https://` destinations besides the system's
+    /// (`--destination-ca-file`).
+    public var caFile: String?
     /// At most this many destinations.
     public var maxDestinations = 100
     /// Events one delivery turn reads from a shard (bounds the memory a slow receiver holds).

@@ -14,7 +14,8 @@ public final class Integrations: Sendable {
     public let directory: String
     let store: Store
     let options: IntegrationOptions
-    private let client: OutboundClient
+    /// How requests go; each worker keeps its own client (and so its connection) built from it.
+    private let outbound: OutboundSettings
     private let state = Mutex<[String: DeliveryWorker]>([:])
     /// Serializes changes (file rewrite, consumer creation, worker restart).
     private let changes = Mutex(())
@@ -28,29 +29,65 @@ public final class Integrations: Sendable {
         self.store = store
         self.options = options
         self.report = report
-        client = OutboundClient(timeoutSeconds: options.requestTimeoutSeconds)
+        outbound = OutboundSettings(options: options, authorities: try options.caFile.map { file throws(IntegrationError) in try TrustedAuthorities.load(file: file) })
         let destinations = try DestinationFile.load(directory: directory)
-        let known = Set(destinations.map(\.consumer))
+        // Consumers of destinations removed, or disabled, by a process that died before deleting them.
+        let known = Set(destinations.filter(\.enabled).map(\.consumer))
         for consumer in store.feedConsumers where consumer.hasPrefix("dest-") && !known.contains(consumer) {
             try? store.removeFeed(consumer: consumer)
+        }
+        // Dead letters and replays of destinations removed by a process that died before deleting them.
+        let ids = Set(destinations.map(\.id))
+        for name in (try? PosixFileSystem().list("\(directory)/\(DeadLetterFile.directoryName)")) ?? []
+        where name.hasSuffix(".log") && !ids.contains(String(name.dropLast(4))) {
+            DeadLetterFile.delete(directory: directory, destination: String(name.dropLast(4)))
+        }
+        for name in (try? PosixFileSystem().list("\(directory)/\(ReplayFile.directoryName)")) ?? []
+        where name.hasSuffix(".replay") && !ids.contains(String(name.dropLast(7))) {
+            ReplayFile.delete(directory: directory, destination: String(name.dropLast(7)))
         }
         for destination in destinations { try start(destination) }
     }
 
-    private func start(_ destination: Destination, status: DeliveryStatus? = nil, deadLetters: [DeadLetter] = []) throws(IntegrationError) {
-        let feed: ChangeFeed
+    /// Starts a destination's worker with its dead letters: an enabled one with its change feed (created at the
+    /// commit point when it has none) and the range replay it had in progress; a disabled one without, its
+    /// consumer deleted so it holds no logs back.
+    private func start(_ destination: Destination, status: DeliveryStatus? = nil) throws(IntegrationError) {
+        var feed: ChangeFeed? = nil
         do throws(StoreError) {
-            feed = try store.feed(consumer: destination.consumer)
+            if destination.enabled {
+                feed = try store.feed(consumer: destination.consumer)
+            } else {
+                try store.removeFeed(consumer: destination.consumer)
+            }
         } catch {
-            throw .notSaved("cannot start the change feed of \(destination.id): \(error)")
+            throw .notSaved("cannot \(destination.enabled ? "start" : "release") the change feed of \(destination.id): \(error)")
         }
-        let worker = DeliveryWorker(destination: destination, feed: feed, client: client, options: options) { [weak self] gone, reason in
+        let deadLetters = try DeadLetterFile(directory: directory, destination: destination.id,
+                                             maxLetters: options.maxDeadLetters, maxBytes: options.maxDeadLetterBytes)
+        let worker = DeliveryWorker(destination: destination, directory: directory, feed: feed, deadLetters: deadLetters,
+                                    client: OutboundClient(settings: outbound), options: options) { [weak self] gone, reason in
             self?.disable(gone.id, reason: reason)
         }
         if let status { worker.status.withLock { $0 = status } }
-        worker.keepDeadLetters(deadLetters)
+        if destination.enabled { resumeReplay(worker) }
         state.withLock { $0[destination.id] = worker }
         worker.start()
+    }
+
+    /// Queues the rest of a range replay a previous run had not finished; a replay that cannot go on is reported
+    /// and dropped.
+    private func resumeReplay(_ worker: DeliveryWorker) {
+        let id = worker.destination.id
+        do throws(IntegrationError) {
+            guard let progress = try ReplayFile.load(directory: directory, destination: id) else { return }
+            let events = try ReplayRange(from: progress.from, to: progress.to)
+                .events(in: store, after: progress, matching: worker.destination.matches)
+            _ = try worker.replay(events, progress: progress, resumed: true)
+        } catch {
+            report("destination \(id): the replay in progress is dropped: \(error)")
+            ReplayFile.delete(directory: directory, destination: id)
+        }
     }
 
     public func stop() {
@@ -97,9 +134,13 @@ public final class Integrations: Sendable {
             all[index] = destination
             try DestinationFile.save(all, directory: directory)
             let status = state.withLock { $0[id]?.status.withLock { $0 } }
-            let undelivered = retire(id, removeFeed: false)
+            retire(id, removeFeed: false)
             // Dead letters are requests already built: they stay only while they still go where they went.
-            try start(destination, status: status, deadLetters: previous.sendsLike(destination) ? undelivered : [])
+            if !previous.sendsLike(destination) {
+                DeadLetterFile.delete(directory: directory, destination: id)
+                ReplayFile.delete(directory: directory, destination: id)
+            }
+            try start(destination, status: status)
             return describe(destination)
         }
     }
@@ -111,6 +152,8 @@ public final class Integrations: Sendable {
             all.removeAll { $0.id == id }
             try DestinationFile.save(all, directory: directory)
             retire(id, removeFeed: true)
+            DeadLetterFile.delete(directory: directory, destination: id)
+            ReplayFile.delete(directory: directory, destination: id)
         }
     }
 
@@ -120,20 +163,19 @@ public final class Integrations: Sendable {
                                      allowPrivate: options.allowPrivateDestinations)
     }
 
-    /// Stops a destination's worker; answers its dead letters (and a replay not yet sent), for a successor.
-    @discardableResult
-    private func retire(_ id: String, removeFeed: Bool) -> [DeadLetter] {
-        guard let worker = state.withLock({ $0.removeValue(forKey: id) }) else { return [] }
+    /// Stops a destination's worker (a replay it was sending is dropped: its dead letters stay in their file).
+    private func retire(_ id: String, removeFeed: Bool) {
+        guard let worker = state.withLock({ $0.removeValue(forKey: id) }) else { return }
         worker.stop()
         if removeFeed {
             do throws(StoreError) { try store.removeFeed(consumer: worker.destination.consumer) } catch {
                 report("destination \(id): \(error); its logs are kept until the next start removes the consumer")
             }
         }
-        return worker.undelivered
     }
 
-    /// After a `410 Gone`: the destination is saved as disabled; its cursor stays where it was.
+    /// After a `410 Gone`: the destination is saved as disabled, and its consumer deleted (docs/FORMAT.md,
+    /// "Destinations"): enabled again, it receives events from then on.
     /// Runs off the worker's thread: a change in progress may be waiting for that worker to stop.
     private func disable(_ id: String, reason: String) {
         report("destination \(id): \(reason)")
@@ -146,8 +188,10 @@ public final class Integrations: Sendable {
                     report("destination \(id): \(error)")
                 }
                 let status = state.withLock { $0[id]?.status.withLock { $0 } }
-                let letters = retire(id, removeFeed: false)
-                try? start(all[index], status: status, deadLetters: letters)
+                retire(id, removeFeed: false)
+                do throws(IntegrationError) { try start(all[index], status: status) } catch {
+                    report("destination \(id): \(error)")
+                }
             }
         }
     }
@@ -175,15 +219,18 @@ public final class Integrations: Sendable {
         var json = JSONWriter(capacity: 1024)
         destination.write(into: &json, secrets: false)
         if let worker = state.withLock({ $0[destination.id] }) {
-            let feed = worker.feed.state()
+            let feed = worker.feed?.state() ?? []
             let oldestPending = feed.filter { $0.backlogBytes > 0 }.isEmpty ? nil : worker.status.withLock { $0.lastSuccessMilliseconds }
             let lag = oldestPending.map { Int(max(0, wallClockMilliseconds() - $0) / 1000) }
+            let letters = worker.listedDeadLetters
+            let dropped = worker.deadLetters.withLock { $0.dropped }
             worker.status.withLock { status in
                 status.write(into: &json, backlogBytes: feed.reduce(0) { $0 + $1.backlogBytes },
-                             lostEvents: feed.reduce(0) { $0 + $1.lostEvents }, lagSeconds: lag)
+                             lostEvents: feed.reduce(0) { $0 + $1.lostEvents }, lagSeconds: lag, deadLetters: letters.count,
+                             droppedDeadLetters: dropped, replayPending: worker.replayPending)
             }
             json.raw(#","dead_letters":"#)
-            json.array(worker.deadLetters.withLock { $0 }.suffix(20)) { letter, json in
+            json.array(letters.suffix(20)) { letter, json in
                 json.raw(#"{"id":"#)
                 json.string(letter.id)
                 json.raw(#","events":"#)
@@ -211,11 +258,12 @@ public final class Integrations: Sendable {
                                      ? #"{"email":"clarm-test@example.com","name":"Clarm Test","company":"Clarm"}"#
                                      : #"{"amount":49.5,"currency":"USD","plan":"pro","email":"clarm-test@example.com"}"#,
                                  site: destination.site)
-        guard let message = worker.messages([sample], keys: [sample.eventID]).first else {
+        guard let message = worker.messages([sample]).first else {
             throw .refused("this destination sends nothing for a sample event")
         }
         var json = JSONWriter(capacity: 256)
-        switch worker.attemptOnce(message) {
+        // Its own client: the worker's is busy on the worker's thread.
+        switch worker.attemptOnce(message, through: OutboundClient(settings: outbound)) {
         case .delivered: json.raw(#"{"delivered":true"#)
         case .gone(let reason):
             json.raw(#"{"delivered":false,"error":"#)
@@ -234,13 +282,31 @@ public final class Integrations: Sendable {
         guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
         guard worker.destination.enabled else { throw .conflict("destination \(id) is disabled: enable it to replay its dead letters") }
         guard let queued = worker.requeueDeadLetters() else {
-            throw .conflict("an earlier replay is still being sent (\(worker.requeuedMessages) messages left)")
+            throw .conflict("an earlier replay is still being sent (\(worker.replayPending) left)")
         }
         var json = JSONWriter(capacity: 64)
         json.raw(#"{"requeued_messages":"#)
         json.integer(queued.messages)
         json.raw(#","requeued_events":"#)
         json.integer(queued.events)
+        json.raw("}")
+        return json.bytes
+    }
+
+    /// Queues the destination's stored events of a time range (`ReplayRange`) ahead of the feed, built as the first
+    /// time: a webhook sending one event per request sends them with the same `webhook-id`s. Answers at once; the
+    /// replay's progress is saved (`ReplayFile`), so a restart goes on with it.
+    public func replayRange(_ id: String, _ body: JSONValue) throws(IntegrationError) -> [UInt8] {
+        guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
+        guard worker.destination.enabled else { throw .conflict("destination \(id) is disabled: enable it to replay") }
+        let range = try ReplayRange(body)
+        let events = try range.events(in: store, matching: worker.destination.matches)
+        guard try worker.replay(events, progress: ReplayProgress(from: range.from, to: range.to)) else {
+            throw .conflict("an earlier replay is still being sent (\(worker.replayPending) left)")
+        }
+        var json = JSONWriter(capacity: 64)
+        json.raw(#"{"replayed_events":"#)
+        json.integer(events.count)
         json.raw("}")
         return json.bytes
     }
@@ -253,16 +319,18 @@ public final class Integrations: Sendable {
         public let deadLettered: Int
         public let backlogBytes: Int
         public let lost: Int
+        public let droppedDeadLetters: Int
     }
 
     /// Each destination's counters, for `/metrics`.
     public var metricRows: [MetricRow] {
         state.withLock { Array($0.values) }.sorted { $0.destination.id < $1.destination.id }.map { worker in
             let status = worker.status.withLock { $0 }
-            let feed = worker.feed.state()
+            let feed = worker.feed?.state() ?? []
             return MetricRow(id: worker.destination.id, type: worker.destination.kind.rawValue, delivered: status.delivered,
                              failed: status.failedAttempts, deadLettered: status.deadLettered,
-                             backlogBytes: feed.reduce(0) { $0 + $1.backlogBytes }, lost: Int(feed.reduce(0) { $0 + $1.lostEvents }))
+                             backlogBytes: feed.reduce(0) { $0 + $1.backlogBytes }, lost: Int(feed.reduce(0) { $0 + $1.lostEvents }),
+                             droppedDeadLetters: worker.deadLetters.withLock { $0.dropped })
         }
     }
 }

@@ -1,8 +1,5 @@
-import Dispatch
-import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import CCurl
+import Glibc
 import Synchronization
 
 /// An answer from a destination: its status and the start of its body.
@@ -16,85 +13,161 @@ struct OutboundResponse: Sendable {
     var text: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// Every request to a destination goes through here: URLSession (libcurl) with TLS, connections reused per
-/// host, no redirects followed (a 3xx is the answer), the whole request bounded by `timeoutSeconds`, and at
-/// most `maxBody` bytes of the answer kept (the transfer is cancelled past it).
-final class OutboundClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    let timeoutSeconds: Double
+/// How every request to a destination goes; one value shared by the clients of all workers.
+struct OutboundSettings: Sendable {
+    /// The whole request: connecting, TLS, sending and the answer.
+    let timeoutMilliseconds: Int
+    /// Connecting alone (TCP and TLS handshake), at most the whole request's.
+    let connectTimeoutMilliseconds: Int
+    let allowPrivate: Bool
+    /// PEM certificates trusted besides the system's (`--destination-ca-file`), with the system's bundle before
+    /// them; nil trusts the system's alone.
+    let authorities: [UInt8]?
+
+    static let connectTimeoutMilliseconds = 5_000
+
+    init(options: IntegrationOptions, authorities: [UInt8]?) {
+        timeoutMilliseconds = Int(options.requestTimeoutSeconds * 1000)
+        connectTimeoutMilliseconds = min(Self.connectTimeoutMilliseconds, timeoutMilliseconds)
+        allowPrivate = options.allowPrivateDestinations
+        self.authorities = authorities
+    }
+}
+
+/// Requests to destinations through one libcurl easy handle, used by one thread at a time (a delivery worker
+/// keeps its own, so the connection to its receiver is reused). http and https only, no redirects followed (a
+/// 3xx is the answer), no proxy from the environment, a connect timeout inside the whole request's timeout, at
+/// most `maxBody` bytes of the answer read (the transfer stops past it), TLS verified against the system's
+/// authorities and `--destination-ca-file`'s. The address checked against SSRF is the one each new connection
+/// is opened to, so a name that resolves to a public address when added and to a private one later (DNS
+/// rebinding) is refused at the connection itself.
+final class OutboundClient: @unchecked Sendable {
     static let maxBody = 16 << 10
     static let maxRetryAfterSeconds = 86_400
+    static let userAgent = "Clarm-Integrations/1"
 
-    private struct Transfer {
+    /// What the callbacks of one request fill in; reached through libcurl's `clientp` pointers.
+    private final class Transfer {
+        let allowPrivate: Bool
         var body: [UInt8] = []
         var truncated = false
-        let done = DispatchSemaphore(value: 0)
+        /// The internal address a connection was refused to, when it was.
+        var refused: String?
+
+        init(allowPrivate: Bool) { self.allowPrivate = allowPrivate }
     }
 
-    private let transfers = Mutex<[Int: Transfer]>([:])
-    // Set once in init; URLSession keeps its delegate strongly until invalidated.
-    private nonisolated(unsafe) var session: URLSession!
+    private let settings: OutboundSettings
+    /// The easy handle, only used while `inUse` is held (libcurl handles are not thread-safe).
+    private let easy: UnsafeMutableRawPointer
+    private let inUse = Mutex(())
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
 
-    init(timeoutSeconds: Double) {
-        self.timeoutSeconds = timeoutSeconds
-        super.init()
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeoutSeconds
-        configuration.timeoutIntervalForResource = timeoutSeconds
-        configuration.httpMaximumConnectionsPerHost = 4
-        configuration.httpShouldSetCookies = false
-        configuration.urlCache = nil
-        session = URLSession(configuration: configuration, delegate: self, delegateQueue: nil)
-    }
+    /// libcurl's global state, set up once before the first handle (curl_global_init is not thread-safe, a
+    /// static's initializer runs once).
+    static let global: Void = { _ = curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
-    /// Sends one request and waits for its answer; throws a sentence when there is none (refused, timed out…).
-    func send(_ method: String, _ url: String, headers: [(String, String)], body: [UInt8]) throws(IntegrationError) -> OutboundResponse {
-        guard let target = URL(string: url) else { throw .invalid("bad url \(url)") }
-        var request = URLRequest(url: target)
-        request.httpMethod = method
-        request.timeoutInterval = timeoutSeconds
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        request.setValue("Clarm-Integrations/1", forHTTPHeaderField: "User-Agent")
-        request.httpBody = Data(body)
-        let task = session.dataTask(with: request)
-        let done = transfers.withLock { transfers in
-            let transfer = Transfer()
-            transfers[task.taskIdentifier] = transfer
-            return transfer.done
+    init(settings: OutboundSettings) {
+        _ = Self.global
+        self.settings = settings
+        guard let easy = curl_easy_init() else { fatalError("libcurl cannot create a handle (out of memory)") }
+        self.easy = easy
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+        clarm_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
+        clarm_curl_set_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
+        clarm_curl_set_long(easy, CURLOPT_FOLLOWLOCATION, 0)
+        clarm_curl_set_string(easy, CURLOPT_PROXY, "")
+        clarm_curl_set_long(easy, CURLOPT_TIMEOUT_MS, settings.timeoutMilliseconds)
+        clarm_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds)
+        clarm_curl_set_string(easy, CURLOPT_USERAGENT, Self.userAgent)
+        clarm_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
+        clarm_curl_set_write_function(easy, Self.receive)
+        clarm_curl_set_open_socket_function(easy, Self.openSocket)
+        if let authorities = settings.authorities {
+            authorities.withUnsafeBytes { raw in
+                var blob = curl_blob(data: UnsafeMutableRawPointer(mutating: raw.baseAddress), len: raw.count, flags: UInt32(CURL_BLOB_COPY))
+                _ = clarm_curl_set_blob(easy, CURLOPT_CAINFO_BLOB, &blob)
+            }
         }
-        task.resume()
-        // The session's own timeout ends the task; this wait only guards against a lost callback.
-        if done.wait(timeout: .now() + timeoutSeconds + 5) == .timedOut { task.cancel() }
-        let transfer = transfers.withLock { $0.removeValue(forKey: task.taskIdentifier) }
-        guard let http = task.response as? HTTPURLResponse else {
-            let reason = (task.error as NSError?).map { $0.localizedDescription } ?? "no answer within \(timeoutSeconds) s"
-            throw .refused("\(target.host ?? url): \(reason)")
+    }
+
+    deinit {
+        curl_easy_cleanup(easy)
+        errorBuffer.deallocate()
+    }
+
+    /// POSTs `body` and waits for the answer; throws a sentence when there is none (refused, timed out, a
+    /// certificate not trusted, an internal address…).
+    func post(_ url: String, headers: [(String, String)], body: [UInt8]) throws(IntegrationError) -> OutboundResponse {
+        let transfer = Transfer(allowPrivate: settings.allowPrivate)
+        let context = Unmanaged.passUnretained(transfer).toOpaque()
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        // No `Expect: 100-continue` round trip before a large body.
+        for line in headers.map({ "\($0.0): \($0.1)" }) + ["Expect:"] { list = curl_slist_append(list, line) }
+        defer { curl_slist_free_all(list) }
+        let (code, status, retryAfter) = inUse.withLock { _ -> (CURLcode, Int, Int?) in
+            errorBuffer[0] = 0
+            clarm_curl_set_string(easy, CURLOPT_URL, url)
+            clarm_curl_set_slist(easy, CURLOPT_HTTPHEADER, list)
+            clarm_curl_set_pointer(easy, CURLOPT_WRITEDATA, context)
+            clarm_curl_set_pointer(easy, CURLOPT_OPENSOCKETDATA, context)
+            let code = body.withUnsafeBytes { raw -> CURLcode in
+                clarm_curl_set_long(easy, CURLOPT_POSTFIELDSIZE, raw.count)
+                // A pointer even for an empty body: a null one would make libcurl read the body from stdin.
+                clarm_curl_set_pointer(easy, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(errorBuffer)))
+                return curl_easy_perform(easy)
+            }
+            var status = 0
+            clarm_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
+            var header: UnsafeMutablePointer<curl_header>? = nil
+            let retryAfter = curl_easy_header(easy, "Retry-After", 0, UInt32(CURLH_HEADER), -1, &header) == CURLHE_OK
+                ? header.flatMap { Int(String(cString: $0.pointee.value).filter { $0 != " " && $0 != "\t" }) } : nil
+            return (code, status, retryAfter)
+        }
+        // Enough of the answer read: the status is known, the rest was not wanted.
+        let complete = code == CURLE_OK || (code == CURLE_WRITE_ERROR && transfer.truncated)
+        guard complete, status > 0 else {
+            let host = Self.host(of: url)
+            if let address = transfer.refused {
+                throw .refused("\(host) resolves to \(address), a loopback, private or link-local address; "
+                               + "start the gateway with --allow-private-destinations to allow it")
+            }
+            let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+            throw .refused("\(host): \(detail)")
         }
         // A receiver names any number: at most a day is honoured, so a hostile one cannot overflow the wait or park
         // the destination for ever.
-        let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            .map { min(max($0, 0), Self.maxRetryAfterSeconds) }
-        return OutboundResponse(status: http.statusCode, body: transfer?.body ?? [], retryAfter: retryAfter)
+        return OutboundResponse(status: status, body: transfer.body, retryAfter: retryAfter.map { min(max($0, 0), Self.maxRetryAfterSeconds) })
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let cancel = transfers.withLock { transfers -> Bool in
-            guard var transfer = transfers[dataTask.taskIdentifier] else { return false }
-            let room = Self.maxBody - transfer.body.count
-            transfer.body += data.prefix(max(0, room))
-            transfer.truncated = data.count > room
-            transfers[dataTask.taskIdentifier] = transfer
-            return transfer.truncated
+    /// Keeps the first `maxBody` bytes; answering fewer bytes than given stops the transfer.
+    private static let receive: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { data, size, count, context in
+        guard let data, let context else { return 0 }
+        let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+        let bytes = size * count
+        let kept = min(bytes, maxBody - transfer.body.count)
+        transfer.body += UnsafeRawBufferPointer(start: data, count: kept)
+        if kept < bytes { transfer.truncated = true }
+        return kept
+    }
+
+    /// Opens the socket of each new connection, unless its address is internal and that is not allowed.
+    private static let openSocket: @convention(c) (UnsafeMutableRawPointer?, curlsocktype, UnsafeMutablePointer<curl_sockaddr>?) -> curl_socket_t = { context, _, address in
+        guard let context, let address else { return CURL_SOCKET_BAD }
+        let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+        // `addr` is declared as a sockaddr, but libcurl stores the whole address there (an IPv6 one is longer).
+        let socketAddress = (UnsafeMutableRawPointer(address) + MemoryLayout<curl_sockaddr>.offset(of: \curl_sockaddr.addr)!)
+            .assumingMemoryBound(to: sockaddr.self)
+        if !transfer.allowPrivate && DestinationAddress.isInternal(socketAddress) {
+            transfer.refused = DestinationAddress.text(socketAddress)
+            return CURL_SOCKET_BAD
         }
-        // Enough of the answer: the status is known, the rest is not read.
-        if cancel { dataTask.cancel() }
+        return socket(address.pointee.family, address.pointee.socktype | Int32(SOCK_CLOEXEC.rawValue), address.pointee.protocol)
     }
 
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        _ = transfers.withLock { $0[task.taskIdentifier]?.done.signal() }
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
-        completionHandler(nil)
+    /// The host of a URL the destination's parse accepted, for messages.
+    static func host(of url: String) -> String {
+        guard let start = url.range(of: "://")?.upperBound else { return url }
+        return String(url[start...].prefix { $0 != "/" && $0 != "?" && $0 != "#" })
     }
 }

@@ -1,3 +1,4 @@
+import ClarmEvents
 import Crypto
 import Foundation
 
@@ -12,7 +13,7 @@ enum WebhookSignature {
     }
 
     /// A delivery's `webhook-id`: the same for the same events however often they are sent, so receivers
-    /// deduplicate by it. `keys` are the events' `event_id`s, or their place in the log when they have none.
+    /// deduplicate by it. `keys` are the events' `eventKey`s.
     static func messageID(destination: String, keys: [String]) -> String {
         var hash = SHA256()
         hash.update(data: Array(destination.utf8))
@@ -21,5 +22,24 @@ enum WebhookSignature {
             hash.update(data: Array(key.utf8))
         }
         return "msg_" + hash.finalize().prefix(16).map { String($0, radix: 16).leftPadded(2) }.joined()
+    }
+
+    /// An event's identity for `webhook-id`s: a hash of what the store keeps of it in the log and in segments
+    /// alike (site, visitor, session, timestamp, name, URL, referrer, user agent, properties), so the first
+    /// delivery, a retry, a resend after a restart and a replay of a time range carry the same id. `event_id` is
+    /// left out: segments do not keep it, and an event whose id was deduplicated at ingest is stored once anyway.
+    /// Two events identical in all of these fields, to the millisecond, share an id.
+    static func eventKey(_ event: EventRecord) -> String {
+        var hash = SHA256()
+        func field(_ bytes: some Sequence<UInt8>) {
+            let value = Array(bytes)
+            withUnsafeBytes(of: UInt32(value.count).littleEndian) { hash.update(bufferPointer: $0) }
+            hash.update(data: value)
+        }
+        for text in [event.site, event.visitorID, event.sessionID, event.event, event.url, event.referrer, event.userAgent, event.properties] {
+            field(text.utf8)
+        }
+        withUnsafeBytes(of: event.timestamp.littleEndian) { hash.update(bufferPointer: $0) }
+        return hash.finalize().prefix(16).map { String($0, radix: 16).leftPadded(2) }.joined()
     }
 }

@@ -387,12 +387,17 @@ public final class Segment: @unchecked Sendable {
 
     /// Appends every row in `EventRecord` layout (with empty `event_id` and zero `received_at`).
     public func appendRecords(to out: inout [UInt8]) throws(SegmentCorruption) {
+        try appendRecords(to: &out, blocks: 0..<blockCount)
+    }
+
+    /// Appends the rows of `blocks` (see `zones` for their timestamps) in `EventRecord` layout.
+    public func appendRecords(to out: inout [UInt8], blocks: Range<Int>) throws(SegmentCorruption) {
         let stringColumns = SegmentFormat.Column.allCases.filter { $0.encoding == .dictionary }
         var dictionaries: [SegmentFormat.Column: Dictionary] = [:]
         for column in stringColumns { dictionaries[column] = try dictionary(column) }
         var timestamps: [Int64] = []
         var ids: [SegmentFormat.Column: [UInt32]] = [:]
-        for block in 0..<blockCount {
+        for block in blocks.clamped(to: 0..<blockCount) {
             try self.timestamps(block: block, into: &timestamps)
             for column in stringColumns {
                 var values: [UInt32] = []

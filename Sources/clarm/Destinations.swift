@@ -121,14 +121,29 @@ struct Destinations: ParsableCommand {
     }
 
     struct Replay: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Queue the dead-lettered messages again (POST /api/destinations/ID/replay).")
+        static let configuration = CommandConfiguration(
+            abstract: "Send again (POST /api/destinations/ID/replay): the dead-lettered messages, or the stored events of a time range with --from and --to.")
 
         @OptionGroup var connection: Sites.Connection
 
         @Argument(help: "The destination's id.")
         var id: String
 
+        @Option(help: "Replay the stored events from this RFC 3339 time on (with --to), e.g. 2026-12-01T00:00:00Z.")
+        var from: String?
+
+        @Option(help: "Replay the stored events before this RFC 3339 time (with --from; at most 31 days after it).")
+        var to: String?
+
+        func validate() throws {
+            guard (from == nil) == (to == nil) else { throw ValidationError("--from and --to go together") }
+        }
+
         func run() throws {
+            if let from, let to {
+                let answer = try connection.request("POST", Destinations.path(id, "/replay"), body: ["from": from, "to": to])
+                return Swift.print("queued \(answer["replayed_events"] ?? 0) events again")
+            }
             let answer = try connection.request("POST", Destinations.path(id, "/replay"), body: ["dead_letters": true])
             Swift.print("queued \(answer["requeued_messages"] ?? 0) messages (\(answer["requeued_events"] ?? 0) events) again")
         }

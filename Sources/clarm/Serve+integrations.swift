@@ -9,6 +9,7 @@ extension Serve {
         var options = IntegrationOptions()
         options.allowPrivateDestinations = allowPrivateDestinations
         options.requestTimeoutSeconds = destinationTimeout
+        options.caFile = destinationCaFile
         if allowPrivateDestinations {
             logger.warning("--allow-private-destinations: destinations may be loopback, private or link-local addresses")
         }

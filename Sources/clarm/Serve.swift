@@ -115,8 +115,11 @@ struct Serve: ParsableCommand {
     @Flag(help: "Let destinations be loopback, private or link-local addresses (refused otherwise, against SSRF).")
     var allowPrivateDestinations = false
 
-    @Option(help: "Seconds a request to a destination may take, connecting and answering included.")
+    @Option(help: "Seconds a request to a destination may take, connecting and answering included (connecting alone: at most 5).")
     var destinationTimeout = 15.0
+
+    @Option(help: "A PEM file of certificate authorities trusted for https:// destinations in addition to the system's (a private CA, a self-signed receiver).")
+    var destinationCaFile: String?
 
     @Option(help: "Seconds between retries of a failed delivery, comma-separated (default: the Standard Webhooks schedule, 5,300,1800,7200,18000,36000,… about three days).")
     var destinationRetryDelays: String?

@@ -69,17 +69,21 @@ class Gateway:
 class Receiver:
     """An HTTP server on loopback that records every request and answers what `answer` says."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, keep_alive=False):
         self.answer = answer
         self.requests = []
+        self.ports = []   # the client port of each request: one per connection
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     receiver.requests.append((self.path, dict(self.headers.items()), body))
+                    receiver.ports.append(self.client_address[1])
                     count = len(receiver.requests)
                 status, headers, text = receiver.answer(count, self.path, self.headers, body)
                 self.send_response(status)
@@ -299,7 +303,8 @@ def test_hubspot_upserts_identified_contacts_and_sends_their_purchases(data):
 
 
 def test_gone_disables_and_private_addresses_are_refused(data):
-    gone = Receiver(lambda *_: (410, {}, b"gone"))
+    answer = {"status": 410}
+    gone = Receiver(lambda *_: (answer["status"], {}, b"gone" if answer["status"] == 410 else b"ok"))
     gateway = Gateway(data, "--allow-private-destinations").start()
     try:
         _, created = gateway.request("POST", "/api/destinations",
@@ -311,6 +316,19 @@ def test_gone_disables_and_private_addresses_are_refused(data):
             return state["enabled"] is False and "410" in (state["state"]["disabled_reason"] or "")
         wait_for(disabled)
         assert len(gone.snapshot()) == 1
+        # A disabled destination holds no logs back: its change-feed cursors are deleted.
+        wait_for(lambda: not list(pathlib.Path(data).glob("shard-*/feed-dest-%s.cursor" % created["id"])))
+        # Events that come while it is off are not kept for it; enabled again, it gets the events from then on.
+        gateway.track(events(range(3, 5)))
+        answer["status"] = 200
+        status, _ = gateway.request("PUT", "/api/destinations/" + created["id"],
+                                    {"type": "webhook", "site": SITE, "events": ["*"], "url": gone.url, "enabled": True})
+        assert status == 200
+        assert len(list(pathlib.Path(data).glob("shard-*/feed-dest-%s.cursor" % created["id"]))) == 2
+        gateway.track(events(range(5, 7)))
+        wait_for(lambda: len(gone.snapshot()) >= 3)
+        time.sleep(0.5)
+        assert sorted(json.loads(body)["data"]["event_id"] for _, _, body in gone.snapshot()[1:]) == ["e-5", "e-6"]
         for bad in [{"type": "fax"}, {"type": "webhook", "site": SITE, "events": [], "url": gone.url},
                     {"type": "webhook", "site": SITE, "events": ["*"], "url": "ftp://x"},
                     {"type": "webhook", "site": SITE, "events": ["*"], "url": gone.url, "batch": 101}]:
@@ -350,7 +368,7 @@ def test_a_huge_retry_after_neither_crashes_nor_parks_the_gateway(data):
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
-def test_https_receivers_certificates_are_checked(data, tmp_path):
+def test_https_receivers_are_trusted_through_the_ca_file_option(data, tmp_path):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "key.pem"),
                     "-out", str(tmp_path / "cert.pem"), "-days", "1", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
@@ -359,16 +377,38 @@ def test_https_receivers_certificates_are_checked(data, tmp_path):
     context.load_cert_chain(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
     receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
     gateway = Gateway(data, "--allow-private-destinations").start()
+    url = "https://localhost:%d/hook" % receiver.server.server_address[1]
     try:
-        url = "https://localhost:%d/hook" % receiver.server.server_address[1]
         _, created = gateway.request("POST", "/api/destinations", {"type": "webhook", "site": SITE, "events": ["*"], "url": url})
         status, answer = gateway.request("POST", "/api/destinations/%s/test" % created["id"])
         # A certificate no trusted authority signed is refused: the request goes over TLS, verified.
         assert status == 200 and answer["delivered"] is False and "certificate" in answer["error"], answer
         assert receiver.snapshot() == []
+        # Delivery fails the same way, and says why in the destination's state.
+        gateway.track(events(range(0, 1)))
+
+        def certificate_error():
+            _, state = gateway.request("GET", "/api/destinations/" + created["id"])
+            return "certificate" in (state["state"]["last_error"] or "")
+        wait_for(certificate_error)
+        assert receiver.snapshot() == []
+    finally:
+        gateway.stop()
+    # Trusted through --destination-ca-file: the test event and the waiting event go through, over TLS.
+    gateway = Gateway(data, "--allow-private-destinations", "--destination-ca-file", str(tmp_path / "cert.pem")).start()
+    try:
+        status, answer = gateway.request("POST", "/api/destinations/%s/test" % created["id"])
+        assert status == 200 and answer == {"delivered": True}, answer
+        gateway.track(events(range(1, 3)))
+        wait_for(lambda: {d["data"].get("event_id") for d in verified_deliveries(receiver, created["secret"])} >= {"e-0", "e-1", "e-2"})
     finally:
         gateway.stop()
         receiver.close()
+    # A file without a certificate stops the gateway at start, with the reason.
+    (tmp_path / "empty.pem").write_text("nothing here\n")
+    bad = subprocess.run([str(CLARM), "serve", "--port", "0", "--data", data, "--destination-ca-file", str(tmp_path / "empty.pem")],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode != 0 and "holds no PEM certificate" in bad.stdout + bad.stderr
 
 
 def test_limits_hangs_huge_answers_changes_metrics_and_the_command_line(data):
@@ -474,6 +514,161 @@ def test_dead_letters_are_queued_again_with_the_same_ids(data):
         assert status == 200 and len(enabled["dead_letters"]) == 1, enabled
         assert gateway.request("POST", replay, {"dead_letters": True}) == (200, {"requeued_messages": 1, "requeued_events": 1})
         wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["delivered"] == 4)
+    finally:
+        gateway.stop()
+        receiver.close()
+
+
+def test_dead_letters_survive_a_kill_and_are_replayed_with_their_ids(data):
+    down = {"on": True}
+
+    def answer(*_):
+        return (500, {}, b"down") if down["on"] else (200, {}, b"ok")
+    receiver = Receiver(answer)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        _, created = gateway.request("POST", "/api/destinations",
+                                     {"type": "webhook", "site": SITE, "events": ["purchase"], "url": receiver.url})
+        path = "/api/destinations/" + created["id"]
+        gateway.track(events(range(2), visitors=1))
+        wait_for(lambda: gateway.request("GET", path)[1]["state"]["dead_letters_kept"] == 2)
+        before = gateway.request("GET", path)[1]["dead_letters"]
+        gateway.kill()
+        gateway.start()
+        _, state = gateway.request("GET", path)
+        assert [(l["id"], l["events"]) for l in state["dead_letters"]] == [(l["id"], l["events"]) for l in before], state
+        assert state["state"]["dead_letters_kept"] == 2
+        assert oct(os.stat(os.path.join(data, "dead-letters", created["id"] + ".log")).st_mode & 0o777) == "0o600"
+
+        down["on"] = False
+        attempts = len(receiver.snapshot())
+        status, queued = gateway.request("POST", path + "/replay", {"dead_letters": True})
+        assert (status, queued) == (200, {"requeued_messages": 2, "requeued_events": 2}), queued
+        wait_for(lambda: gateway.request("GET", path)[1]["state"]["delivered"] == 2)
+        resent = [{k.lower(): v for k, v in headers.items()}["webhook-id"] for _, headers, _ in receiver.snapshot()[attempts:]]
+        assert resent == [l["id"] for l in before]
+        verified_deliveries(receiver, created["secret"])   # every resend is the body first built
+        # Delivered letters stay gone after a restart.
+        gateway.stop()
+        gateway.start()
+        assert gateway.request("GET", path)[1]["dead_letters"] == []
+    finally:
+        gateway.stop()
+        receiver.close()
+
+
+def iso(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def test_a_time_range_is_replayed_from_the_store_with_the_first_ids(data):
+    down = {"on": False}
+
+    def answer(*_):
+        return (503, {"Retry-After": "60"}, b"later") if down["on"] else (200, {}, b"ok")
+    receiver = Receiver(answer)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        _, created = gateway.request("POST", "/api/destinations",
+                                     {"type": "webhook", "site": SITE, "events": ["purchase", "signup"], "url": receiver.url})
+        path = "/api/destinations/%s/replay" % created["id"]
+        # Events with an event_id, and events without one (their id comes from their content).
+        without_id = [{"event": "signup", "visitor_id": "v-%d" % n, "url": "https://%s/join" % SITE, "properties": {"n": n}}
+                      for n in range(3)]
+        gateway.track(events(range(5)) + without_id + events(range(100, 102), name="page_view"))
+        wait_for(lambda: len(receiver.snapshot()) == 8)
+        first = {{k.lower(): v for k, v in headers.items()}["webhook-id"] for _, headers, _ in receiver.snapshot()}
+        assert len(first) == 8
+
+        for bad in [{"from": "yesterday", "to": iso(time.time())}, {"from": iso(time.time()), "to": iso(time.time() - 60)},
+                    {"from": iso(time.time() - 40 * 86400), "to": iso(time.time())}, {"from": iso(time.time())}]:
+            status, body = gateway.request("POST", path, bad)
+            assert status == 400, (bad, body)
+        status, nothing = gateway.request("POST", path, {"from": iso(time.time() - 7200), "to": iso(time.time() - 3600)})
+        assert (status, nothing) == (200, {"replayed_events": 0}), nothing
+
+        # After a crash and a restart, a replay of the hour sends the same 8 deliveries again, same ids, same bodies.
+        gateway.kill()
+        gateway.start()
+        replay = subprocess.run([str(CLARM), "destinations", "replay", created["id"], "--url", gateway.url,
+                                 "--from", iso(time.time() - 3600), "--to", iso(time.time() + 60)],
+                                capture_output=True, text=True, check=True)
+        assert "queued 8 events" in replay.stdout, replay.stdout
+
+        def sent_ids():
+            return [{k.lower(): v for k, v in headers.items()}["webhook-id"] for _, headers, _ in receiver.snapshot()]
+        # Every first id again (a restart may also resend what was not acknowledged: with the same ids too).
+        wait_for(lambda: all(sent_ids().count(i) >= 2 for i in first))
+        assert set(sent_ids()) == first
+        delivered = verified_deliveries(receiver, created["secret"])   # a resent id carries the same body
+        assert sorted(d["data"]["properties"]["n"] for d in delivered if d["type"] == "event.signup") == [0, 1, 2]
+
+        # A replay the gateway is killed in the middle of goes on after the restart.
+        wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["replay_pending"] == 0)
+        down["on"] = True
+        status, queued = gateway.request("POST", path, {"from": iso(time.time() - 3600), "to": iso(time.time() + 60)})
+        assert (status, queued) == (200, {"replayed_events": 8}), queued
+        wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["retrying"])
+        _, state = gateway.request("GET", "/api/destinations/" + created["id"])
+        assert state["state"]["replay_pending"] == 8, state
+        status, busy = gateway.request("POST", path, {"from": iso(time.time() - 3600), "to": iso(time.time() + 60)})
+        assert status == 409 and "still being sent" in busy["error"], busy
+        assert (pathlib.Path(data) / "replays" / (created["id"] + ".replay")).exists()
+        gateway.kill()
+        down["on"] = False
+        gateway.start()
+        wait_for(lambda: all(sent_ids().count(i) >= 3 for i in first))
+        assert set(sent_ids()) == first
+        wait_for(lambda: not (pathlib.Path(data) / "replays" / (created["id"] + ".replay")).exists())
+        assert gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["replay_pending"] == 0
+    finally:
+        gateway.stop()
+        receiver.close()
+
+
+def test_a_destination_keeps_its_connection(data):
+    receiver = Receiver(ok, keep_alive=True)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        _, created = gateway.request("POST", "/api/destinations",
+                                     {"type": "webhook", "site": SITE, "events": ["*"], "url": receiver.url})
+        for n in range(6):
+            gateway.track(events(range(n, n + 1)))
+        wait_for(lambda: len(receiver.snapshot()) == 6)
+        assert len(set(receiver.ports)) == 1, receiver.ports
+    finally:
+        gateway.stop()
+        receiver.close()
+
+
+def test_a_kill_while_dead_letters_are_written_loses_no_event(data):
+    down = {"on": True}
+
+    def answer(*_):
+        return (500, {}, b"down") if down["on"] else (200, {}, b"ok")
+    receiver = Receiver(answer)
+    # One retry, at once: every event becomes a dead letter (one fsynced record each) as fast as the disk allows.
+    gateway = Gateway(data, "--allow-private-destinations", "--destination-retry-delays", "0").start()
+    try:
+        _, created = gateway.request("POST", "/api/destinations",
+                                     {"type": "webhook", "site": SITE, "events": ["purchase"], "url": receiver.url})
+        path = "/api/destinations/" + created["id"]
+        for start in range(0, 800, 100):
+            gateway.track(events(range(start, start + 100), visitors=40))
+        wait_for(lambda: gateway.request("GET", path)[1]["state"]["dead_letters_kept"] >= 100)
+        gateway.kill()
+        down["on"] = False
+        gateway.start()
+        _, state = gateway.request("GET", path)
+        kept = state["state"]["dead_letters_kept"]
+        print("dead letters kept through the kill:", kept)
+        assert 100 <= kept <= 800 and state["state"]["dead_letters_dropped"] == 0, state
+        status, queued = gateway.request("POST", path + "/replay", {"dead_letters": True})
+        assert status == 200 and queued["requeued_messages"] == kept, queued
+        # What was dead-lettered comes back from the file; what was not yet is read from the log again.
+        expected = {"e-%d" % n for n in range(800)}
+        wait_for(lambda: {d["data"]["event_id"] for d in verified_deliveries(receiver, created["secret"])} == expected, seconds=60)
+        wait_for(lambda: gateway.request("GET", path)[1]["state"]["dead_letters_kept"] == 0)
     finally:
         gateway.stop()
         receiver.close()

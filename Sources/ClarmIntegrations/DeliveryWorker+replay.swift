@@ -1,0 +1,114 @@
+import ClarmEvents
+import Synchronization
+
+/// What a replay sends ahead of the feed: its items, and for a replay of a time range, how far it went.
+struct ReplayQueue: Sendable {
+    enum Item: Sendable {
+        /// A dead letter, removed from its file once delivered or dead-lettered again.
+        case letter(DeadLetter)
+        /// Events of a replayed range, in order; the range's progress moves past the last once all are sent.
+        case events([EventRecord])
+    }
+
+    var items: [Item] = []
+    /// The range replay's progress, saved in `ReplayFile` after each chunk of events; nil for dead letters.
+    var range: ReplayProgress?
+
+    /// Dead letters and events still to send.
+    var pending: Int {
+        items.reduce(0) { total, item in
+            switch item {
+            case .letter: total + 1
+            case .events(let events): total + events.count
+            }
+        }
+    }
+
+    static let chunk = 100
+}
+
+/// Replays: dead letters and the events of a time range, sent ahead of the feed (README, "Integrations").
+extension DeliveryWorker {
+    /// Moves every dead letter to the front of delivery: `(messages, events)`; nil while an earlier replay is still
+    /// being sent (so what waits stays bounded by the dead-letter list's own limits). The letters stay in their
+    /// file until delivered.
+    func requeueDeadLetters() -> (messages: Int, events: Int)? {
+        let moved = replay.withLock { queue -> (messages: Int, events: Int)? in
+            guard queue.items.isEmpty else { return nil }
+            let letters = deadLetters.withLock { file in
+                let letters = file.letters.filter { !file.queued.contains($0.seq) }
+                file.queued.formUnion(letters.map(\.seq))
+                return letters
+            }
+            queue.items = letters.map { .letter($0) }
+            return (letters.count, letters.reduce(0) { $0 + $1.events })
+        }
+        feed?.wake()
+        return moved
+    }
+
+    /// Queues the events of a range replay in chunks, its progress saved first (unless `resumed`: it is already);
+    /// false while an earlier replay is still being sent.
+    func replay(_ events: [EventRecord], progress: ReplayProgress, resumed: Bool = false) throws(IntegrationError) -> Bool {
+        let queued = try replay.withLock { queue throws(IntegrationError) -> Bool in
+            guard queue.items.isEmpty else { return false }
+            if !resumed { try ReplayFile.save(progress, directory: directory, destination: destination.id) }
+            queue.range = progress
+            queue.items = stride(from: 0, to: events.count, by: ReplayQueue.chunk).map { start in
+                .events(Array(events[start..<min(events.count, start + ReplayQueue.chunk)]))
+            }
+            finishIfDone(&queue)
+            return true
+        }
+        feed?.wake()
+        return queued
+    }
+
+    /// Dead letters and events a replay has still to send.
+    var replayPending: Int { replay.withLock { $0.pending } }
+
+    /// The dead letters not being replayed, oldest first.
+    var listedDeadLetters: [DeadLetter] {
+        deadLetters.withLock { file in file.letters.filter { !file.queued.contains($0.seq) } }
+    }
+
+    /// Sends what a replay queued, in order, each item leaving the queue once delivered or dead-lettered; false when
+    /// the worker stopped meanwhile (a range replay then resumes from its file at the next start).
+    func sendReplay() -> Bool {
+        while let item = replay.withLock({ $0.items.first }) {
+            switch item {
+            case .letter(let letter):
+                guard send(OutboundMessage(destination, letter: letter), replacing: letter.seq) else { return false }
+            case .events(let events):
+                for message in messages(events) {
+                    guard send(message) else { return false }
+                }
+            }
+            replay.withLock { queue in
+                queue.items.removeFirst()
+                if case .events(let events) = item, let last = events.last, var range = queue.range {
+                    range.afterMilliseconds = last.timestamp
+                    range.afterKey = WebhookSignature.eventKey(last)
+                    queue.range = range
+                    if !queue.items.isEmpty { saveProgress(range) }
+                }
+                finishIfDone(&queue)
+            }
+        }
+        return true
+    }
+
+    /// A range replay with nothing left: its file goes.
+    private func finishIfDone(_ queue: inout ReplayQueue) {
+        guard queue.items.isEmpty, queue.range != nil else { return }
+        queue.range = nil
+        ReplayFile.delete(directory: directory, destination: destination.id)
+    }
+
+    /// When saving fails the replay goes on; a restart then repeats what was sent since the last save.
+    private func saveProgress(_ range: ReplayProgress) {
+        do throws(IntegrationError) { try ReplayFile.save(range, directory: directory, destination: destination.id) } catch {
+            note(error: "\(error)")
+        }
+    }
+}

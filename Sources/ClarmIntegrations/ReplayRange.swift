@@ -1,0 +1,88 @@
+import ClarmEvents
+import ClarmJSON
+import ClarmStorage
+
+/// A replay of a time range (`POST /api/destinations/{id}/replay` with `from` and `to`, README "Integrations"):
+/// the destination's matching events stored in `[from, to)`, read from segments and memtables.
+struct ReplayRange {
+    /// At most this long a range (31 days), and at most `maxEvents` matching events in it: a wider replay is
+    /// refused, to be split.
+    static let maxMilliseconds: Int64 = 31 * 86_400_000
+    static let maxEvents = 10_000
+    /// Segment blocks decoded at once.
+    static let blocksPerRead = 8
+
+    let from: Int64
+    let to: Int64
+
+    init(from: Int64, to: Int64) {
+        self.from = from
+        self.to = to
+    }
+
+    /// `{"from": "2026-12-01T00:00:00Z", "to": "2026-12-02T00:00:00Z"}` (RFC 3339).
+    init(_ body: JSONValue) throws(IntegrationError) {
+        func time(_ key: String) throws(IntegrationError) -> Int64 {
+            guard let text = body[key]?.string,
+                  let value = Array(text.utf8).withUnsafeBytes({ Timestamp.parse($0) }) else {
+                throw .invalid("\(key) must be an RFC 3339 time, like 2026-12-01T00:00:00Z")
+            }
+            return value
+        }
+        from = try time("from")
+        to = try time("to")
+        guard from < to else { throw .invalid("from must be before to") }
+        guard to - from <= Self.maxMilliseconds else { throw .invalid("a replay covers at most 31 days: split the range") }
+    }
+
+    /// The stored events `matches` takes in the range, ordered by timestamp then `webhook-id` key (the same order
+    /// however the store holds them), erased visitors' left out, only those after `progress`'s last one; throws
+    /// when the range holds more than `maxEvents`.
+    func events(in store: Store, after progress: ReplayProgress? = nil, matching matches: (EventRecord) -> Bool) throws(IntegrationError) -> [EventRecord] {
+        var found: [EventRecord] = []
+        var full = false
+        func take(_ records: UnsafeRawBufferPointer, _ erased: ErasureSet) {
+            _ = EventRecordView.forEach(in: records) { view in
+                guard !full, view.timestamp >= from, view.timestamp < to, !erased.contains(site: view.site, visitor: view.visitorID) else { return }
+                let record = view.record
+                guard matches(record) else { return }
+                if found.count == Self.maxEvents { full = true } else { found.append(record) }
+            }
+        }
+        for shard in store.snapshot() where !full {
+            for segment in shard.segments where !full && segment.maxTimestamp >= from && segment.minTimestamp < to {
+                let overlapping = segment.zones.indices.filter { segment.zones[$0].max >= from && segment.zones[$0].min < to }
+                for run in Self.runs(overlapping) where !full {
+                    var bytes: [UInt8] = []
+                    do throws(SegmentCorruption) {
+                        try segment.appendRecords(to: &bytes, blocks: run)
+                    } catch {
+                        throw .refused("cannot read \(error)")
+                    }
+                    bytes.withUnsafeBytes { take($0, shard.erased) }
+                }
+            }
+            for memtable in shard.memtables where !full {
+                memtable.forEachChunk { take($0, shard.erased) }
+            }
+        }
+        guard !full else { throw .invalid("more than \(Self.maxEvents) matching events in the range: split it") }
+        return found.map { (event: $0, key: WebhookSignature.eventKey($0)) }
+            .filter { progress?.isAhead($0.event.timestamp, $0.key) ?? true }
+            .sorted { ($0.event.timestamp, $0.key) < ($1.event.timestamp, $1.key) }
+            .map(\.event)
+    }
+
+    /// Consecutive block numbers grouped into ranges of at most `blocksPerRead`.
+    static func runs(_ blocks: [Int]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        for block in blocks {
+            if let last = runs.last, last.upperBound == block, last.count < blocksPerRead {
+                runs[runs.count - 1] = last.lowerBound..<(block + 1)
+            } else {
+                runs.append(block..<(block + 1))
+            }
+        }
+        return runs
+    }
+}
