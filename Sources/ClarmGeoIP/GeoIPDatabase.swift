@@ -6,7 +6,6 @@ import ClarmEvents
 /// file is refused at start rather than answering garbage; lookups only read, from any thread.
 public final class GeoIPDatabase: @unchecked Sendable {
     private let handle: UnsafeMutablePointer<MMDB_s>
-    public let path: String
     /// The metadata's `database_type`, such as `GeoLite2-City` or `DBIP-Country-Lite`.
     public let databaseType: String
     /// 4 or 6: the addresses the database covers (an IPv6 database answers IPv4 addresses too).
@@ -22,7 +21,6 @@ public final class GeoIPDatabase: @unchecked Sendable {
     /// Opens and checks `path`: libmaxminddb's own checks (`MMDB_open`: the metadata, the search tree's size),
     /// a database type that holds locations, and every search-tree node and every record it points at.
     public init(path: String) throws(OpenError) {
-        self.path = path
         handle = .allocate(capacity: 1)
         let status = MMDB_open(path, UInt32(MMDB_MODE_MMAP), handle)
         guard status == MMDB_SUCCESS else {
