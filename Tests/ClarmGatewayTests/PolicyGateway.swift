@@ -5,7 +5,8 @@ import ClarmServer
 import ClarmStorage
 import ClarmTestSupport
 
-/// Runs a gateway with the given traffic policy and API keys on a store in `directory` (a fresh one when nil).
+/// Runs a gateway with the given traffic policy and API keys on a store in `directory` (a fresh one when nil); like
+/// `withGateway`, it takes events of any age, since the tests post events of November 2026.
 func withPolicyGateway(directory: String? = nil, traffic: TrafficPolicy = TrafficPolicy(), apiKeys: [String] = [],
                        options: StoreOptions = StoreOptions(),
                        configure: (inout ServerConfiguration) -> Void = { _ in },
@@ -20,7 +21,9 @@ func withPolicyGateway(directory: String? = nil, traffic: TrafficPolicy = Traffi
     var options = options
     options.shards = 2
     let store = try Store(directory: directory ?? temporary!.path, options: options)
-    let server = try HTTPServer(configuration: configuration) { Gateway(store: store, access: GatewayAccess(apiKeys: apiKeys), traffic: traffic) }
+    let server = try HTTPServer(configuration: configuration) {
+        Gateway(store: store, access: GatewayAccess(apiKeys: apiKeys), traffic: traffic).withMaxEventAge(days: historyMaxEventAgeDays)
+    }
     defer {
         server.shutdown()
         server.waitUntilStopped()

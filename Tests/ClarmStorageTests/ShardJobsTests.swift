@@ -140,7 +140,9 @@ import ClarmTestSupport
             _ = store.appendAndWait((20..<30).map { makeEvent($0) })
             store.close()
         }
-        options.retentionDays = 30
+        // 30 days past makeEvent's November 2026, whatever today's date: the 2020 events expire, the others stay.
+        let daysSinceEvents = Int((Date().timeIntervalSince1970 * 1000 - Double(makeEvent(0).timestamp)) / 86_400_000)
+        options.retentionDays = max(30, daysSinceEvents + 30)
         options.compactionFanIn = 3
         let fs = FaultInjectingFileSystem()
         // A slow compaction: a retention turn comes due (every second) while it publishes.
