@@ -3,41 +3,36 @@ import ClarmSystem
 
 /// Appending: group commit on the writer queue, and what happens to a log whose write or fsync failed.
 extension Shard {
-    /// Bytes of records one group commit takes at most (and at least one append): what a turn copies into
+    /// Bytes of records one group commit takes at most (and at least one append): what a commit encodes into
     /// its log buffer stays bounded however many appends wait.
     static let groupBytes = 8 << 20
 
+    /// Takes every queued append at once by swapping buffers with `incoming` (nothing moves under its lock,
+    /// however long the queue grew while an fsync stalled), then commits them in groups of at most
+    /// `groupBytes`, each a slice of the taken buffer: every record byte is copied once on its way in and
+    /// never moved again before the commit.
     func drain() {
         while true {
             incoming.withLock { incoming in
-                var bytes = 0
-                let taken = incoming.appends.prefix { append in
-                    defer { bytes += append.range.count }
-                    return bytes == 0 || bytes + append.range.count <= Self.groupBytes
-                }.count
-                if taken == incoming.appends.count {
-                    swap(&incoming.records, &groupRecords)
-                    swap(&incoming.appends, &group)
-                    incoming.scheduled = !group.isEmpty
-                    return
-                }
-                // More than a group waits: the rest moves to the front of the buffer (rare, and bounded by the
-                // memory limit the appends reserved).
-                let end = incoming.appends[taken - 1].range.upperBound
-                groupRecords.append(contentsOf: incoming.records[..<end])
-                group.append(contentsOf: incoming.appends[..<taken])
-                incoming.records.removeSubrange(..<end)
-                incoming.appends.removeSubrange(..<taken)
-                for i in incoming.appends.indices {
-                    incoming.appends[i].range = (incoming.appends[i].range.lowerBound - end)..<(incoming.appends[i].range.upperBound - end)
-                }
+                swap(&incoming.records, &groupRecords)
+                swap(&incoming.appends, &group)
+                incoming.scheduled = !group.isEmpty
             }
             if group.isEmpty { return }
-            commit()
-            groupRecords.removeAll(keepingCapacity: true)
+            var first = group.startIndex
+            while first < group.endIndex {
+                var end = first + 1
+                while end < group.endIndex, group[end].range.upperBound - group[first].range.lowerBound <= Self.groupBytes {
+                    end += 1
+                }
+                commit(first..<end)
+                sealIfDue()
+                moveToSpareLogWhenFull()
+                first = end
+            }
+            // A buffer that grew with a backlog is not kept: it would hold its peak in memory for good.
+            groupRecords.removeAll(keepingCapacity: groupRecords.capacity <= 2 * Self.groupBytes)
             group.removeAll(keepingCapacity: true)
-            sealIfDue()
-            moveToSpareLogWhenFull()
         }
     }
 
@@ -48,14 +43,15 @@ extension Shard {
         var ids: [UInt64] = []
     }
 
-    /// Commits `group`, whose records are in `groupRecords`.
-    func commit() {
+    /// Commits the appends `slice` of `group`, whose records are back to back in `groupRecords`.
+    func commit(_ slice: Range<Int>) {
+        let appends = group[slice]
         // The appends reserved their records' bytes; what the memtable does not keep is given back.
-        let reserved = groupRecords.count
+        let reserved = appends[slice.upperBound - 1].range.upperBound - appends[slice.lowerBound].range.lowerBound
         func fail(_ error: StoreError) {
             payload.removeAll(keepingCapacity: true)
             budget.release(reserved)
-            options.completionRound { for append in group { append.completion(.failed(error)) } }
+            options.completionRound { for append in appends { append.completion(.failed(error)) } }
         }
         if log == nil {
             do throws(StoreError) { try openNewLog() } catch {
@@ -66,7 +62,7 @@ extension Shard {
         // Drop events whose id this shard already holds, or that an earlier append of this group carries.
         var seen = Set<UInt64>()
         var pieces: [Piece] = []
-        for append in group {
+        for append in appends {
             let start = payload.count
             payload.append(1)
             payload.append(contentsOf: [0, 0, 0, 0])
@@ -99,7 +95,7 @@ extension Shard {
                 try log.sync()
                 metrics.fsyncSeconds.observe(micro: Int(monotonicMicroseconds() - started))
             }
-            metrics.groupSize.observe(Double(group.count))
+            metrics.groupSize.observe(Double(slice.count))
         } catch {
             abandonFailedLog(error)
             return fail(StoreError("storage write failed: \(error)"))
@@ -122,7 +118,7 @@ extension Shard {
         let snapshot = memtable.snapshot
         view.withLock { $0.active = snapshot }
         options.completionRound {
-            for (i, append) in group.enumerated() {
+            for (i, append) in appends.enumerated() {
                 append.completion(.stored(accepted: pieces[i].count, duplicates: pieces[i].duplicates))
             }
         }

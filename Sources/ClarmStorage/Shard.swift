@@ -35,8 +35,8 @@ public struct ShardSnapshot: Sendable {
 ///
 /// Two serial queues own its state, each piece on exactly one of them:
 /// - `writer` (`Shard+commit.swift`): the log, the active memtable and the deduplication window. Each turn
-///   takes every queued append, writes them as one group, fsyncs once, then completes them all; it also
-///   freezes a full memtable for sealing (`Shard+seal.swift`).
+///   takes every queued append and writes them in groups of up to 8 MiB, each with one fsync, then completes
+///   them; it also freezes a full memtable for sealing (`Shard+seal.swift`).
 /// - `sealer` (a thread at a low CPU priority): the pending seals, in order (`Shard+seal.swift`), then retention
 ///   and compaction (`Shard+maintenance.swift`), so no segment is deleted by one while another merges it; and
 ///   the purges of erased visitors (`Shard+purge.swift`), which rewrite segments the same way.
