@@ -36,13 +36,6 @@ extension Shard {
         }
     }
 
-    private struct Piece {
-        var range: Range<Int>
-        var count = 0
-        var duplicates = 0
-        var ids: [UInt64] = []
-    }
-
     /// Commits the appends `slice` of `group`, whose records are back to back in `groupRecords`.
     func commit(_ slice: Range<Int>) {
         let appends = group[slice]
@@ -60,22 +53,22 @@ extension Shard {
         }
         guard let log else { return }
         // Drop events whose id this shard already holds, or that an earlier append of this group carries.
-        var seen = Set<UInt64>()
-        var pieces: [Piece] = []
+        // The scratch is kept from group to group (a set that grew with a backlog only up to a bound).
+        groupIDs.removeAll(keepingCapacity: groupIDs.capacity <= 1 << 16)
+        pieces.removeAll(keepingCapacity: true)
         for append in appends {
             let start = payload.count
             payload.append(1)
             payload.append(contentsOf: [0, 0, 0, 0])
-            var piece = Piece(range: start..<start)
+            var piece = GroupPiece(range: start..<start)
             _ = groupRecords.withUnsafeBytes { all in
                 EventRecordView.forEach(in: UnsafeRawBufferPointer(rebasing: all[append.range])) { view in
                     if !view.eventID.isEmpty {
                         let hash = DedupWindow.hash(view.eventID)
-                        if dedup.contains(hash) || !seen.insert(hash).inserted {
+                        if dedup.contains(hash) || !groupIDs.insert(hash).inserted {
                             piece.duplicates += 1
                             return
                         }
-                        piece.ids.append(hash)
                     }
                     payload.append(contentsOf: view.bytes)
                     piece.count += 1
@@ -112,8 +105,8 @@ extension Shard {
                 memtable.append(UnsafeRawBufferPointer(rebasing: $0[(piece.range.lowerBound + 5)..<piece.range.upperBound]),
                                 count: piece.count, now: now)
             }
-            for id in piece.ids { dedup.insert(id, arrival: arrival) }
         }
+        for id in groupIDs { dedup.insert(id, arrival: arrival) }
         payload.removeAll(keepingCapacity: true)
         let snapshot = memtable.snapshot
         view.withLock { $0.active = snapshot }
@@ -187,6 +180,14 @@ extension Shard {
                    + "which now cover \(dedup.coveredSeconds(now: now)) s instead of \(dedup.span) s")
         }
     }
+}
+
+/// One append of a group as the log and the memtable take it: `range` of the shard's `payload`, a 5-byte
+/// header (kind, count) and the records that are not duplicates.
+struct GroupPiece {
+    var range: Range<Int>
+    var count = 0
+    var duplicates = 0
 }
 
 /// Wall-clock seconds, the unit of deduplication arrival times.

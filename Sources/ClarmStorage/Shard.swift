@@ -118,6 +118,9 @@ final class Shard: @unchecked Sendable {
     /// The records and appends of the group being committed, swapped with `incoming`'s (`drain`).
     var groupRecords: [UInt8] = []
     var group: [Append] = []
+    /// Scratch of a commit (`Shard+commit.swift`): the new event ids of its group, and its appends' pieces.
+    var groupIDs = Set<UInt64>()
+    var pieces: [GroupPiece] = []
     var timer: DispatchSourceTimer?
     /// Monotonic milliseconds when a shortened dedup window was last reported.
     var shortenedReportedAt: Int64 = 0
