@@ -288,17 +288,16 @@ final class EventLoop: @unchecked Sendable {
                     respondToError(connection, error.status, error.message)
                     return
                 case .complete(let headLength):
-                    let head = connection.parser.head
-                    switch head.framing {
+                    switch connection.parser.head.framing {
                     case .none:
                         dispatch(connection, headLength: headLength, bodyStart: headLength, bodyCount: 0, requestLength: headLength)
                     case .contentLength(let length):
                         connection.phase = .body(length: length)
-                        startBody(connection, head: head, needed: headLength + length)
+                        startBody(connection, needed: headLength + length)
                     case .chunked:
                         connection.chunked.reset()
                         connection.phase = .chunked
-                        startBody(connection, head: head, needed: headLength + min(limits.maxBody, 64 * 1024))
+                        startBody(connection, needed: headLength + min(limits.maxBody, 64 * 1024))
                     }
                 }
             case .body(let length):
@@ -325,10 +324,10 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    private func startBody(_ connection: Connection, head: HTTPRequestHead, needed: Int) {
+    private func startBody(_ connection: Connection, needed: Int) {
         connection.bodyStartedAt = now
         connection.reserveRequest(needed)
-        if head.expectsContinue && connection.buffered == head.length {
+        if connection.parser.head.expectsContinue && connection.buffered == connection.parser.head.length {
             HTTPResponseWriter.appendStatusLine(.continue, to: &connection.output)
             connection.output.append(contentsOf: [0x0D, 0x0A])
         }
@@ -336,19 +335,21 @@ final class EventLoop: @unchecked Sendable {
 
     /// Hands a complete request to the handler and queues its response.
     private func dispatch(_ connection: Connection, headLength: Int, bodyStart: Int, bodyCount: Int, requestLength: Int) {
-        let head = connection.parser.head
-        let bytes = connection.unconsumed
-        let request = HTTPRequest(
-            head: head,
-            bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]),
-            body: UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + bodyCount)]),
-            peer: connection.peer)
-        let keepAlive = head.keepAlive && !draining && !connection.peerClosed
+        // Only the head's scalars outlive the handler: a copy of the head still alive at `parser.reset()` would
+        // make the reset copy its header list, an allocation per request.
+        let keepAlive = connection.parser.head.keepAlive && !draining && !connection.peerClosed
+        let omitBody = connection.parser.head.method == .head
+        let minorVersion = connection.parser.head.minorVersion
         let mark = connection.output.count
         var writer = HTTPResponseWriter(output: take(&connection.output), keepAlive: keepAlive,
-                                        omitBody: head.method == .head, minorVersion: head.minorVersion, date: dateLine,
+                                        omitBody: omitBody, minorVersion: minorVersion, date: dateLine,
                                         pending: PendingResponse(loop: self, fd: connection.fd, serial: connection.serial, watch: nil))
-        handler.handle(request, &writer)
+        let bytes = connection.unconsumed
+        handler.handle(HTTPRequest(head: connection.parser.head,
+                                   bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]),
+                                   body: UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + bodyCount)]),
+                                   peer: connection.peer),
+                       &writer)
         let state = writer.state
         let (status, label) = (writer.status, writer.label)
         connection.watch = writer.watch
@@ -357,7 +358,7 @@ final class EventLoop: @unchecked Sendable {
             connection.suspendedLabel = label
             connection.consume(requestLength)
             connection.parser.reset()
-            connection.phase = .awaitingResponse(keepAlive: keepAlive, omitBody: head.method == .head, minorVersion: head.minorVersion)
+            connection.phase = .awaitingResponse(keepAlive: keepAlive, omitBody: omitBody, minorVersion: minorVersion)
             return
         }
         if state != .done {
