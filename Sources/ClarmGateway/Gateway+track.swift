@@ -63,12 +63,10 @@ extension Gateway {
             return
         }
         let answer = TrackAnswer(shards: shardsUsed, bots: bots, rejections: rejections, metrics: runtime.metrics,
-                                 crossOrigin: crossOrigin)
-        let pending = response.suspend()
+                                 crossOrigin: crossOrigin, pending: response.suspend())
         for shard in 0..<store.shardCount where shardCounts[shard] > 0 {
-            store.append(shard: shard, records: shardRecords[shard], count: shardCounts[shard]) { outcome in
-                if answer.finish(outcome) { pending.resume { answer.write(&$0) } }
-            }
+            // A closure that captures one object needs no context of its own: one allocation less per request.
+            store.append(shard: shard, records: shardRecords[shard], count: shardCounts[shard]) { answer.finish($0) }
             shardRecords[shard].removeAll(keepingCapacity: true)
             shardCounts[shard] = 0
         }
@@ -93,18 +91,21 @@ final class TrackAnswer: Sendable {
     private let rejections: [(index: Int, message: String)]
     private let metrics: GatewayMetrics
     private let crossOrigin: CrossOrigin
+    private let pending: PendingResponse
 
-    init(shards: Int, bots: Int, rejections: [(index: Int, message: String)], metrics: GatewayMetrics, crossOrigin: CrossOrigin) {
+    init(shards: Int, bots: Int, rejections: [(index: Int, message: String)], metrics: GatewayMetrics, crossOrigin: CrossOrigin,
+         pending: PendingResponse) {
         state = Mutex(State(remaining: shards))
         self.bots = bots
         self.rejections = rejections
         self.metrics = metrics
         self.crossOrigin = crossOrigin
+        self.pending = pending
     }
 
-    /// Records one shard's outcome; true when it was the last.
-    func finish(_ outcome: AppendOutcome) -> Bool {
-        state.withLock { state in
+    /// Records one shard's outcome; the last one resumes the response.
+    func finish(_ outcome: AppendOutcome) {
+        let last = state.withLock { state in
             switch outcome {
             case .stored(let accepted, let duplicates):
                 state.accepted += accepted
@@ -115,6 +116,7 @@ final class TrackAnswer: Sendable {
             state.remaining -= 1
             return state.remaining == 0
         }
+        if last { pending.resume { self.write(&$0) } }
     }
 
     /// 202 with the counts, or 503 when any shard failed: then the request is not acknowledged as a whole.
