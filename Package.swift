@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "clarm",
             dependencies: [
-                "ClarmGateway", "ClarmServer", "ClarmStorage", "ClarmSystem", "ClarmBots", "ClarmHTTPClient", "ClarmClickHouse",
+                "CClarmLinux", "ClarmGateway", "ClarmServer", "ClarmStorage", "ClarmSystem", "ClarmBots", "ClarmHTTPClient", "ClarmClickHouse",
                 "ClarmGeoIP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

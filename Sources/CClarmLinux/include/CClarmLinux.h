@@ -30,6 +30,14 @@ static inline int clarm_set_thread_nice(int nice) {
     return setpriority(PRIO_PROCESS, 0, nice);
 }
 
+// Has glibc map every allocation of at least `bytes` on its own, returning it to the system when freed. Setting
+// the threshold also turns off its dynamic adjustment, which raises it (up to 32 MiB) once such a buffer is freed,
+// after which large buffers come from the heap arenas, which keep freed memory for good. Returns 1 on success.
+#include <malloc.h>
+static inline int clarm_pin_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
+}
+
 // CRC-32C with the SSE4.2 `crc32` instruction (shim.c). `state` is the running register, already inverted
 // (CRC32C.update inverts before and after). Call only when clarm_crc32c_hardware_available() returned 1.
 #include <stddef.h>
