@@ -4,7 +4,10 @@
 # rate and p99, the seals completed so far (`clarm_seal_seconds_count`), and the server's RSS (now, and the
 # peak sampled every 0.2 s during the chunk) with its anonymous part (heap: what the memory limit bounds; the
 # rest is mapped segment files, page cache the kernel can drop), so chunks that overlap a seal can be told
-# from those that do not.
+# from those that do not; and what of the heap is live: the memtables (active and waiting to be sealed,
+# `clarm_shard_memtable_bytes`) and the events accepted so far (each event id takes about 28 bytes of the
+# deduplication window). A last row, IDLE seconds (default 10) after the load stopped, shows what the heap
+# keeps once the seals have caught up.
 # Usage: Tools/bench/ingest-seals.sh [chunks] [seconds] [seal-bytes] [batch] [rate|closed] [extra serve options…]
 # CLARM=path/to/clarm runs another build of the server.
 set -euo pipefail
@@ -23,9 +26,10 @@ sleep 1
 
 rss() { awk '/^VmRSS:/ { print int($2 / 1024) }' "/proc/$pid/status"; }
 anon() { awk '/^RssAnon:/ { print int($2 / 1024) }' "/proc/$pid/status"; }
-seals() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^clarm_seal_seconds_count/ { print $2 }'; }
+metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v name="$1" '$1 == name || index($1, name "{") == 1 { sum += $2 } END { printf "%d", sum }'; }
 load_rate=(); [ "$rate" != closed ] && load_rate=(--rate "$rate")
-printf '| chunk | req/s | events/s | p99 ms | non-2xx | seals done | RSS MiB | anon MiB | peak RSS MiB | peak anon MiB |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
+printf '| chunk | req/s | events/s | p99 ms | non-2xx | seals done | RSS MiB | anon MiB | peak RSS MiB | peak anon MiB | memtables MiB | accepted |\n'
+printf '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
 for chunk in $(seq 1 "$chunks"); do
   .build/release/clarm-load --url "http://127.0.0.1:$port" --connections 64 --batch "$batch" --duration "$seconds" \
     --threads 1 --seed "$((200 + chunk))" "${load_rate[@]}" --json >"$work/report.json" & load=$!
@@ -36,12 +40,16 @@ for chunk in $(seq 1 "$chunks"); do
     sleep 0.2
   done
   wait "$load"
-  python3 - "$chunk" "$work/report.json" "$(seals)" "$(rss)" "$(anon)" "$peak" "$peak_anon" <<'PY'
+  python3 - "$chunk" "$work/report.json" "$(metric clarm_seal_seconds_count)" "$(rss)" "$(anon)" "$peak" "$peak_anon" \
+    "$(( $(metric clarm_shard_memtable_bytes) >> 20 ))" "$(metric clarm_events_accepted_total)" <<'PY'
 import json, sys
-chunk, path, seals, rss, anon, peak, peak_anon = sys.argv[1:8]
+chunk, path, seals, rss, anon, peak, peak_anon, memtables, accepted = sys.argv[1:10]
 r = json.load(open(path))
 bad = sum(v for k, v in r["statuses"].items() if not k.startswith("2")) + r["errors"]
-print("| %s | %.0f | %.0f | %.2f | %d | %s | %s | %s | %s | %s |" % (chunk, r["requests_per_second"], r["events_per_second"],
-      r["latency_ms"]["p99"], bad, seals or "0", rss, anon, peak, peak_anon))
+print("| %s | %.0f | %.0f | %.2f | %d | %s | %s | %s | %s | %s | %s | %s |" % (chunk, r["requests_per_second"], r["events_per_second"],
+      r["latency_ms"]["p99"], bad, seals, rss, anon, peak, peak_anon, memtables, accepted))
 PY
 done
+sleep "${IDLE:-10}"
+printf '| idle %s s | | | | | %s | %s | %s | | | %s | %s |\n' "${IDLE:-10}" "$(metric clarm_seal_seconds_count)" "$(rss)" "$(anon)" \
+  "$(( $(metric clarm_shard_memtable_bytes) >> 20 ))" "$(metric clarm_events_accepted_total)"
