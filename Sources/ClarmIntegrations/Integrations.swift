@@ -66,7 +66,7 @@ public final class Integrations: Sendable {
         let deadLetters = try DeadLetterFile(directory: directory, destination: destination.id,
                                              maxLetters: options.maxDeadLetters, maxBytes: options.maxDeadLetterBytes)
         let worker = DeliveryWorker(destination: destination, directory: directory, feed: feed, deadLetters: deadLetters,
-                                    client: OutboundClient(settings: outbound), options: options) { [weak self] gone, reason in
+                                    client: try OutboundClient(settings: outbound), options: options) { [weak self] gone, reason in
             self?.disable(gone.id, reason: reason)
         }
         if let status { worker.status.withLock { $0 = status } }
@@ -263,7 +263,7 @@ public final class Integrations: Sendable {
         }
         var json = JSONWriter(capacity: 256)
         // Its own client: the worker's is busy on the worker's thread.
-        switch worker.attemptOnce(message, through: OutboundClient(settings: outbound)) {
+        switch worker.attemptOnce(message, through: try OutboundClient(settings: outbound)) {
         case .delivered: json.raw(#"{"delivered":true"#)
         case .gone(let reason):
             json.raw(#"{"delivered":false,"error":"#)
