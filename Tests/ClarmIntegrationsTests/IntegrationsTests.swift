@@ -53,4 +53,15 @@ import ClarmTestSupport
                                             id: nil, existing: saved)
         #expect(changed.url == moved)
     }
+
+    /// A token, URL or secret holding CR/LF (or any control character) would write headers of its own.
+    @Test func controlCharactersInFieldsThatReachHeadersAreRefused() throws {
+        let hubspot = #"{"type":"hubspot","site":"shop.example.com","events":["*"],"token":"pat\r\nX-Injected: 1"}"#
+        #expect { _ = try Destination.parse(body(hubspot), id: nil) } throws: { "\($0)".contains("token must not hold control characters") }
+        let hook = #"{"type":"webhook","site":"shop.example.com","events":["*"],"url":"https://hooks.example.com/\n"}"#
+        #expect { _ = try Destination.parse(body(hook), id: nil) } throws: { "\($0)".contains("url must not hold control characters") }
+        let name = #"{"type":"hubspot","site":"shop.example.com","events":["*"],"token":"pat","event_name":"pe1_\u0000"}"#
+        #expect { _ = try Destination.parse(body(name), id: nil) } throws: { ($0 as? IntegrationError)?.status == 400 }
+        #expect(try Destination.parse(body(#"{"type":"hubspot","site":"shop.example.com","events":["*"],"token":"pat-eu1-x"}"#), id: nil).token == "pat-eu1-x")
+    }
 }
