@@ -141,8 +141,17 @@ struct DeadLetterFile: ~Copyable {
         if needsRewrite { try rewrite() }
         if fd < 0 {
             try DurableFile.makeDirectory(String(path[..<path.lastIndex(of: "/")!]), mode: 0o700)
+            let created = !PosixFileSystem().exists(path)
             fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw failure("open") }
+            // A new file's name is made durable once, before the first letter in it is acknowledged.
+            if created {
+                do throws(IntegrationError) { try DurableFile.syncDirectory(of: path) } catch {
+                    closeDescriptor(fd)
+                    fd = -1
+                    throw error
+                }
+            }
         }
         let record = Self.frame(payload)
         do throws(Errno) {
@@ -177,9 +186,9 @@ struct DeadLetterFile: ~Copyable {
         if fd >= 0 { closeDescriptor(fd) }
     }
 
-    /// Deletes a removed destination's file.
-    static func delete(directory: String, destination: String) {
-        unlink(path(directory: directory, destination: destination))
+    /// Deletes a removed destination's file, durably.
+    static func delete(directory: String, destination: String) throws(IntegrationError) {
+        try DurableFile.remove(path(directory: directory, destination: destination))
     }
 }
 

@@ -102,7 +102,10 @@ extension DeliveryWorker {
     private func finishIfDone(_ queue: inout ReplayQueue) {
         guard queue.items.isEmpty, queue.range != nil else { return }
         queue.range = nil
-        ReplayFile.delete(directory: directory, destination: destination.id)
+        // Left behind, the next start replays the rest of the range once more (same ids).
+        do throws(IntegrationError) { try ReplayFile.delete(directory: directory, destination: destination.id) } catch {
+            note(error: "\(error)")
+        }
     }
 
     /// When saving fails the replay goes on; a restart then repeats what was sent since the last save.

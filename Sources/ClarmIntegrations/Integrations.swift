@@ -40,11 +40,11 @@ public final class Integrations: Sendable {
         let ids = Set(destinations.map(\.id))
         for name in (try? PosixFileSystem().list("\(directory)/\(DeadLetterFile.directoryName)")) ?? []
         where name.hasSuffix(".log") && !ids.contains(String(name.dropLast(4))) {
-            DeadLetterFile.delete(directory: directory, destination: String(name.dropLast(4)))
+            deleteFile { () throws(IntegrationError) in try DeadLetterFile.delete(directory: directory, destination: String(name.dropLast(4))) }
         }
         for name in (try? PosixFileSystem().list("\(directory)/\(ReplayFile.directoryName)")) ?? []
         where name.hasSuffix(".replay") && !ids.contains(String(name.dropLast(7))) {
-            ReplayFile.delete(directory: directory, destination: String(name.dropLast(7)))
+            deleteFile { () throws(IntegrationError) in try ReplayFile.delete(directory: directory, destination: String(name.dropLast(7))) }
         }
         for destination in destinations { try start(destination) }
     }
@@ -86,8 +86,13 @@ public final class Integrations: Sendable {
             _ = try worker.replay(events, progress: progress, resumed: true)
         } catch {
             report("destination \(id): the replay in progress is dropped: \(error)")
-            ReplayFile.delete(directory: directory, destination: id)
+            deleteFile { () throws(IntegrationError) in try ReplayFile.delete(directory: directory, destination: id) }
         }
+    }
+
+    /// A file left behind is reported; the next start deletes it (a removed destination's) or finds it again.
+    private func deleteFile(_ delete: () throws(IntegrationError) -> Void) {
+        do throws(IntegrationError) { try delete() } catch { report("\(error)") }
     }
 
     public func stop() {
@@ -132,13 +137,20 @@ public final class Integrations: Sendable {
             let destination = try Destination.parse(body, id: id, existing: previous)
             try checkAddress(destination)
             all[index] = destination
-            try DestinationFile.save(all, directory: directory)
             let status = state.withLock { $0[id]?.status.withLock { $0 } }
             retire(id, removeFeed: false)
-            // Dead letters are requests already built: they stay only while they still go where they went.
-            if !previous.sendsLike(destination) {
-                DeadLetterFile.delete(directory: directory, destination: id)
-                ReplayFile.delete(directory: directory, destination: id)
+            do throws(IntegrationError) {
+                // Dead letters are requests already built: they stay only while they still go where they went.
+                // They go durably before the new settings are saved, so no crash leaves old requests (to the old
+                // URL) beside new credentials. When saving fails they are gone and the old settings go on.
+                if !previous.sendsLike(destination) {
+                    try DeadLetterFile.delete(directory: directory, destination: id)
+                    try ReplayFile.delete(directory: directory, destination: id)
+                }
+                try DestinationFile.save(all, directory: directory)
+            } catch {
+                try start(previous, status: status)
+                throw error
             }
             try start(destination, status: status)
             return describe(destination)
@@ -152,8 +164,8 @@ public final class Integrations: Sendable {
             all.removeAll { $0.id == id }
             try DestinationFile.save(all, directory: directory)
             retire(id, removeFeed: true)
-            DeadLetterFile.delete(directory: directory, destination: id)
-            ReplayFile.delete(directory: directory, destination: id)
+            deleteFile { () throws(IntegrationError) in try DeadLetterFile.delete(directory: directory, destination: id) }
+            deleteFile { () throws(IntegrationError) in try ReplayFile.delete(directory: directory, destination: id) }
         }
     }
 

@@ -58,7 +58,8 @@ enum ReplayFile {
         try DurableFile.replace(path(directory: directory, destination: destination), with: bytes, mode: 0o600)
     }
 
-    static func delete(directory: String, destination: String) {
-        unlink(path(directory: directory, destination: destination))
+    /// Deletes the replay's file, durably.
+    static func delete(directory: String, destination: String) throws(IntegrationError) {
+        try DurableFile.remove(path(directory: directory, destination: destination))
     }
 }

@@ -77,7 +77,7 @@ import ClarmTestSupport
         let path = ReplayFile.path(directory: directory.path, destination: "d1")
         #expect(truncate(path, 20) == 0)
         #expect(throws: IntegrationError.self) { try ReplayFile.load(directory: directory.path, destination: "d1") }
-        ReplayFile.delete(directory: directory.path, destination: "d1")
+        try ReplayFile.delete(directory: directory.path, destination: "d1")
         #expect(try ReplayFile.load(directory: directory.path, destination: "d1") == nil)
     }
 
