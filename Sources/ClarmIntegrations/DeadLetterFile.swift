@@ -87,15 +87,18 @@ struct DeadLetterFile: ~Copyable {
         return (payload, offset + 8 + length)
     }
 
-    /// Keeps a new dead letter, durably; drops the oldest past the bound.
-    mutating func add(id: String, url: String, events: Int, error: String, milliseconds: Int64, body: [UInt8]) throws(IntegrationError) {
+    /// Keeps a new dead letter, durably; drops the oldest past the bound. Throws only when the letter is not
+    /// kept; once it is, a failed drop is answered (the letter must not be added again), and the next change
+    /// drops again.
+    mutating func add(id: String, url: String, events: Int, error: String, milliseconds: Int64, body: [UInt8]) throws(IntegrationError) -> IntegrationError? {
         let letter = DeadLetter(seq: nextSeq, id: id, url: url, events: events, error: String(error.prefix(300)),
                                 milliseconds: milliseconds, body: body)
         try append(Self.encode(letter))
         nextSeq += 1
         letters.append(letter)
         bodyBytes += body.count
-        try dropPastBound()
+        do throws(IntegrationError) { try dropPastBound() } catch { return error }
+        return nil
     }
 
     /// Forgets a letter (delivered, dead-lettered again, or dropped); a seq not kept is ignored.

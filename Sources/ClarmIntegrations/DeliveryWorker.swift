@@ -268,10 +268,12 @@ final class DeliveryWorker: Sendable {
         var wait = 1.0
         while !isStopped {
             do throws(IntegrationError) {
-                try deadLetters.withLock { file throws(IntegrationError) in
+                let dropFailed = try deadLetters.withLock { file throws(IntegrationError) in
                     try file.add(id: message.id, url: message.url, events: message.events, error: error,
                                  milliseconds: wallClockMilliseconds(), body: message.body)
                 }
+                // The letter is kept: only dropping the oldest past the bound failed.
+                if let dropFailed { note(error: "dropping the oldest dead letter: \(dropFailed)") }
                 return true
             } catch {
                 note(error: "\(error)")

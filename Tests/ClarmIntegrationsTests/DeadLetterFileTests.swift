@@ -10,8 +10,9 @@ import ClarmTestSupport
     }
 
     func add(_ file: inout DeadLetterFile, _ n: Int) throws {
-        try file.add(id: "msg_\(n)", url: "https://hooks.example.com/\(n)", events: n, error: "HTTP 500",
-                     milliseconds: Int64(n), body: Array("{\"n\":\(n)}".utf8))
+        let dropFailed = try file.add(id: "msg_\(n)", url: "https://hooks.example.com/\(n)", events: n, error: "HTTP 500",
+                                      milliseconds: Int64(n), body: Array("{\"n\":\(n)}".utf8))
+        #expect(dropFailed == nil)
     }
 
     @Test func lettersAndRemovalsSurviveARestart() throws {
@@ -63,8 +64,8 @@ import ClarmTestSupport
         do {
             var file = try open(directory)
             for n in 0..<100 {
-                try file.add(id: "msg_\(n)", url: "https://hooks.example.com/", events: 1, error: "HTTP 500", milliseconds: 0,
-                             body: [UInt8](repeating: UInt8(n), count: 1_000))
+                _ = try file.add(id: "msg_\(n)", url: "https://hooks.example.com/", events: 1, error: "HTTP 500", milliseconds: 0,
+                                 body: [UInt8](repeating: UInt8(n), count: 1_000))
             }
             let full = size()
             #expect(full > 100_000)
