@@ -84,16 +84,18 @@ extension DeliveryWorker {
                     guard send(message) else { return false }
                 }
             }
-            replay.withLock { queue in
+            let moved = replay.withLock { queue -> ReplayProgress? in
                 queue.items.removeFirst()
-                if case .events(let events) = item, let last = events.last, var range = queue.range {
-                    range.afterMilliseconds = last.timestamp
-                    range.afterKey = WebhookSignature.eventKey(last)
-                    queue.range = range
-                    if !queue.items.isEmpty { saveProgress(range) }
-                }
-                finishIfDone(&queue)
+                defer { finishIfDone(&queue) }
+                guard case .events(let events) = item, let last = events.last, var range = queue.range else { return nil }
+                range.afterMilliseconds = last.timestamp
+                range.afterKey = WebhookSignature.eventKey(last)
+                queue.range = range
+                return queue.items.isEmpty ? nil : range
             }
+            // Saved outside the lock: a failure is noted in `status`, after `replay` in the lock order, and the
+            // file's fsync need not hold up `replayPending` readers.
+            if let moved { saveProgress(moved) }
         }
         return true
     }

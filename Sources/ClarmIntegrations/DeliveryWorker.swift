@@ -40,6 +40,11 @@ struct OutboundMessage: Sendable {
 /// Delivers one destination's events: reads its feed shard by shard, sends what matches, retries a failed
 /// message on the schedule (honouring `Retry-After`) before going on, and acknowledges a batch only once all
 /// of it is delivered or dead-lettered. One message in flight at a time, one batch of events in memory.
+///
+/// Lock order: `Integrations.changes`, then `Integrations.state`, then `replay`, then `deadLetters`, then
+/// `status`; `emails` and `lastSlackMessage` are leaves. A lock is only taken while holding locks before it in
+/// this order, and no lock is taken while `status` is held (so `describe` reads `replayPending` before it takes
+/// `status`).
 final class DeliveryWorker: Sendable {
     let destination: Destination
     /// Its change feed; nil while the destination is disabled (it holds no logs back then).

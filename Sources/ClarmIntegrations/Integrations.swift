@@ -236,10 +236,12 @@ public final class Integrations: Sendable {
             let lag = oldestPending.map { Int(max(0, wallClockMilliseconds() - $0) / 1000) }
             let letters = worker.listedDeadLetters
             let dropped = worker.deadLetters.withLock { $0.dropped }
+            // Read before taking `status`: no other lock is taken while it is held (`DeliveryWorker`, lock order).
+            let pending = worker.replayPending
             worker.status.withLock { status in
                 status.write(into: &json, backlogBytes: feed.reduce(0) { $0 + $1.backlogBytes },
                              lostEvents: feed.reduce(0) { $0 + $1.lostEvents }, lagSeconds: lag, deadLetters: letters.count,
-                             droppedDeadLetters: dropped, replayPending: worker.replayPending)
+                             droppedDeadLetters: dropped, replayPending: pending)
             }
             json.raw(#","dead_letters":"#)
             json.array(letters.suffix(20)) { letter, json in
