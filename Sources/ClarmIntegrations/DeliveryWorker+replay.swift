@@ -13,6 +13,11 @@ struct ReplayQueue: Sendable {
     var items: [Item] = []
     /// The range replay's progress, saved in `ReplayFile` after each chunk of events; nil for dead letters.
     var range: ReplayProgress?
+    /// Whether a range replay is reading its events from the store, to be queued.
+    var scanning = false
+
+    /// Whether another replay must wait.
+    var isBusy: Bool { !items.isEmpty || scanning }
 
     /// Dead letters and events still to send.
     var pending: Int {
@@ -34,7 +39,7 @@ extension DeliveryWorker {
     /// file until delivered.
     func requeueDeadLetters() -> (messages: Int, events: Int)? {
         let moved = replay.withLock { queue -> (messages: Int, events: Int)? in
-            guard queue.items.isEmpty else { return nil }
+            guard !queue.isBusy else { return nil }
             let letters = deadLetters.withLock { file in
                 let letters = file.letters.filter { !file.queued.contains($0.seq) }
                 file.queued.formUnion(letters.map(\.seq))
@@ -47,11 +52,26 @@ extension DeliveryWorker {
         return moved
     }
 
+    /// Holds the queue for a range replay while its events are read (`replay` then queues them, or
+    /// `releaseReplay` gives it up); false while another replay is being read or sent.
+    func reserveReplay() -> Bool {
+        replay.withLock { queue in
+            guard !queue.isBusy else { return false }
+            queue.scanning = true
+            return true
+        }
+    }
+
+    func releaseReplay() {
+        replay.withLock { $0.scanning = false }
+    }
+
     /// Queues the events of a range replay in chunks, its progress saved first (unless `resumed`: it is already);
-    /// false while an earlier replay is still being sent.
+    /// false while an earlier replay is still being sent. Ends a reservation.
     func replay(_ events: [EventRecord], progress: ReplayProgress, resumed: Bool = false) throws(IntegrationError) -> Bool {
         let queued = try replay.withLock { queue throws(IntegrationError) -> Bool in
             guard queue.items.isEmpty else { return false }
+            queue.scanning = false
             if !resumed { try ReplayFile.save(progress, directory: directory, destination: destination.id) }
             queue.range = progress
             queue.items = stride(from: 0, to: events.count, by: ReplayQueue.chunk).map { start in

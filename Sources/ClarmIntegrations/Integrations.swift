@@ -100,6 +100,8 @@ public final class Integrations: Sendable {
         for worker in workers { worker.stop() }
     }
 
+    func worker(_ id: String) -> DeliveryWorker? { state.withLock { $0[id] } }
+
     var destinations: [Destination] {
         state.withLock { $0.values.map(\.destination) }.sorted { $0.id < $1.id }
     }
@@ -262,7 +264,7 @@ public final class Integrations: Sendable {
 
     /// Sends a sample event to the destination now, once, and answers with the receiver's status.
     public func test(_ id: String) throws(IntegrationError) -> [UInt8] {
-        guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
+        guard let worker = self.worker(id) else { throw .notFound(id) }
         let destination = worker.destination
         let now = wallClockMilliseconds()
         let sample = EventRecord(timestamp: now, receivedAt: now, event: destination.kind == .hubspot ? "identify" : "purchase",
@@ -293,7 +295,7 @@ public final class Integrations: Sendable {
     /// Queues the dead-lettered messages again, unchanged (same `webhook-id`), ahead of the feed: the worker sends
     /// them with the whole retry schedule. Answers at once with how many were queued.
     public func replayDeadLetters(_ id: String) throws(IntegrationError) -> [UInt8] {
-        guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
+        guard let worker = self.worker(id) else { throw .notFound(id) }
         guard worker.destination.enabled else { throw .conflict("destination \(id) is disabled: enable it to replay its dead letters") }
         guard let queued = worker.requeueDeadLetters() else {
             throw .conflict("an earlier replay is still being sent (\(worker.replayPending) left)")
@@ -309,12 +311,23 @@ public final class Integrations: Sendable {
 
     /// Queues the destination's stored events of a time range (`ReplayRange`) ahead of the feed, built as the first
     /// time: a webhook sending one event per request sends them with the same `webhook-id`s. Answers at once; the
-    /// replay's progress is saved (`ReplayFile`), so a restart goes on with it.
-    public func replayRange(_ id: String, _ body: JSONValue) throws(IntegrationError) -> [UInt8] {
-        guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
+    /// replay's progress is saved (`ReplayFile`), so a restart goes on with it. The store is read only once no
+    /// other replay is being read or sent, and for at most `timeoutMilliseconds`.
+    public func replayRange(_ id: String, _ body: JSONValue, timeoutMilliseconds: Int64 = 30_000) throws(IntegrationError) -> [UInt8] {
+        guard let worker = self.worker(id) else { throw .notFound(id) }
         guard worker.destination.enabled else { throw .conflict("destination \(id) is disabled: enable it to replay") }
         let range = try ReplayRange(body)
-        let events = try range.events(in: store, matching: worker.destination.matches)
+        guard worker.reserveReplay() else {
+            throw .conflict("an earlier replay is still being sent (\(worker.replayPending) left)")
+        }
+        let events: [EventRecord]
+        do throws(IntegrationError) {
+            events = try range.events(in: store, deadline: monotonicMilliseconds() + timeoutMilliseconds,
+                                      matching: worker.destination.matches)
+        } catch {
+            worker.releaseReplay()
+            throw error
+        }
         guard try worker.replay(events, progress: ReplayProgress(from: range.from, to: range.to)) else {
             throw .conflict("an earlier replay is still being sent (\(worker.replayPending) left)")
         }

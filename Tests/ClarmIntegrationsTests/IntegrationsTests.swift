@@ -64,4 +64,30 @@ import ClarmTestSupport
         #expect { _ = try Destination.parse(body(name), id: nil) } throws: { ($0 as? IntegrationError)?.status == 400 }
         #expect(try Destination.parse(body(#"{"type":"hubspot","site":"shop.example.com","events":["*"],"token":"pat-eu1-x"}"#), id: nil).token == "pat-eu1-x")
     }
+
+    /// A replay of a range is refused before the store is read while another replay is being read or sent.
+    @Test func aBusyReplayIsRefusedBeforeTheRangeIsRead() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var storeOptions = StoreOptions()
+        storeOptions.shards = 1
+        var options = IntegrationOptions()
+        options.allowPrivateDestinations = true
+        let store = try Store(directory: directory.path, options: storeOptions)
+        defer { store.close() }
+        let integrations = try Integrations(directory: directory.path, store: store, options: options)
+        defer { integrations.stop() }
+        _ = try integrations.add(body(#"{"type":"webhook","site":"shop.example.com","events":["*"],"url":"http://127.0.0.1:9/"}"#))
+        let id = integrations.destinations[0].id
+        let worker = try #require(integrations.worker(id))
+        let range = try body(#"{"from":"2026-11-01T00:00:00Z","to":"2026-11-02T00:00:00Z"}"#)
+        #expect(worker.reserveReplay())
+        // Even a range that cannot be read (a deadline already past) answers "busy", not a timeout: not read.
+        #expect { _ = try integrations.replayRange(id, range, timeoutMilliseconds: -1) } throws: { "\($0)".contains("still being sent") }
+        #expect { _ = try integrations.replayDeadLetters(id) } throws: { "\($0)".contains("still being sent") }
+        worker.releaseReplay()
+        #expect { _ = try integrations.replayRange(id, range, timeoutMilliseconds: -1) } throws: { "\($0)".contains("query timeout") }
+        // A failed read gives the queue back.
+        #expect(try integrations.replayRange(id, range) == Array(#"{"replayed_events":0}"#.utf8))
+    }
 }

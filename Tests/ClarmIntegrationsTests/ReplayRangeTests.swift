@@ -5,6 +5,7 @@ import ClarmEvents
 import ClarmJSON
 @testable import ClarmIntegrations
 import ClarmStorage
+import ClarmSystem
 import ClarmTestSupport
 
 /// A replay reads the store's segments and memtables: the events of the range, and their `webhook-id` keys the
@@ -99,5 +100,33 @@ import ClarmTestSupport
         let all = try range("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z")
         #expect { _ = try all.events(in: store) { _ in true } } throws: { "\($0)".contains("more than \(ReplayRange.maxEvents)") }
         #expect(try range("2026-11-01T00:00:00Z", "2026-11-01T00:00:01Z").events(in: store) { _ in true }.count == 1_000)
+        // A scan past its deadline stops.
+        let second = try range("2026-11-01T00:00:00Z", "2026-11-01T00:00:01Z")
+        #expect { _ = try second.events(in: store, deadline: monotonicMilliseconds() - 1) { _ in true } } throws: {
+            "\($0)".contains("query timeout")
+        }
+    }
+
+    /// Few events, but more bytes of them than a replay holds in memory.
+    @Test func aRangeOfLargeEventsIsBoundedInBytes() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = StoreOptions()
+        options.shards = 1
+        options.durability = .os
+        let store = try Store(directory: directory.path, options: options)
+        defer { store.close() }
+        let properties = #"{"blob":""# + String(repeating: "x", count: 30_000) + #""}"#
+        let count = ReplayRange.maxBytes / 30_000 + 1
+        for chunk in stride(from: 0, to: count, by: 100) {
+            append(store, (chunk..<min(count, chunk + 100)).map { n in
+                EventRecord(timestamp: 1_793_491_200_000 + Int64(n), receivedAt: 0, event: "purchase", visitorID: "v",
+                            properties: properties, site: "shop.example.com")
+            })
+        }
+        #expect(count < ReplayRange.maxEvents)
+        let all = try range("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z")
+        #expect { _ = try all.events(in: store) { _ in true } } throws: { "\($0)".contains("MiB") }
+        #expect(try range("2026-11-01T00:00:00Z", "2026-11-01T00:00:00.100Z").events(in: store) { _ in true }.count == 100)
     }
 }
