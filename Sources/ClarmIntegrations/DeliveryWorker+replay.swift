@@ -7,7 +7,7 @@ struct ReplayQueue: Sendable {
         /// A dead letter, removed from its file once delivered or dead-lettered again.
         case letter(DeadLetter)
         /// Events of a replayed range, in order; the range's progress moves past the last once all are sent.
-        case events([EventRecord])
+        case events([ReplayEvent])
     }
 
     var items: [Item] = []
@@ -68,7 +68,7 @@ extension DeliveryWorker {
 
     /// Queues the events of a range replay in chunks, its progress saved first (unless `resumed`: it is already);
     /// false while an earlier replay is still being sent. Ends a reservation.
-    func replay(_ events: [EventRecord], progress: ReplayProgress, resumed: Bool = false) throws(IntegrationError) -> Bool {
+    func replay(_ events: [ReplayEvent], progress: ReplayProgress, resumed: Bool = false) throws(IntegrationError) -> Bool {
         let queued = try replay.withLock { queue throws(IntegrationError) -> Bool in
             guard queue.items.isEmpty else { return false }
             queue.scanning = false
@@ -100,7 +100,7 @@ extension DeliveryWorker {
             case .letter(let letter):
                 guard send(OutboundMessage(destination, letter: letter), replacing: letter.seq) else { return false }
             case .events(let events):
-                for message in messages(events) {
+                for message in messages(events.map(\.event), keys: events.map(\.key)) {
                     guard send(message) else { return false }
                 }
             }
@@ -108,8 +108,7 @@ extension DeliveryWorker {
                 queue.items.removeFirst()
                 defer { finishIfDone(&queue) }
                 guard case .events(let events) = item, let last = events.last, var range = queue.range else { return nil }
-                range.afterMilliseconds = last.timestamp
-                range.afterKey = WebhookSignature.eventKey(last)
+                range.move(past: last)
                 queue.range = range
                 return queue.items.isEmpty ? nil : range
             }

@@ -104,6 +104,8 @@ final class DeliveryWorker: Sendable {
         var next = [FeedPosition?](repeating: nil, count: feed.shardCount)
         var delivered = [FeedPosition?](repeating: nil, count: feed.shardCount)
         var acknowledged = monotonicMilliseconds()
+        // Per shard, the key counts of the batch before (`WebhookSignature.eventKeys`).
+        var seen = [[String: Int]](repeating: [:], count: feed.shardCount)
         func acknowledge() {
             for shard in delivered.indices {
                 guard let position = delivered[shard] else { continue }
@@ -129,7 +131,7 @@ final class DeliveryWorker: Sendable {
                     continue
                 }
                 guard let batch else { continue }
-                guard deliver(batch) else { return }
+                guard deliver(batch, seen: &seen[shard]) else { return }
                 next[shard] = batch.end
                 delivered[shard] = batch.end
                 moved = true
@@ -142,19 +144,21 @@ final class DeliveryWorker: Sendable {
     static let acknowledgeInterval: Int64 = 250
 
     /// Sends the batch's matching events; false when the worker stopped (or the destination went) meanwhile.
-    private func deliver(_ batch: FeedBatch) -> Bool {
+    private func deliver(_ batch: FeedBatch, seen: inout [String: Int]) -> Bool {
         let events = batch.events.filter(destination.matches)
-        for message in messages(events) {
+        for message in messages(events, keys: WebhookSignature.eventKeys(events, seen: &seen)) {
             guard send(message) else { return false }
         }
         return true
     }
 
-    func messages(_ events: [EventRecord]) -> [OutboundMessage] {
+    /// `keys`: the events' `webhook-id` keys (`WebhookSignature.eventKeys`).
+    func messages(_ events: [EventRecord], keys: [String]) -> [OutboundMessage] {
         switch destination.kind {
         case .webhook:
             return stride(from: 0, to: events.count, by: destination.batch).map { start in
-                webhookMessage(Array(events[start..<min(events.count, start + destination.batch)]))
+                let end = min(events.count, start + destination.batch)
+                return webhookMessage(Array(events[start..<end]), keys: Array(keys[start..<end]))
             }
         case .slack:
             return stride(from: 0, to: events.count, by: 50).map { start in
@@ -166,7 +170,7 @@ final class DeliveryWorker: Sendable {
         }
     }
 
-    func webhookMessage(_ events: [EventRecord]) -> OutboundMessage {
+    func webhookMessage(_ events: [EventRecord], keys: [String]) -> OutboundMessage {
         var json = JSONWriter(capacity: 512)
         if events.count == 1 && destination.batch == 1 {
             json.raw(#"{"type":"#)
@@ -183,7 +187,7 @@ final class DeliveryWorker: Sendable {
         }
         json.raw("}")
         return OutboundMessage(destination, url: destination.url,
-                               id: WebhookSignature.messageID(destination: destination.id, keys: events.map(WebhookSignature.eventKey)),
+                               id: WebhookSignature.messageID(destination: destination.id, keys: keys),
                                body: json.bytes, events: events.count)
     }
 

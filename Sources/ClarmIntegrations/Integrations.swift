@@ -274,7 +274,7 @@ public final class Integrations: Sendable {
                                      ? #"{"email":"clarm-test@example.com","name":"Clarm Test","company":"Clarm"}"#
                                      : #"{"amount":49.5,"currency":"USD","plan":"pro","email":"clarm-test@example.com"}"#,
                                  site: destination.site)
-        guard let message = worker.messages([sample]).first else {
+        guard let message = worker.messages([sample], keys: [WebhookSignature.eventKey(sample)]).first else {
             throw .refused("this destination sends nothing for a sample event")
         }
         var json = JSONWriter(capacity: 256)
@@ -320,7 +320,7 @@ public final class Integrations: Sendable {
         guard worker.reserveReplay() else {
             throw .conflict("an earlier replay is still being sent (\(worker.replayPending) left)")
         }
-        let events: [EventRecord]
+        let events: [ReplayEvent]
         do throws(IntegrationError) {
             events = try range.events(in: store, deadline: monotonicMilliseconds() + timeoutMilliseconds,
                                       matching: worker.destination.matches)

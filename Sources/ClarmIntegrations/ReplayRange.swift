@@ -3,6 +3,15 @@ import ClarmJSON
 import ClarmStorage
 import ClarmSystem
 
+/// An event of a replayed range with its `webhook-id` key: its hash and its rank among identical events.
+struct ReplayEvent: Sendable {
+    let event: EventRecord
+    let hash: String
+    let occurrence: Int
+
+    var key: String { WebhookSignature.eventKey(hash: hash, occurrence: occurrence) }
+}
+
 /// A replay of a time range (`POST /api/destinations/{id}/replay` with `from` and `to`, README "Integrations"):
 /// the destination's matching events stored in `[from, to)`, read from segments and memtables.
 struct ReplayRange {
@@ -37,12 +46,12 @@ struct ReplayRange {
         guard to - from <= Self.maxMilliseconds else { throw .invalid("a replay covers at most 31 days: split the range") }
     }
 
-    /// The stored events `matches` takes in the range, ordered by timestamp then `webhook-id` key (the same order
-    /// however the store holds them), erased visitors' left out, only those after `progress`'s last one; throws
-    /// when the range holds more than `maxEvents`.
+    /// The stored events `matches` takes in the range, ordered by timestamp then key hash then rank among identical
+    /// ones (the same order however the store holds them), erased visitors' left out, only those after
+    /// `progress`'s last one; throws when the range holds more than `maxEvents`.
     /// `deadline` (monotonic milliseconds): the scan gives up past it, asked between block runs and memtable chunks.
     func events(in store: Store, after progress: ReplayProgress? = nil, deadline: Int64 = .max,
-                matching matches: (EventRecord) -> Bool) throws(IntegrationError) -> [EventRecord] {
+                matching matches: (EventRecord) -> Bool) throws(IntegrationError) -> [ReplayEvent] {
         var found: [EventRecord] = []
         var bytes = 0
         var full = false
@@ -78,10 +87,19 @@ struct ReplayRange {
             throw .invalid("more than \(Self.maxEvents) matching events, or \(Self.maxBytes >> 20) MiB of them, in the range: split it")
         }
         guard !late else { throw .refused("reading the range took longer than the query timeout: split it") }
-        return found.map { (event: $0, key: WebhookSignature.eventKey($0)) }
-            .filter { progress?.isAhead($0.event.timestamp, $0.key) ?? true }
-            .sorted { ($0.event.timestamp, $0.key) < ($1.event.timestamp, $1.key) }
-            .map(\.event)
+        // Identical events sort next to each other and are ranked in that run, as `WebhookSignature.eventKeys`
+        // ranks them in the feed: the whole range is ranked before `progress` cuts what was sent.
+        let sorted = found.map { (event: $0, hash: WebhookSignature.eventKey($0)) }
+            .sorted { ($0.event.timestamp, $0.hash) < ($1.event.timestamp, $1.hash) }
+        var ranked: [ReplayEvent] = []
+        ranked.reserveCapacity(sorted.count)
+        for (event, hash) in sorted {
+            let previous = ranked.last
+            let occurrence = previous.map { $0.event.timestamp == event.timestamp && $0.hash == hash ? $0.occurrence + 1 : 0 } ?? 0
+            ranked.append(ReplayEvent(event: event, hash: hash, occurrence: occurrence))
+        }
+        guard let progress else { return ranked }
+        return ranked.filter { progress.isAhead($0) }
     }
 
     /// Consecutive block numbers grouped into ranges of at most `blocksPerRead`.

@@ -672,3 +672,31 @@ def test_a_kill_while_dead_letters_are_written_loses_no_event(data):
     finally:
         gateway.stop()
         receiver.close()
+
+
+def test_identical_events_of_one_batch_get_their_own_ids_kept_by_a_replay(data):
+    receiver = Receiver(ok)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        _, created = gateway.request("POST", "/api/destinations",
+                                     {"type": "webhook", "site": SITE, "events": ["purchase"], "url": receiver.url})
+        # No timestamp, no event_id: both take the batch's reception time, and are identical to the millisecond.
+        twin = {"event": "purchase", "visitor_id": "v-twin", "url": "https://%s/checkout" % SITE, "properties": {"amount": 5}}
+        gateway.track([twin, twin])
+        wait_for(lambda: len(receiver.snapshot()) == 2)
+
+        def sent_ids():
+            return [{k.lower(): v for k, v in headers.items()}["webhook-id"] for _, headers, _ in receiver.snapshot()]
+        first = sent_ids()
+        assert len(set(first)) == 2, first
+        wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["backlog_bytes"] == 0)
+        gateway.stop()
+        gateway.start()
+        status, queued = gateway.request("POST", "/api/destinations/%s/replay" % created["id"],
+                                         {"from": iso(time.time() - 3600), "to": iso(time.time() + 60)})
+        assert (status, queued) == (200, {"replayed_events": 2}), queued
+        wait_for(lambda: len(receiver.snapshot()) == 4)
+        assert sorted(sent_ids()[2:]) == sorted(first)
+    finally:
+        gateway.stop()
+        receiver.close()
