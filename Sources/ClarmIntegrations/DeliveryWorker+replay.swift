@@ -1,4 +1,5 @@
 import ClarmEvents
+import ClarmStorage
 import Synchronization
 
 /// What a replay sends ahead of the feed: its items, and for a replay of a time range, how far it went.
@@ -13,6 +14,8 @@ struct ReplayQueue: Sendable {
     var items: [Item] = []
     /// The range replay's progress, saved in `ReplayFile` after each chunk of events; nil for dead letters.
     var range: ReplayProgress?
+    /// Whether the first item is being sent (it leaves the queue once sent).
+    var sending = false
     /// Whether a range replay is reading its events from the store, to be queued.
     var scanning = false
 
@@ -95,7 +98,10 @@ extension DeliveryWorker {
     /// Sends what a replay queued, in order, each item leaving the queue once delivered or dead-lettered; false when
     /// the worker stopped meanwhile (a range replay then resumes from its file at the next start).
     func sendReplay() -> Bool {
-        while let item = replay.withLock({ $0.items.first }) {
+        while let item = replay.withLock({ queue in
+            queue.sending = !queue.items.isEmpty
+            return queue.items.first
+        }) {
             switch item {
             case .letter(let letter):
                 guard send(OutboundMessage(destination, letter: letter), replacing: letter.seq) else { return false }
@@ -106,6 +112,7 @@ extension DeliveryWorker {
             }
             let moved = replay.withLock { queue -> ReplayProgress? in
                 queue.items.removeFirst()
+                queue.sending = false
                 defer { finishIfDone(&queue) }
                 guard case .events(let events) = item, let last = events.last, var range = queue.range else { return nil }
                 range.move(past: last)
@@ -133,6 +140,26 @@ extension DeliveryWorker {
     private func saveProgress(_ range: ReplayProgress) {
         do throws(IntegrationError) { try ReplayFile.save(range, directory: directory, destination: destination.id) } catch {
             note(error: "\(error)")
+        }
+    }
+
+    /// Forgets erased visitors: their events leave the replay queued (letters holding them too) and their dead
+    /// letters leave their file, which is rewritten. What is in flight is sent as it was built.
+    func erase(_ erased: Set<ErasureSet.Tombstone>) throws(IntegrationError) {
+        try replay.withLock { queue throws(IntegrationError) in
+            let inFlight = queue.sending ? Array(queue.items.prefix(1)) : []
+            queue.items = inFlight + queue.items.dropFirst(inFlight.count).compactMap { item in
+                switch item {
+                case .letter(let letter):
+                    return letter.holds(anyOf: erased) ? nil : item
+                case .events(let events):
+                    let kept = events.filter {
+                        !erased.contains(ErasureSet.Tombstone(site: Array($0.event.site.utf8), visitor: Array($0.event.visitorID.utf8)))
+                    }
+                    return kept.isEmpty ? nil : .events(kept)
+                }
+            }
+            _ = try deadLetters.withLock { file throws(IntegrationError) in try file.erase(erased) }
         }
     }
 }

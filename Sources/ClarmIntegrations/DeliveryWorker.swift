@@ -19,13 +19,23 @@ struct OutboundMessage: Sendable {
     let signingSecret: String?
     /// Slack answers errors as text bodies worth showing.
     let kind: Destination.Kind
+    /// The (site, visitor) of its events, kept with its dead letter so an erasure finds it.
+    let visitors: [ErasureSet.Tombstone]
 
-    /// A request of `destination`: its headers (and token, and signing secret) are the destination's.
-    init(_ destination: Destination, url: String, id: String = "", body: [UInt8], events: Int) {
+    /// A request of `destination` carrying `events`: its headers (and token, and signing secret) are the
+    /// destination's.
+    init(_ destination: Destination, url: String, id: String = "", body: [UInt8], events: [EventRecord]) {
+        var seen = Set<ErasureSet.Tombstone>()
+        let visitors = events.map { ErasureSet.Tombstone(site: Array($0.site.utf8), visitor: Array($0.visitorID.utf8)) }
+        self.init(destination, url: url, id: id, body: body, events: events.count, visitors: visitors.filter { seen.insert($0).inserted })
+    }
+
+    private init(_ destination: Destination, url: String, id: String, body: [UInt8], events: Int, visitors: [ErasureSet.Tombstone]) {
         self.url = url
         self.id = id
         self.body = body
         self.events = events
+        self.visitors = visitors
         kind = destination.kind
         signingSecret = destination.kind == .webhook ? destination.secret : nil
         headers = [("Content-Type", "application/json")] + (destination.kind == .hubspot ? [("Authorization", "Bearer \(destination.token)")] : [])
@@ -33,7 +43,7 @@ struct OutboundMessage: Sendable {
 
     /// A dead letter sent again.
     init(_ destination: Destination, letter: DeadLetter) {
-        self.init(destination, url: letter.url, id: letter.id, body: letter.body, events: letter.events)
+        self.init(destination, url: letter.url, id: letter.id, body: letter.body, events: letter.events, visitors: letter.visitors)
     }
 }
 
@@ -163,7 +173,7 @@ final class DeliveryWorker: Sendable {
         case .slack:
             return stride(from: 0, to: events.count, by: 50).map { start in
                 let slice = Array(events[start..<min(events.count, start + 50)])
-                return OutboundMessage(destination, url: destination.url, body: SlackMessage.body(slice), events: slice.count)
+                return OutboundMessage(destination, url: destination.url, body: SlackMessage.body(slice), events: slice)
             }
         case .hubspot:
             return hubSpotMessages(events)
@@ -188,7 +198,7 @@ final class DeliveryWorker: Sendable {
         json.raw("}")
         return OutboundMessage(destination, url: destination.url,
                                id: WebhookSignature.messageID(destination: destination.id, keys: keys),
-                               body: json.bytes, events: events.count)
+                               body: json.bytes, events: events)
     }
 
     private func hubSpotMessages(_ events: [EventRecord]) -> [OutboundMessage] {
@@ -198,7 +208,7 @@ final class DeliveryWorker: Sendable {
         for start in stride(from: 0, to: identifies.count, by: HubSpotRequests.maxBatch) {
             let slice = Array(identifies[start..<min(identifies.count, start + HubSpotRequests.maxBatch)])
             if let body = HubSpotRequests.upsert(slice, planProperty: destination.planProperty) {
-                out.append(OutboundMessage(destination, url: base + "/crm/v3/objects/contacts/batch/upsert", body: body, events: slice.count))
+                out.append(OutboundMessage(destination, url: base + "/crm/v3/objects/contacts/batch/upsert", body: body, events: slice))
             } else {
                 skip("identify_without_email", slice.count)
             }
@@ -215,7 +225,7 @@ final class DeliveryWorker: Sendable {
                 continue
             }
             out.append(OutboundMessage(destination, url: base + "/events/v3/send",
-                                       body: HubSpotRequests.behaviouralEvent(event, email: email, eventName: destination.eventName), events: 1))
+                                       body: HubSpotRequests.behaviouralEvent(event, email: email, eventName: destination.eventName), events: [event]))
         }
         emails.withLock { emails in
             for event in identifies {
@@ -279,7 +289,7 @@ final class DeliveryWorker: Sendable {
             do throws(IntegrationError) {
                 let dropFailed = try deadLetters.withLock { file throws(IntegrationError) in
                     try file.add(id: message.id, url: message.url, events: message.events, error: error,
-                                 milliseconds: wallClockMilliseconds(), body: message.body)
+                                 milliseconds: wallClockMilliseconds(), body: message.body, visitors: message.visitors)
                 }
                 // The letter is kept: only dropping the oldest past the bound failed.
                 if let dropFailed { note(error: "dropping the oldest dead letter: \(dropFailed)") }

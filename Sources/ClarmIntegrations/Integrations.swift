@@ -47,6 +47,28 @@ public final class Integrations: Sendable {
             deleteFile { () throws(IntegrationError) in try ReplayFile.delete(directory: directory, destination: String(name.dropLast(7))) }
         }
         for destination in destinations { try start(destination) }
+        // Erasures a crash kept from reaching the dead letters (the store's tombstones stay until its purge ends).
+        let erased = Set(store.snapshot().flatMap(\.erased.tombstones))
+        if !erased.isEmpty {
+            do throws(IntegrationError) { try erase(erased) } catch {
+                report("dead letters of erased visitors: \(error); erase them again")
+            }
+        }
+    }
+
+    /// Forgets a visitor the store has just erased (`DELETE /api/visitors/{id}`): every destination's dead
+    /// letters holding its events are dropped and their file rewritten, and its events leave the replays queued
+    /// (README, "Erasure"). Throws when a file could not be rewritten: the erasure is to be asked again.
+    public func erase(site: String, visitor: String) throws(IntegrationError) {
+        try erase([ErasureSet.Tombstone(site: Array(site.utf8), visitor: Array(visitor.utf8))])
+    }
+
+    /// Under `changes`: a destination being replaced (its worker stopped, its file about to be opened again) is
+    /// erased from before or after, never missed.
+    private func erase(_ erased: Set<ErasureSet.Tombstone>) throws(IntegrationError) {
+        try changes.withLock { _ throws(IntegrationError) in
+            for worker in state.withLock({ Array($0.values) }) { try worker.erase(erased) }
+        }
     }
 
     /// Starts a destination's worker with its dead letters: an enabled one with its change feed (created at the
