@@ -1,3 +1,5 @@
+import Dispatch
+import Glibc
 import Testing
 import ClarmJSON
 @testable import ClarmIntegrations
@@ -89,5 +91,39 @@ import ClarmTestSupport
         #expect { _ = try integrations.replayRange(id, range, timeoutMilliseconds: -1) } throws: { "\($0)".contains("query timeout") }
         // A failed read gives the queue back.
         #expect(try integrations.replayRange(id, range) == Array(#"{"replayed_events":0}"#.utf8))
+    }
+
+    /// A listing waits for a replay's lock without holding `status`, which the replay takes to note an error
+    /// (the lock order of `DeliveryWorker`): with `status` held there, both would wait for ever.
+    @Test func aListingDoesNotHoldStatusWhileWaitingForTheReplay() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var storeOptions = StoreOptions()
+        storeOptions.shards = 1
+        var options = IntegrationOptions()
+        options.allowPrivateDestinations = true
+        let store = try Store(directory: directory.path, options: storeOptions)
+        defer { store.close() }
+        let integrations = try Integrations(directory: directory.path, store: store, options: options)
+        defer { integrations.stop() }
+        _ = try integrations.add(body(#"{"type":"webhook","site":"shop.example.com","events":["*"],"url":"http://127.0.0.1:9/"}"#))
+        let id = integrations.destinations[0].id
+        let worker = try #require(integrations.worker(id))
+        let listed = DispatchSemaphore(value: 0)
+        var statusFree = false
+        worker.replay.withLock { _ in
+            DispatchQueue.global().async {
+                _ = try? integrations.show(id)
+                listed.signal()
+            }
+            // The listing is now waiting for `replay`; what a replay does under it next is to take `status`.
+            usleep(300_000)
+            for _ in 0..<40 where !statusFree {
+                statusFree = worker.status.withLockIfAvailable { _ in true } ?? false
+                if !statusFree { usleep(50_000) }
+            }
+        }
+        listed.wait()
+        #expect(statusFree)
     }
 }
