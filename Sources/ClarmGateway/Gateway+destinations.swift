@@ -74,7 +74,11 @@ extension Gateway {
             if body["dead_letters"] == .bool(true) {
                 respondLater(request, &response) { _, _ in Self.answer(.ok) { () throws(IntegrationError) in try integrations.replayDeadLetters(id) } }
             } else if body["dead_letters"] == nil, body["from"] != nil || body["to"] != nil {
-                respondLater(request, &response) { _, _ in Self.answer(.ok) { () throws(IntegrationError) in try integrations.replayRange(id, body) } }
+                // Reading the range costs what a query does: it stops at the query timeout.
+                let timeout = runtime.options.queryTimeoutMilliseconds
+                respondLater(request, &response) { _, _ in
+                    Self.answer(.ok) { () throws(IntegrationError) in try integrations.replayRange(id, body, timeoutMilliseconds: timeout) }
+                }
             } else {
                 sendError(.badRequest, needed, request, &response)
             }

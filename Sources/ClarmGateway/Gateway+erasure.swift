@@ -1,3 +1,4 @@
+import ClarmIntegrations
 import ClarmJSON
 import ClarmServer
 import ClarmStorage
@@ -17,9 +18,16 @@ extension Gateway {
             return
         }
         let store = self.store
+        let integrations = self.integrations
         respondLater(request, &response) { _, _ in
             do throws(StoreError) {
                 try store.erase(site: site, visitor: visitor)
+            } catch {
+                return Self.errorBody(.serviceUnavailable, error.description)
+            }
+            // Destinations' dead letters and queued replays hold copies of the visitor's events.
+            do throws(IntegrationError) {
+                try integrations?.erase(site: site, visitor: visitor)
             } catch {
                 return Self.errorBody(.serviceUnavailable, error.description)
             }

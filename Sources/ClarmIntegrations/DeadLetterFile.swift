@@ -11,6 +11,15 @@ public struct DeadLetter: Sendable {
     public let error: String
     public let milliseconds: Int64
     let body: [UInt8]
+    /// The (site, visitor) of its events, so an erasure finds it (empty in letters written before they were kept).
+    let visitors: [ErasureSet.Tombstone]
+
+    /// Whether it holds an event of an erased visitor; a letter without its visitors is searched for each
+    /// erased visitor id in its body.
+    func holds(anyOf erased: Set<ErasureSet.Tombstone>) -> Bool {
+        if !visitors.isEmpty { return visitors.contains(where: erased.contains) }
+        return erased.contains { !$0.visitor.isEmpty && body.contains($0.visitor) }
+    }
 }
 
 /// `DATA/dead-letters/<id>.log` (docs/FORMAT.md, "Dead letters"): a destination's dead letters, each made
@@ -56,10 +65,12 @@ struct DeadLetterFile: ~Copyable {
             offset = entry.next
             var reader = ByteReader(data: entry.payload)
             switch reader.u8() {
-            case 1:
+            case let type where type == 1 || type == 3:
                 guard let seq = reader.u64(), let at = reader.i64(), let events = reader.u32(), let id = reader.string(),
-                      let url = reader.string(), let error = reader.string(), let body = reader.bytes() else { break }
-                letters.append(DeadLetter(seq: seq, id: id, url: url, events: Int(events), error: error, milliseconds: at, body: body))
+                      let url = reader.string(), let error = reader.string(), let body = reader.bytes(),
+                      let visitors = type == 3 ? Self.visitors(&reader) : [] else { break }
+                letters.append(DeadLetter(seq: seq, id: id, url: url, events: Int(events), error: error, milliseconds: at,
+                                          body: body, visitors: visitors))
                 nextSeq = max(nextSeq, seq + 1)
             case 2:
                 guard let seq = reader.u64() else { break }
@@ -87,15 +98,19 @@ struct DeadLetterFile: ~Copyable {
         return (payload, offset + 8 + length)
     }
 
-    /// Keeps a new dead letter, durably; drops the oldest past the bound.
-    mutating func add(id: String, url: String, events: Int, error: String, milliseconds: Int64, body: [UInt8]) throws(IntegrationError) {
+    /// Keeps a new dead letter, durably; drops the oldest past the bound. Throws only when the letter is not
+    /// kept; once it is, a failed drop is answered (the letter must not be added again), and the next change
+    /// drops again.
+    mutating func add(id: String, url: String, events: Int, error: String, milliseconds: Int64, body: [UInt8],
+                      visitors: [ErasureSet.Tombstone]) throws(IntegrationError) -> IntegrationError? {
         let letter = DeadLetter(seq: nextSeq, id: id, url: url, events: events, error: String(error.prefix(300)),
-                                milliseconds: milliseconds, body: body)
+                                milliseconds: milliseconds, body: body, visitors: visitors)
         try append(Self.encode(letter))
         nextSeq += 1
         letters.append(letter)
         bodyBytes += body.count
-        try dropPastBound()
+        do throws(IntegrationError) { try dropPastBound() } catch { return error }
+        return nil
     }
 
     /// Forgets a letter (delivered, dead-lettered again, or dropped); a seq not kept is ignored.
@@ -119,14 +134,46 @@ struct DeadLetterFile: ~Copyable {
         }
     }
 
+    /// Drops the letters holding an event of the erased visitors, rewriting the file without them, so no byte of
+    /// the visitor stays in it (a letter of several visitors goes whole: their events stay in the store, for a
+    /// replay of their time range). Answers how many went.
+    mutating func erase(_ erased: Set<ErasureSet.Tombstone>) throws(IntegrationError) -> Int {
+        let before = letters.count
+        let gone = Set(letters.filter { $0.holds(anyOf: erased) }.map(\.seq))
+        // A rewrite that failed before is tried again: the file may still hold what was dropped from memory.
+        guard !gone.isEmpty || needsRewrite else { return 0 }
+        letters.removeAll { gone.contains($0.seq) }
+        queued.subtract(gone)
+        bodyBytes = letters.reduce(0) { $0 + $1.body.count }
+        needsRewrite = true
+        try rewrite()
+        return before - letters.count
+    }
+
+    /// Type 3 (type 1, written before letters kept their visitors, is read as having none).
     static func encode(_ letter: DeadLetter) -> [UInt8] {
-        var payload: [UInt8] = [1]
+        var payload: [UInt8] = [3]
         payload.put(letter.seq)
         payload.put(letter.milliseconds)
         payload.put(UInt32(letter.events))
         for text in [letter.id, letter.url, letter.error] { payload.put(Array(text.utf8)) }
         payload.put(letter.body)
+        payload.put(UInt32(letter.visitors.count))
+        for visitor in letter.visitors {
+            payload.put(visitor.site)
+            payload.put(visitor.visitor)
+        }
         return payload
+    }
+
+    private static func visitors(_ reader: inout ByteReader) -> [ErasureSet.Tombstone]? {
+        guard let count = reader.u32(), Int(count) <= reader.data.count else { return nil }
+        var visitors: [ErasureSet.Tombstone] = []
+        for _ in 0..<count {
+            guard let site = reader.bytes(), let visitor = reader.bytes() else { return nil }
+            visitors.append(ErasureSet.Tombstone(site: site, visitor: visitor))
+        }
+        return visitors
     }
 
     /// `length | crc | payload`.
@@ -141,8 +188,17 @@ struct DeadLetterFile: ~Copyable {
         if needsRewrite { try rewrite() }
         if fd < 0 {
             try DurableFile.makeDirectory(String(path[..<path.lastIndex(of: "/")!]), mode: 0o700)
+            let created = !PosixFileSystem().exists(path)
             fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw failure("open") }
+            // A new file's name is made durable once, before the first letter in it is acknowledged.
+            if created {
+                do throws(IntegrationError) { try DurableFile.syncDirectory(of: path) } catch {
+                    closeDescriptor(fd)
+                    fd = -1
+                    throw error
+                }
+            }
         }
         let record = Self.frame(payload)
         do throws(Errno) {
@@ -155,7 +211,7 @@ struct DeadLetterFile: ~Copyable {
             throw .notSaved("dead letters \(path): \(error)")
         }
         fileBytes += record.count
-        if payload.first == 1 { liveBytes += record.count }
+        if payload.first != 2 { liveBytes += record.count }
     }
 
     /// The live letters alone, replacing the file (`DurableFile`).
@@ -177,9 +233,9 @@ struct DeadLetterFile: ~Copyable {
         if fd >= 0 { closeDescriptor(fd) }
     }
 
-    /// Deletes a removed destination's file.
-    static func delete(directory: String, destination: String) {
-        unlink(path(directory: directory, destination: destination))
+    /// Deletes a removed destination's file, durably.
+    static func delete(directory: String, destination: String) throws(IntegrationError) {
+        try DurableFile.remove(path(directory: directory, destination: destination))
     }
 }
 

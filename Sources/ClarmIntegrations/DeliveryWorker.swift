@@ -19,13 +19,23 @@ struct OutboundMessage: Sendable {
     let signingSecret: String?
     /// Slack answers errors as text bodies worth showing.
     let kind: Destination.Kind
+    /// The (site, visitor) of its events, kept with its dead letter so an erasure finds it.
+    let visitors: [ErasureSet.Tombstone]
 
-    /// A request of `destination`: its headers (and token, and signing secret) are the destination's.
-    init(_ destination: Destination, url: String, id: String = "", body: [UInt8], events: Int) {
+    /// A request of `destination` carrying `events`: its headers (and token, and signing secret) are the
+    /// destination's.
+    init(_ destination: Destination, url: String, id: String = "", body: [UInt8], events: [EventRecord]) {
+        var seen = Set<ErasureSet.Tombstone>()
+        let visitors = events.map { ErasureSet.Tombstone(site: Array($0.site.utf8), visitor: Array($0.visitorID.utf8)) }
+        self.init(destination, url: url, id: id, body: body, events: events.count, visitors: visitors.filter { seen.insert($0).inserted })
+    }
+
+    private init(_ destination: Destination, url: String, id: String, body: [UInt8], events: Int, visitors: [ErasureSet.Tombstone]) {
         self.url = url
         self.id = id
         self.body = body
         self.events = events
+        self.visitors = visitors
         kind = destination.kind
         signingSecret = destination.kind == .webhook ? destination.secret : nil
         headers = [("Content-Type", "application/json")] + (destination.kind == .hubspot ? [("Authorization", "Bearer \(destination.token)")] : [])
@@ -33,13 +43,18 @@ struct OutboundMessage: Sendable {
 
     /// A dead letter sent again.
     init(_ destination: Destination, letter: DeadLetter) {
-        self.init(destination, url: letter.url, id: letter.id, body: letter.body, events: letter.events)
+        self.init(destination, url: letter.url, id: letter.id, body: letter.body, events: letter.events, visitors: letter.visitors)
     }
 }
 
 /// Delivers one destination's events: reads its feed shard by shard, sends what matches, retries a failed
 /// message on the schedule (honouring `Retry-After`) before going on, and acknowledges a batch only once all
 /// of it is delivered or dead-lettered. One message in flight at a time, one batch of events in memory.
+///
+/// Lock order: `Integrations.changes`, then `Integrations.state`, then `replay`, then `deadLetters`, then
+/// `status`; `emails` and `lastSlackMessage` are leaves. A lock is only taken while holding locks before it in
+/// this order, and no lock is taken while `status` is held (so `describe` reads `replayPending` before it takes
+/// `status`).
 final class DeliveryWorker: Sendable {
     let destination: Destination
     /// Its change feed; nil while the destination is disabled (it holds no logs back then).
@@ -99,6 +114,8 @@ final class DeliveryWorker: Sendable {
         var next = [FeedPosition?](repeating: nil, count: feed.shardCount)
         var delivered = [FeedPosition?](repeating: nil, count: feed.shardCount)
         var acknowledged = monotonicMilliseconds()
+        // Per shard, the key counts of the batch before (`WebhookSignature.eventKeys`).
+        var seen = [[String: Int]](repeating: [:], count: feed.shardCount)
         func acknowledge() {
             for shard in delivered.indices {
                 guard let position = delivered[shard] else { continue }
@@ -124,7 +141,7 @@ final class DeliveryWorker: Sendable {
                     continue
                 }
                 guard let batch else { continue }
-                guard deliver(batch) else { return }
+                guard deliver(batch, seen: &seen[shard]) else { return }
                 next[shard] = batch.end
                 delivered[shard] = batch.end
                 moved = true
@@ -137,31 +154,33 @@ final class DeliveryWorker: Sendable {
     static let acknowledgeInterval: Int64 = 250
 
     /// Sends the batch's matching events; false when the worker stopped (or the destination went) meanwhile.
-    private func deliver(_ batch: FeedBatch) -> Bool {
+    private func deliver(_ batch: FeedBatch, seen: inout [String: Int]) -> Bool {
         let events = batch.events.filter(destination.matches)
-        for message in messages(events) {
+        for message in messages(events, keys: WebhookSignature.eventKeys(events, seen: &seen)) {
             guard send(message) else { return false }
         }
         return true
     }
 
-    func messages(_ events: [EventRecord]) -> [OutboundMessage] {
+    /// `keys`: the events' `webhook-id` keys (`WebhookSignature.eventKeys`).
+    func messages(_ events: [EventRecord], keys: [String]) -> [OutboundMessage] {
         switch destination.kind {
         case .webhook:
             return stride(from: 0, to: events.count, by: destination.batch).map { start in
-                webhookMessage(Array(events[start..<min(events.count, start + destination.batch)]))
+                let end = min(events.count, start + destination.batch)
+                return webhookMessage(Array(events[start..<end]), keys: Array(keys[start..<end]))
             }
         case .slack:
             return stride(from: 0, to: events.count, by: 50).map { start in
                 let slice = Array(events[start..<min(events.count, start + 50)])
-                return OutboundMessage(destination, url: destination.url, body: SlackMessage.body(slice), events: slice.count)
+                return OutboundMessage(destination, url: destination.url, body: SlackMessage.body(slice), events: slice)
             }
         case .hubspot:
             return hubSpotMessages(events)
         }
     }
 
-    func webhookMessage(_ events: [EventRecord]) -> OutboundMessage {
+    func webhookMessage(_ events: [EventRecord], keys: [String]) -> OutboundMessage {
         var json = JSONWriter(capacity: 512)
         if events.count == 1 && destination.batch == 1 {
             json.raw(#"{"type":"#)
@@ -178,8 +197,8 @@ final class DeliveryWorker: Sendable {
         }
         json.raw("}")
         return OutboundMessage(destination, url: destination.url,
-                               id: WebhookSignature.messageID(destination: destination.id, keys: events.map(WebhookSignature.eventKey)),
-                               body: json.bytes, events: events.count)
+                               id: WebhookSignature.messageID(destination: destination.id, keys: keys),
+                               body: json.bytes, events: events)
     }
 
     private func hubSpotMessages(_ events: [EventRecord]) -> [OutboundMessage] {
@@ -189,7 +208,7 @@ final class DeliveryWorker: Sendable {
         for start in stride(from: 0, to: identifies.count, by: HubSpotRequests.maxBatch) {
             let slice = Array(identifies[start..<min(identifies.count, start + HubSpotRequests.maxBatch)])
             if let body = HubSpotRequests.upsert(slice, planProperty: destination.planProperty) {
-                out.append(OutboundMessage(destination, url: base + "/crm/v3/objects/contacts/batch/upsert", body: body, events: slice.count))
+                out.append(OutboundMessage(destination, url: base + "/crm/v3/objects/contacts/batch/upsert", body: body, events: slice))
             } else {
                 skip("identify_without_email", slice.count)
             }
@@ -206,7 +225,7 @@ final class DeliveryWorker: Sendable {
                 continue
             }
             out.append(OutboundMessage(destination, url: base + "/events/v3/send",
-                                       body: HubSpotRequests.behaviouralEvent(event, email: email, eventName: destination.eventName), events: 1))
+                                       body: HubSpotRequests.behaviouralEvent(event, email: email, eventName: destination.eventName), events: [event]))
         }
         emails.withLock { emails in
             for event in identifies {
@@ -268,10 +287,12 @@ final class DeliveryWorker: Sendable {
         var wait = 1.0
         while !isStopped {
             do throws(IntegrationError) {
-                try deadLetters.withLock { file throws(IntegrationError) in
+                let dropFailed = try deadLetters.withLock { file throws(IntegrationError) in
                     try file.add(id: message.id, url: message.url, events: message.events, error: error,
-                                 milliseconds: wallClockMilliseconds(), body: message.body)
+                                 milliseconds: wallClockMilliseconds(), body: message.body, visitors: message.visitors)
                 }
+                // The letter is kept: only dropping the oldest past the bound failed.
+                if let dropFailed { note(error: "dropping the oldest dead letter: \(dropFailed)") }
                 return true
             } catch {
                 note(error: "\(error)")

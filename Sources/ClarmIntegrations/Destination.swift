@@ -50,6 +50,10 @@ public struct Destination: Sendable, Equatable {
             }
             guard let string = member.string else { throw .invalid("\(key) must be a string") }
             guard string.utf8.count <= maxFieldBytes else { throw .invalid("\(key) is longer than \(maxFieldBytes) bytes") }
+            // Tokens, URLs and secrets end up in request lines and headers: a CR or LF would add headers of its own.
+            guard !string.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                throw .invalid("\(key) must not hold control characters (CR, LF, tab…)")
+            }
             return string
         }
         guard let kind = Kind(rawValue: try text("type", required: true) ?? "") else {

@@ -22,10 +22,29 @@ enum DurableFile {
             unlink(temporary)
             throw .notSaved("rename \(temporary): \(reason)")
         }
-        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        let dir = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        try syncDirectory(of: path)
+    }
+
+    /// Makes the creation, renaming or removal of `path` durable: fsyncs the directory holding it.
+    static func syncDirectory(of path: String) throws(IntegrationError) {
+        let directory = parent(path)
+        let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         defer { if dir >= 0 { closeDescriptor(dir) } }
         guard dir >= 0, fsync(dir) == 0 else { throw .notSaved("fsync \(directory): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Removes `path` durably; a file already gone is no error.
+    static func remove(_ path: String) throws(IntegrationError) {
+        if unlink(path) != 0 {
+            guard errno == ENOENT else { throw .notSaved("unlink \(path): \(String(cString: strerror(errno)))") }
+            return
+        }
+        try syncDirectory(of: path)
+    }
+
+    private static func parent(_ path: String) -> String {
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        return directory.isEmpty ? "." : directory
     }
 
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
@@ -35,10 +54,12 @@ enum DurableFile {
         }
     }
 
-    /// `directory` exists (created with `mode` when not).
+    /// `directory` exists (created with `mode` when not, and its parent then fsynced so it stays).
     static func makeDirectory(_ directory: String, mode: mode_t) throws(IntegrationError) {
-        if mkdir(directory, mode) != 0 && errno != EEXIST {
-            throw .notSaved("mkdir \(directory): \(String(cString: strerror(errno)))")
+        guard mkdir(directory, mode) == 0 else {
+            guard errno == EEXIST else { throw .notSaved("mkdir \(directory): \(String(cString: strerror(errno)))") }
+            return
         }
+        try syncDirectory(of: directory)
     }
 }

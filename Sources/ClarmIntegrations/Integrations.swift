@@ -40,13 +40,35 @@ public final class Integrations: Sendable {
         let ids = Set(destinations.map(\.id))
         for name in (try? PosixFileSystem().list("\(directory)/\(DeadLetterFile.directoryName)")) ?? []
         where name.hasSuffix(".log") && !ids.contains(String(name.dropLast(4))) {
-            DeadLetterFile.delete(directory: directory, destination: String(name.dropLast(4)))
+            deleteFile { () throws(IntegrationError) in try DeadLetterFile.delete(directory: directory, destination: String(name.dropLast(4))) }
         }
         for name in (try? PosixFileSystem().list("\(directory)/\(ReplayFile.directoryName)")) ?? []
         where name.hasSuffix(".replay") && !ids.contains(String(name.dropLast(7))) {
-            ReplayFile.delete(directory: directory, destination: String(name.dropLast(7)))
+            deleteFile { () throws(IntegrationError) in try ReplayFile.delete(directory: directory, destination: String(name.dropLast(7))) }
         }
         for destination in destinations { try start(destination) }
+        // Erasures a crash kept from reaching the dead letters (the store's tombstones stay until its purge ends).
+        let erased = Set(store.snapshot().flatMap(\.erased.tombstones))
+        if !erased.isEmpty {
+            do throws(IntegrationError) { try erase(erased) } catch {
+                report("dead letters of erased visitors: \(error); erase them again")
+            }
+        }
+    }
+
+    /// Forgets a visitor the store has just erased (`DELETE /api/visitors/{id}`): every destination's dead
+    /// letters holding its events are dropped and their file rewritten, and its events leave the replays queued
+    /// (README, "Erasure"). Throws when a file could not be rewritten: the erasure is to be asked again.
+    public func erase(site: String, visitor: String) throws(IntegrationError) {
+        try erase([ErasureSet.Tombstone(site: Array(site.utf8), visitor: Array(visitor.utf8))])
+    }
+
+    /// Under `changes`: a destination being replaced (its worker stopped, its file about to be opened again) is
+    /// erased from before or after, never missed.
+    private func erase(_ erased: Set<ErasureSet.Tombstone>) throws(IntegrationError) {
+        try changes.withLock { _ throws(IntegrationError) in
+            for worker in state.withLock({ Array($0.values) }) { try worker.erase(erased) }
+        }
     }
 
     /// Starts a destination's worker with its dead letters: an enabled one with its change feed (created at the
@@ -66,7 +88,7 @@ public final class Integrations: Sendable {
         let deadLetters = try DeadLetterFile(directory: directory, destination: destination.id,
                                              maxLetters: options.maxDeadLetters, maxBytes: options.maxDeadLetterBytes)
         let worker = DeliveryWorker(destination: destination, directory: directory, feed: feed, deadLetters: deadLetters,
-                                    client: OutboundClient(settings: outbound), options: options) { [weak self] gone, reason in
+                                    client: try OutboundClient(settings: outbound), options: options) { [weak self] gone, reason in
             self?.disable(gone.id, reason: reason)
         }
         if let status { worker.status.withLock { $0 = status } }
@@ -86,14 +108,21 @@ public final class Integrations: Sendable {
             _ = try worker.replay(events, progress: progress, resumed: true)
         } catch {
             report("destination \(id): the replay in progress is dropped: \(error)")
-            ReplayFile.delete(directory: directory, destination: id)
+            deleteFile { () throws(IntegrationError) in try ReplayFile.delete(directory: directory, destination: id) }
         }
+    }
+
+    /// A file left behind is reported; the next start deletes it (a removed destination's) or finds it again.
+    private func deleteFile(_ delete: () throws(IntegrationError) -> Void) {
+        do throws(IntegrationError) { try delete() } catch { report("\(error)") }
     }
 
     public func stop() {
         let workers = state.withLock { state in defer { state.removeAll() }; return Array(state.values) }
         for worker in workers { worker.stop() }
     }
+
+    func worker(_ id: String) -> DeliveryWorker? { state.withLock { $0[id] } }
 
     var destinations: [Destination] {
         state.withLock { $0.values.map(\.destination) }.sorted { $0.id < $1.id }
@@ -132,13 +161,20 @@ public final class Integrations: Sendable {
             let destination = try Destination.parse(body, id: id, existing: previous)
             try checkAddress(destination)
             all[index] = destination
-            try DestinationFile.save(all, directory: directory)
             let status = state.withLock { $0[id]?.status.withLock { $0 } }
             retire(id, removeFeed: false)
-            // Dead letters are requests already built: they stay only while they still go where they went.
-            if !previous.sendsLike(destination) {
-                DeadLetterFile.delete(directory: directory, destination: id)
-                ReplayFile.delete(directory: directory, destination: id)
+            do throws(IntegrationError) {
+                // Dead letters are requests already built: they stay only while they still go where they went.
+                // They go durably before the new settings are saved, so no crash leaves old requests (to the old
+                // URL) beside new credentials. When saving fails they are gone and the old settings go on.
+                if !previous.sendsLike(destination) {
+                    try DeadLetterFile.delete(directory: directory, destination: id)
+                    try ReplayFile.delete(directory: directory, destination: id)
+                }
+                try DestinationFile.save(all, directory: directory)
+            } catch {
+                try start(previous, status: status)
+                throw error
             }
             try start(destination, status: status)
             return describe(destination)
@@ -152,8 +188,8 @@ public final class Integrations: Sendable {
             all.removeAll { $0.id == id }
             try DestinationFile.save(all, directory: directory)
             retire(id, removeFeed: true)
-            DeadLetterFile.delete(directory: directory, destination: id)
-            ReplayFile.delete(directory: directory, destination: id)
+            deleteFile { () throws(IntegrationError) in try DeadLetterFile.delete(directory: directory, destination: id) }
+            deleteFile { () throws(IntegrationError) in try ReplayFile.delete(directory: directory, destination: id) }
         }
     }
 
@@ -224,10 +260,12 @@ public final class Integrations: Sendable {
             let lag = oldestPending.map { Int(max(0, wallClockMilliseconds() - $0) / 1000) }
             let letters = worker.listedDeadLetters
             let dropped = worker.deadLetters.withLock { $0.dropped }
+            // Read before taking `status`: no other lock is taken while it is held (`DeliveryWorker`, lock order).
+            let pending = worker.replayPending
             worker.status.withLock { status in
                 status.write(into: &json, backlogBytes: feed.reduce(0) { $0 + $1.backlogBytes },
                              lostEvents: feed.reduce(0) { $0 + $1.lostEvents }, lagSeconds: lag, deadLetters: letters.count,
-                             droppedDeadLetters: dropped, replayPending: worker.replayPending)
+                             droppedDeadLetters: dropped, replayPending: pending)
             }
             json.raw(#","dead_letters":"#)
             json.array(letters.suffix(20)) { letter, json in
@@ -248,7 +286,7 @@ public final class Integrations: Sendable {
 
     /// Sends a sample event to the destination now, once, and answers with the receiver's status.
     public func test(_ id: String) throws(IntegrationError) -> [UInt8] {
-        guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
+        guard let worker = self.worker(id) else { throw .notFound(id) }
         let destination = worker.destination
         let now = wallClockMilliseconds()
         let sample = EventRecord(timestamp: now, receivedAt: now, event: destination.kind == .hubspot ? "identify" : "purchase",
@@ -258,12 +296,12 @@ public final class Integrations: Sendable {
                                      ? #"{"email":"clarm-test@example.com","name":"Clarm Test","company":"Clarm"}"#
                                      : #"{"amount":49.5,"currency":"USD","plan":"pro","email":"clarm-test@example.com"}"#,
                                  site: destination.site)
-        guard let message = worker.messages([sample]).first else {
+        guard let message = worker.messages([sample], keys: [WebhookSignature.eventKey(sample)]).first else {
             throw .refused("this destination sends nothing for a sample event")
         }
         var json = JSONWriter(capacity: 256)
         // Its own client: the worker's is busy on the worker's thread.
-        switch worker.attemptOnce(message, through: OutboundClient(settings: outbound)) {
+        switch worker.attemptOnce(message, through: try OutboundClient(settings: outbound)) {
         case .delivered: json.raw(#"{"delivered":true"#)
         case .gone(let reason):
             json.raw(#"{"delivered":false,"error":"#)
@@ -279,7 +317,7 @@ public final class Integrations: Sendable {
     /// Queues the dead-lettered messages again, unchanged (same `webhook-id`), ahead of the feed: the worker sends
     /// them with the whole retry schedule. Answers at once with how many were queued.
     public func replayDeadLetters(_ id: String) throws(IntegrationError) -> [UInt8] {
-        guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
+        guard let worker = self.worker(id) else { throw .notFound(id) }
         guard worker.destination.enabled else { throw .conflict("destination \(id) is disabled: enable it to replay its dead letters") }
         guard let queued = worker.requeueDeadLetters() else {
             throw .conflict("an earlier replay is still being sent (\(worker.replayPending) left)")
@@ -295,12 +333,23 @@ public final class Integrations: Sendable {
 
     /// Queues the destination's stored events of a time range (`ReplayRange`) ahead of the feed, built as the first
     /// time: a webhook sending one event per request sends them with the same `webhook-id`s. Answers at once; the
-    /// replay's progress is saved (`ReplayFile`), so a restart goes on with it.
-    public func replayRange(_ id: String, _ body: JSONValue) throws(IntegrationError) -> [UInt8] {
-        guard let worker = state.withLock({ $0[id] }) else { throw .notFound(id) }
+    /// replay's progress is saved (`ReplayFile`), so a restart goes on with it. The store is read only once no
+    /// other replay is being read or sent, and for at most `timeoutMilliseconds`.
+    public func replayRange(_ id: String, _ body: JSONValue, timeoutMilliseconds: Int64 = 30_000) throws(IntegrationError) -> [UInt8] {
+        guard let worker = self.worker(id) else { throw .notFound(id) }
         guard worker.destination.enabled else { throw .conflict("destination \(id) is disabled: enable it to replay") }
         let range = try ReplayRange(body)
-        let events = try range.events(in: store, matching: worker.destination.matches)
+        guard worker.reserveReplay() else {
+            throw .conflict("an earlier replay is still being sent (\(worker.replayPending) left)")
+        }
+        let events: [ReplayEvent]
+        do throws(IntegrationError) {
+            events = try range.events(in: store, deadline: monotonicMilliseconds() + timeoutMilliseconds,
+                                      matching: worker.destination.matches)
+        } catch {
+            worker.releaseReplay()
+            throw error
+        }
         guard try worker.replay(events, progress: ReplayProgress(from: range.from, to: range.to)) else {
             throw .conflict("an earlier replay is still being sent (\(worker.replayPending) left)")
         }

@@ -64,30 +64,44 @@ final class OutboundClient: @unchecked Sendable {
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
 
     /// libcurl's global state, set up once before the first handle (curl_global_init is not thread-safe, a
-    /// static's initializer runs once).
-    static let global: Void = { _ = curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+    /// static's initializer runs once). With `CURLOPT_NOSIGNAL` libcurl leaves SIGPIPE alone, and a receiver
+    /// closing its TLS connection while a request is written would kill the process with it (OpenSSL writes
+    /// with plain `write`): it is ignored process-wide, where nothing else in the gateway relies on it (its
+    /// own sockets write with `MSG_NOSIGNAL`, and a failed write is an error either way).
+    static let global: Void = {
+        signal(SIGPIPE, SIG_IGN)
+        _ = curl_global_init(Int(CURL_GLOBAL_ALL))
+    }()
 
-    init(settings: OutboundSettings) {
+    /// Throws when libcurl lacks an option the transport relies on (`CURLOPT_PROTOCOLS_STR` needs 7.85, blobs
+    /// 7.77): such a libcurl is refused at start rather than used without its guard.
+    init(settings: OutboundSettings) throws(IntegrationError) {
         _ = Self.global
         self.settings = settings
         guard let easy = curl_easy_init() else { fatalError("libcurl cannot create a handle (out of memory)") }
         self.easy = easy
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
-        clarm_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
-        clarm_curl_set_string(easy, CURLOPT_PROTOCOLS_STR, "http,https")
-        clarm_curl_set_long(easy, CURLOPT_FOLLOWLOCATION, 0)
-        clarm_curl_set_string(easy, CURLOPT_PROXY, "")
-        clarm_curl_set_long(easy, CURLOPT_TIMEOUT_MS, settings.timeoutMilliseconds)
-        clarm_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds)
-        clarm_curl_set_string(easy, CURLOPT_USERAGENT, Self.userAgent)
-        clarm_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
-        clarm_curl_set_write_function(easy, Self.receive)
-        clarm_curl_set_open_socket_function(easy, Self.openSocket)
-        if let authorities = settings.authorities {
-            authorities.withUnsafeBytes { raw in
-                var blob = curl_blob(data: UnsafeMutableRawPointer(mutating: raw.baseAddress), len: raw.count, flags: UInt32(CURL_BLOB_COPY))
-                _ = clarm_curl_set_blob(easy, CURLOPT_CAINFO_BLOB, &blob)
+        func set(_ name: String, _ code: CURLcode) throws(IntegrationError) {
+            guard code == CURLE_OK else {
+                throw .refused("libcurl \(String(cString: curl_version())) refuses \(name): \(String(cString: curl_easy_strerror(code)))")
             }
+        }
+        try set("CURLOPT_NOSIGNAL", clarm_curl_set_long(easy, CURLOPT_NOSIGNAL, 1))
+        try set("CURLOPT_PROTOCOLS_STR", clarm_curl_set_string(easy, CURLOPT_PROTOCOLS_STR, "http,https"))
+        try set("CURLOPT_FOLLOWLOCATION", clarm_curl_set_long(easy, CURLOPT_FOLLOWLOCATION, 0))
+        try set("CURLOPT_PROXY", clarm_curl_set_string(easy, CURLOPT_PROXY, ""))
+        try set("CURLOPT_TIMEOUT_MS", clarm_curl_set_long(easy, CURLOPT_TIMEOUT_MS, settings.timeoutMilliseconds))
+        try set("CURLOPT_CONNECTTIMEOUT_MS", clarm_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, settings.connectTimeoutMilliseconds))
+        try set("CURLOPT_USERAGENT", clarm_curl_set_string(easy, CURLOPT_USERAGENT, Self.userAgent))
+        try set("CURLOPT_ERRORBUFFER", clarm_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer))
+        try set("CURLOPT_WRITEFUNCTION", clarm_curl_set_write_function(easy, Self.receive))
+        try set("CURLOPT_OPENSOCKETFUNCTION", clarm_curl_set_open_socket_function(easy, Self.openSocket))
+        if let authorities = settings.authorities {
+            let code = authorities.withUnsafeBytes { raw in
+                var blob = curl_blob(data: UnsafeMutableRawPointer(mutating: raw.baseAddress), len: raw.count, flags: UInt32(CURL_BLOB_COPY))
+                return clarm_curl_set_blob(easy, CURLOPT_CAINFO_BLOB, &blob)
+            }
+            try set("CURLOPT_CAINFO_BLOB", code)
         }
     }
 

@@ -1,16 +1,25 @@
 import ClarmStorage
 import Glibc
 
-/// Where a replay of a time range stands: the range, and the last event sent (by timestamp, then key).
+/// Where a replay of a time range stands: the range, and the last event sent (by timestamp, then key hash, then
+/// rank among identical events).
 struct ReplayProgress: Sendable, Equatable {
     let from: Int64
     let to: Int64
     var afterMilliseconds = Int64.min
     var afterKey = ""
+    var afterOccurrence = 0
 
-    /// Whether an event with this timestamp and key comes after the last one sent.
-    func isAhead(_ milliseconds: Int64, _ key: String) -> Bool {
-        (milliseconds, key) > (afterMilliseconds, afterKey)
+    /// Whether an event comes after the last one sent.
+    func isAhead(_ event: ReplayEvent) -> Bool {
+        (event.event.timestamp, event.hash, event.occurrence) > (afterMilliseconds, afterKey, afterOccurrence)
+    }
+
+    /// Past `event`, sent.
+    mutating func move(past event: ReplayEvent) {
+        afterMilliseconds = event.event.timestamp
+        afterKey = event.hash
+        afterOccurrence = event.occurrence
     }
 }
 
@@ -37,28 +46,34 @@ enum ReplayFile {
             throw .notSaved("replay file \(path) is damaged")
         }
         var reader = ByteReader(data: bytes, offset: 4)
-        guard reader.u8() == 1, let from = reader.i64(), let to = reader.i64(), let after = reader.i64(),
-              let keyLength = reader.u8(), reader.offset + Int(keyLength) + 4 == bytes.count else {
+        // Version 1 files, written before identical events were ranked, have no rank: 0.
+        guard let version = reader.u8(), version == 1 || version == 2, let from = reader.i64(), let to = reader.i64(),
+              let after = reader.i64(), let keyLength = reader.u8(),
+              reader.offset + Int(keyLength) + (version == 2 ? 4 : 0) + 4 == bytes.count else {
             throw .notSaved("replay file \(path) is damaged")
         }
         let key = String(decoding: bytes[reader.offset..<(reader.offset + Int(keyLength))], as: UTF8.self)
-        return ReplayProgress(from: from, to: to, afterMilliseconds: after, afterKey: key)
+        reader.offset += Int(keyLength)
+        let occurrence = version == 2 ? Int(reader.u32() ?? 0) : 0
+        return ReplayProgress(from: from, to: to, afterMilliseconds: after, afterKey: key, afterOccurrence: occurrence)
     }
 
     static func save(_ progress: ReplayProgress, directory: String, destination: String) throws(IntegrationError) {
-        var bytes = magic + [1]
+        var bytes = magic + [2]
         bytes.put(progress.from)
         bytes.put(progress.to)
         bytes.put(progress.afterMilliseconds)
         let key = Array(progress.afterKey.utf8.prefix(255))
         bytes.append(UInt8(key.count))
         bytes += key
+        bytes.put(UInt32(clamping: progress.afterOccurrence))
         bytes.put(bytes.withUnsafeBytes { CRC32C.mask(CRC32C.checksum($0)) })
         try DurableFile.makeDirectory("\(directory)/\(directoryName)", mode: 0o700)
         try DurableFile.replace(path(directory: directory, destination: destination), with: bytes, mode: 0o600)
     }
 
-    static func delete(directory: String, destination: String) {
-        unlink(path(directory: directory, destination: destination))
+    /// Deletes the replay's file, durably.
+    static func delete(directory: String, destination: String) throws(IntegrationError) {
+        try DurableFile.remove(path(directory: directory, destination: destination))
     }
 }

@@ -28,7 +28,8 @@ enum WebhookSignature {
     /// alike (site, visitor, session, timestamp, name, URL, referrer, user agent, properties), so the first
     /// delivery, a retry, a resend after a restart and a replay of a time range carry the same id. `event_id` is
     /// left out: segments do not keep it, and an event whose id was deduplicated at ingest is stored once anyway.
-    /// Two events identical in all of these fields, to the millisecond, share an id.
+    /// Two events identical in all of these fields, to the millisecond, share this hash: `eventKeys` tells them
+    /// apart by their rank among the identical ones.
     static func eventKey(_ event: EventRecord) -> String {
         var hash = SHA256()
         func field(_ bytes: some Sequence<UInt8>) {
@@ -41,5 +42,27 @@ enum WebhookSignature {
         }
         withUnsafeBytes(of: event.timestamp.littleEndian) { hash.update(bufferPointer: $0) }
         return hash.finalize().prefix(16).map { String($0, radix: 16).leftPadded(2) }.joined()
+    }
+
+    /// The key of the `occurrence`-th (from 0) of identical events: the first keeps the plain hash, a repeat has
+    /// `-<n>` appended, so identical events sent apart (a `/api/track` batch without timestamps gives its
+    /// events one reception time) still get different `webhook-id`s, the same in the feed and in a replay.
+    static func eventKey(hash: String, occurrence: Int) -> String {
+        occurrence == 0 ? hash : "\(hash)-\(occurrence)"
+    }
+
+    /// The keys of events in the order they are stored: each one's rank among identical ones counted from
+    /// `seen` (the counts of the batch before, so identical events split across two reads are still told apart),
+    /// which is left holding this batch's counts. The counts start again after a restart (README, "Integrations").
+    static func eventKeys(_ events: [EventRecord], seen: inout [String: Int]) -> [String] {
+        var counts: [String: Int] = [:]
+        let keys = events.map { event in
+            let hash = eventKey(event)
+            let occurrence = counts[hash] ?? seen[hash] ?? 0
+            counts[hash] = occurrence + 1
+            return eventKey(hash: hash, occurrence: occurrence)
+        }
+        seen = counts
+        return keys
     }
 }

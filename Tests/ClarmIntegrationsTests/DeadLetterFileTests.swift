@@ -1,6 +1,8 @@
 import Glibc
 import Testing
 @testable import ClarmIntegrations
+import ClarmStorage
+import ClarmSystem
 import ClarmTestSupport
 
 /// `dead-letters/<id>.log`: kept across a restart, bounded, and whole up to a write a crash cut short.
@@ -10,8 +12,10 @@ import ClarmTestSupport
     }
 
     func add(_ file: inout DeadLetterFile, _ n: Int) throws {
-        try file.add(id: "msg_\(n)", url: "https://hooks.example.com/\(n)", events: n, error: "HTTP 500",
-                     milliseconds: Int64(n), body: Array("{\"n\":\(n)}".utf8))
+        let dropFailed = try file.add(id: "msg_\(n)", url: "https://hooks.example.com/\(n)", events: n, error: "HTTP 500",
+                                      milliseconds: Int64(n), body: Array("{\"n\":\(n)}".utf8),
+                                      visitors: [ErasureSet.Tombstone(site: Array("shop.example.com".utf8), visitor: Array("v-\(n)".utf8))])
+        #expect(dropFailed == nil)
     }
 
     @Test func lettersAndRemovalsSurviveARestart() throws {
@@ -63,8 +67,8 @@ import ClarmTestSupport
         do {
             var file = try open(directory)
             for n in 0..<100 {
-                try file.add(id: "msg_\(n)", url: "https://hooks.example.com/", events: 1, error: "HTTP 500", milliseconds: 0,
-                             body: [UInt8](repeating: UInt8(n), count: 1_000))
+                _ = try file.add(id: "msg_\(n)", url: "https://hooks.example.com/", events: 1, error: "HTTP 500", milliseconds: 0,
+                                 body: [UInt8](repeating: UInt8(n), count: 1_000), visitors: [])
             }
             let full = size()
             #expect(full > 100_000)
@@ -101,5 +105,46 @@ import ClarmTestSupport
         _ = [UInt8](repeating: 0xAB, count: 40).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
         #expect(try open(directory).letters.map(\.id) == ["msg_1", "msg_2", "msg_4"])
+    }
+
+    /// An erasure drops the letters holding the visitor's events, and the file keeps no byte of it; a letter
+    /// written before letters kept their visitors (type 1) is found by its body.
+    @Test func anErasureLeavesNoByteOfTheVisitorInTheFile() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let path = DeadLetterFile.path(directory: directory.path, destination: "d1")
+        let site = Array("shop.example.com".utf8)
+        func visitor(_ id: String) -> ErasureSet.Tombstone { ErasureSet.Tombstone(site: site, visitor: Array(id.utf8)) }
+        func body(_ id: String) -> [UInt8] { Array(#"{"visitor_id":"\#(id)","properties":{"email":"\#(id)@example.com"}}"#.utf8) }
+        func contents() -> [UInt8] { (try? PosixFileSystem().readAll(path)) ?? [] }
+        do {
+            var file = try open(directory)
+            _ = try file.add(id: "msg_1", url: "https://hooks.example.com/", events: 1, error: "HTTP 500", milliseconds: 1,
+                             body: body("erased-visitor-1"), visitors: [visitor("erased-visitor-1")])
+            _ = try file.add(id: "msg_2", url: "https://hooks.example.com/", events: 1, error: "HTTP 500", milliseconds: 2,
+                             body: body("kept-visitor"), visitors: [visitor("kept-visitor")])
+            file.queued.insert(file.letters[0].seq)
+            #expect(contents().contains(Array("erased-visitor-1".utf8)))
+            #expect(try file.erase([visitor("erased-visitor-1")]) == 1)
+            #expect(file.letters.map(\.id) == ["msg_2"] && file.queued.isEmpty)
+            #expect(!contents().contains(Array("erased-visitor-1".utf8)))
+            // The same visitor on another site is someone else.
+            #expect(try file.erase([ErasureSet.Tombstone(site: Array("other.example.com".utf8), visitor: Array("kept-visitor".utf8))]) == 0)
+        }
+        // A type 1 record (no visitors) of another visitor, appended as an older gateway wrote it.
+        let legacy = DeadLetter(seq: 9, id: "msg_9", url: "https://hooks.example.com/", events: 1, error: "HTTP 500",
+                                milliseconds: 9, body: body("erased-visitor-2"), visitors: [])
+        var payload = DeadLetterFile.encode(legacy)
+        payload[0] = 1
+        payload.removeLast(4)   // type 1 ends at the body: no visitor count
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND)
+        _ = DeadLetterFile.frame(payload).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        var reopened = try open(directory)
+        #expect(reopened.letters.map(\.id) == ["msg_2", "msg_9"] && reopened.letters[1].visitors.isEmpty)
+        #expect(try reopened.erase([visitor("erased-visitor-2")]) == 1)
+        #expect(!contents().contains(Array("erased-visitor-2".utf8)))
+        #expect(try open(directory).letters.map(\.id) == ["msg_2"])
+        #expect(try open(directory).letters[0].visitors == [visitor("kept-visitor")])
     }
 }

@@ -2,6 +2,7 @@
 `standardwebhooks` package, a receiver that fails then recovers, a SIGKILL between delivery and acknowledgement,
 a fake Slack (429 + Retry-After, invalid_payload), a fake HubSpot, 410 Gone, and the SSRF refusal."""
 import http.server
+import itertools
 import json
 import os
 import pathlib
@@ -669,6 +670,103 @@ def test_a_kill_while_dead_letters_are_written_loses_no_event(data):
         expected = {"e-%d" % n for n in range(800)}
         wait_for(lambda: {d["data"]["event_id"] for d in verified_deliveries(receiver, created["secret"])} == expected, seconds=60)
         wait_for(lambda: gateway.request("GET", path)[1]["state"]["dead_letters_kept"] == 0)
+    finally:
+        gateway.stop()
+        receiver.close()
+
+
+def test_identical_events_of_one_batch_get_their_own_ids_kept_by_a_replay(data):
+    receiver = Receiver(ok)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    try:
+        _, created = gateway.request("POST", "/api/destinations",
+                                     {"type": "webhook", "site": SITE, "events": ["purchase"], "url": receiver.url})
+        # No timestamp, no event_id: both take the batch's reception time, and are identical to the millisecond.
+        twin = {"event": "purchase", "visitor_id": "v-twin", "url": "https://%s/checkout" % SITE, "properties": {"amount": 5}}
+        gateway.track([twin, twin])
+        wait_for(lambda: len(receiver.snapshot()) == 2)
+
+        def sent_ids():
+            return [{k.lower(): v for k, v in headers.items()}["webhook-id"] for _, headers, _ in receiver.snapshot()]
+        first = sent_ids()
+        assert len(set(first)) == 2, first
+        wait_for(lambda: gateway.request("GET", "/api/destinations/" + created["id"])[1]["state"]["backlog_bytes"] == 0)
+        gateway.stop()
+        gateway.start()
+        status, queued = gateway.request("POST", "/api/destinations/%s/replay" % created["id"],
+                                         {"from": iso(time.time() - 3600), "to": iso(time.time() + 60)})
+        assert (status, queued) == (200, {"replayed_events": 2}), queued
+        wait_for(lambda: len(receiver.snapshot()) == 4)
+        assert sorted(sent_ids()[2:]) == sorted(first)
+    finally:
+        gateway.stop()
+        receiver.close()
+
+
+def files_holding(root, text):
+    needle = text.encode()
+    found = []
+    for directory, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            with open(path, "rb") as f:
+                if needle in f.read():
+                    found.append(os.path.relpath(path, root))
+    return found
+
+
+def pending_erasures(gateway):
+    with urllib.request.urlopen(gateway.url + "/metrics", timeout=10) as response:
+        lines = [l for l in response.read().decode().splitlines() if l.startswith("clarm_shard_erasures_pending{")]
+    return sum(int(float(l.rsplit(" ", 1)[1])) for l in lines)
+
+
+def test_an_erased_visitor_leaves_the_dead_letters_and_is_not_replayed(data):
+    down = {"on": True}
+
+    def answer(*_):
+        return (500, {}, b"down") if down["on"] else (200, {}, b"ok")
+    receiver = Receiver(answer)
+    gateway = Gateway(data, "--allow-private-destinations").start()
+    gone, email = "erased-visitor-7d41c9", "erased-7d41c9@mail.example"
+    try:
+        _, created = gateway.request("POST", "/api/destinations",
+                                     {"type": "webhook", "site": SITE, "events": ["purchase"], "url": receiver.url})
+        path = "/api/destinations/" + created["id"]
+        erased = [{"event": "purchase", "visitor_id": gone, "event_id": "g-%d" % n, "url": "https://%s/checkout" % SITE,
+                   "properties": {"email": email, "n": n}} for n in range(2)]
+        gateway.track(erased + events(range(2), visitors=2))
+        wait_for(lambda: gateway.request("GET", path)[1]["state"]["dead_letters_kept"] == 4)
+        assert "dead-letters/%s.log" % created["id"] in files_holding(data, gone)
+
+        status, body = gateway.request("DELETE", "/api/visitors/%s?site=%s" % (gone, SITE))
+        assert status == 200, body
+        assert gateway.request("GET", path)[1]["state"]["dead_letters_kept"] == 2
+        # The store's purge deletes a log once the destination's feed has read past it: other visitors' events
+        # carry it on.
+        later = itertools.count(100)
+
+        def purged():
+            gateway.track(events([next(later)], visitors=2, name="page_view"))
+            time.sleep(0.2)
+            return pending_erasures(gateway) == 0
+        wait_for(purged, seconds=120)
+        assert files_holding(data, gone) == [] and files_holding(data, email) == []
+
+        # A restart and a replay of the dead letters, and of the range, send the others alone.
+        gateway.stop()
+        gateway.start()
+        down["on"] = False
+        attempts = len(receiver.snapshot())
+        assert gateway.request("POST", path + "/replay", {"dead_letters": True}) == \
+            (200, {"requeued_messages": 2, "requeued_events": 2})
+        wait_for(lambda: gateway.request("GET", path)[1]["state"]["delivered"] == 2)
+        status, queued = gateway.request("POST", path + "/replay", {"from": iso(time.time() - 3600), "to": iso(time.time() + 60)})
+        assert (status, queued) == (200, {"replayed_events": 2}), queued
+        wait_for(lambda: gateway.request("GET", path)[1]["state"]["delivered"] == 4)
+        sent = b"".join(body for _, _, body in receiver.snapshot()[attempts:])
+        assert gone.encode() not in sent and email.encode() not in sent
+        assert files_holding(data, gone) == [] and files_holding(data, email) == []
     finally:
         gateway.stop()
         receiver.close()
