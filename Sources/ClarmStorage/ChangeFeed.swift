@@ -165,8 +165,17 @@ final class ShardFeeds: Sendable {
         }
     }
 
-    /// The oldest log any consumer still needs; nil without consumers.
+    /// The oldest log any consumer still needs; nil without consumers. A cursor at the acknowledged end of a log
+    /// this process closed needs only what comes after it: an idle consumer that has read everything must not
+    /// hold the log a seal just closed (a purge deletes it without waiting for the next event to move the cursor).
     var oldestNeededLog: UInt64? {
-        cursors.withLock { $0.values.map(\.position.log).min() }
+        let closed = horizon.withLock { $0.closed }
+        return cursors.withLock { cursors in
+            cursors.values.map { cursor in
+                let position = cursor.position
+                if let length = closed[position.log], position.offset >= length { return position.log + 1 }
+                return position.log
+            }.min()
+        }
     }
 }

@@ -239,4 +239,24 @@ import ClarmTestSupport
         #expect(waitFor(seconds: 10) { !store.erasurePending(site: PurgeTests.site, visitor: PurgeTests.visitor) })
         #expect(holding() == [])
     }
+
+    @Test func aConsumerThatHasReadEverythingHoldsNoLogOfAnIdleShard() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var options = StoreOptions()
+        options.shards = 1
+        options.sealInterval = 300
+        let store = try Store(directory: directory.path, options: options)
+        defer { store.close() }
+        let feed = try store.feed(consumer: "current")
+        _ = store.appendAndWait((0..<20).map { makeEvent($0) } + PurgeTests.erasedEvents(10_000..<10_004))
+        while let batch = try feed.read(shard: 0) { try feed.acknowledge(batch) }
+
+        // No event comes after the erasure: the consumer's cursor sits at the end of the log the purge's seal
+        // closes, which it no longer needs, so the purge finishes without waiting for traffic.
+        try store.erase(site: PurgeTests.site, visitor: PurgeTests.visitor)
+        #expect(waitFor(seconds: 10) { !store.erasurePending(site: PurgeTests.site, visitor: PurgeTests.visitor) })
+        #expect(filesContaining(PurgeTests.visitor, under: directory.path) == [])
+        #expect(try feed.read(shard: 0).map(\.events.count) ?? 0 == 0, "nothing more to read")
+    }
 }
