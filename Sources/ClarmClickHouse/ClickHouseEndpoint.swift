@@ -51,6 +51,10 @@ public struct ClickHouseEndpoint: Sendable {
     /// The table rows are inserted into and queries read: the `Distributed` table with a cluster, else the local one.
     public var eventsTable: String { "\(database).events" }
 
+    /// The table that holds the rows on each server (a mutation such as a deletion runs there): the
+    /// `MergeTree` one, `events_local` with a cluster.
+    public var localTable: String { "\(database).\(cluster == nil ? "events" : "events_local")" }
+
     /// Runs one statement (its text in the body) and returns the answer's text.
     @discardableResult
     public func execute(_ sql: String) throws(ClickHouseError) -> String {

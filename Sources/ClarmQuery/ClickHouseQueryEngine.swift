@@ -194,7 +194,7 @@ public struct ClickHouseQueryEngine: Sendable {
     }
 
     /// A ClickHouse string literal: `'…'` with `\` and `'` escaped; every other byte stands for itself.
-    static func literal(_ text: String) -> String {
+    public static func literal(_ text: String) -> String {
         var out = "'"
         for character in text.unicodeScalars {
             switch character {

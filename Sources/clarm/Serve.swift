@@ -117,8 +117,11 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Seconds between retries of a failed delivery, comma-separated (default: the Standard Webhooks schedule, 5,300,1800,7200,18000,36000,… about three days).")
     var destinationRetryDelays: String?
-    @Option(name: .customLong("clickhouse"), help: "Ship every acknowledged event to this ClickHouse server's HTTP interface, http://HOST:PORT (docs/SCALE.md).")
-    var clickhouseURL: String?
+    @Option(name: .customLong("clickhouse"), help: "Ship every acknowledged event to this ClickHouse server's HTTP interface, http://HOST:PORT (docs/SCALE.md). With --clickhouse-cluster, give it once per shard's server, as to init: rows go through the first, erasures reach them all.")
+    var clickhouseURLs: [String] = []
+
+    /// The server inserts and queries go to.
+    var clickhouseURL: String? { clickhouseURLs.first }
 
     @OptionGroup(title: "ClickHouse") var clickhouse: ClickHouse.Connection
 
