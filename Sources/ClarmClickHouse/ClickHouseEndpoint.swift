@@ -61,11 +61,13 @@ public struct ClickHouseEndpoint: Sendable {
         String(decoding: try post(query: nil, body: Array(sql.utf8)), as: UTF8.self)
     }
 
-    /// Runs a query the server may not let change anything (`readonly=2`: settings only) and stops after
-    /// `seconds`, so that the query API's deadline holds on the server too.
-    public func select(_ sql: String, seconds: Int) throws(ClickHouseError) -> String {
+    /// Runs a query the server may not let change anything (`readonly=2`: settings only), stops after
+    /// `seconds`, so that the query API's deadline holds on the server too, and refuses to take more than
+    /// `memoryBytes` on any server (`max_memory_usage`).
+    public func select(_ sql: String, seconds: Int, memoryBytes: Int) throws(ClickHouseError) -> String {
         String(decoding: try post(query: nil, body: Array(sql.utf8),
-                                  settings: [("readonly", "2"), ("max_execution_time", String(seconds))]), as: UTF8.self)
+                                  settings: [("readonly", "2"), ("max_execution_time", String(seconds)),
+                                             ("max_memory_usage", String(memoryBytes))]), as: UTF8.self)
     }
 
     /// Inserts `rows` (RowBinary, in `ClickHouseRow.columns` order) into the events table; returns once the

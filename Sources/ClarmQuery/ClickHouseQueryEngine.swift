@@ -220,7 +220,12 @@ public struct ClickHouseQueryEngine: Sendable {
         do {
             text = try execute(sql)
         } catch {
-            throw QueryError(field: "clickhouse", problem: "\(error)", kind: .timeout)
+            // ClickHouse's code 241: the query passed its `max_memory_usage` (`--clickhouse-query-memory`).
+            let tooLarge = "\(error)".contains("Memory limit (for query) exceeded")
+            throw QueryError(field: "clickhouse", problem: tooLarge
+                                ? "the query needs more memory on ClickHouse than --clickhouse-query-memory allows; narrow its range or dimensions: \(error)"
+                                : "\(error)",
+                             kind: tooLarge ? .tooManyRows : .timeout)
         }
         return text.split(separator: "\n", omittingEmptySubsequences: true).map { line in
             line.split(separator: "\t", omittingEmptySubsequences: false).map(Self.unescape)

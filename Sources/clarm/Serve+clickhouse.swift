@@ -41,14 +41,17 @@ extension Serve {
     func answerQueriesFromClickHouse(_ runtime: GatewayRuntime) throws {
         guard queryEngine == "clickhouse", let clickhouseURL else { return }
         let endpoint = try clickhouse.endpoint(clickhouseURL)
-        let seconds = queryTimeout
-        runtime.answerQueries(with: ClickHouseQueryEngine(table: endpoint.eventsTable) { try endpoint.select($0, seconds: seconds) })
+        let seconds = queryTimeout, memory = clickhouseQueryMemory.bytes
+        runtime.answerQueries(with: ClickHouseQueryEngine(table: endpoint.eventsTable) {
+            try endpoint.select($0, seconds: seconds, memoryBytes: memory)
+        })
     }
 
     func validateShipping() throws {
         guard queryEngine == "embedded" || queryEngine == "clickhouse" else { throw ValidationError("--query-engine must be embedded or clickhouse") }
         if queryEngine == "clickhouse" && clickhouseURL == nil { throw ValidationError("--query-engine clickhouse needs --clickhouse") }
         guard clickhouseURL != nil else { return }
+        guard clickhouseQueryMemory.bytes >= 1 << 20 else { throw ValidationError("--clickhouse-query-memory must be at least 1M") }
         if clickhouseURLs.count > 1 && clickhouse.cluster == nil { throw ValidationError("several --clickhouse servers need --clickhouse-cluster") }
         guard (1...1_000_000).contains(clickhouseBatchEvents) else { throw ValidationError("--clickhouse-batch-events must be 1...1000000") }
         guard (1...600_000).contains(clickhouseIntervalMs) else { throw ValidationError("--clickhouse-interval-ms must be 1...600000") }

@@ -134,6 +134,9 @@ struct Serve: ParsableCommand {
     @Option(help: "What answers POST /api/query: embedded (this gateway's store) or clickhouse (SQL on --clickhouse).")
     var queryEngine = "embedded"
 
+    @Option(help: "Memory one SQL query may take on a ClickHouse server (its max_memory_usage; 422 beyond; K, M, G suffixes).")
+    var clickhouseQueryMemory = ByteSize(bytes: 1 << 30)
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         if let loops, loops < 1 { throw ValidationError("--loops must be at least 1") }

@@ -34,10 +34,10 @@ struct ClickHouseQueryEngineTests {
         let store = try makeStore(events, directory: directory)
         defer { store.close() }
         let embedded = QueryEngine(store: store)
-        let sql = ClickHouseQueryEngine(table: endpoint.eventsTable) { try endpoint.select($0, seconds: 30) }
+        let sql = ClickHouseQueryEngine(table: endpoint.eventsTable) { try endpoint.select($0, seconds: 30, memoryBytes: 1 << 30) }
         // Queries run read-only: the server refuses a change in one.
-        #expect((try? endpoint.select("INSERT INTO \(endpoint.eventsTable) (site) VALUES ('x')", seconds: 5)) == nil)
-        #expect(try endpoint.select("SELECT count() FROM \(endpoint.eventsTable) WHERE site = 'x'", seconds: 5)
+        #expect((try? endpoint.select("INSERT INTO \(endpoint.eventsTable) (site) VALUES ('x')", seconds: 5, memoryBytes: 1 << 30)) == nil)
+        #expect(try endpoint.select("SELECT count() FROM \(endpoint.eventsTable) WHERE site = 'x'", seconds: 5, memoryBytes: 1 << 30)
             .trimmingCharacters(in: .whitespacesAndNewlines) == "0")
         let zoned = [
             #"{"site":"shop.example.com","date_range":"all","timezone":"Europe/Berlin",\#(QueryEngineTests.allMetrics),"dimensions":["time:hour"]}"#,
