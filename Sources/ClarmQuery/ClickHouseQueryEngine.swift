@@ -107,8 +107,35 @@ public struct ClickHouseQueryEngine: Sendable {
     }
 
     /// One row per event of the range with its visit (`vid`), its visit's attributes, the dimensions `d0…` and
-    /// the filters applied.
+    /// the filters applied. Without anything that depends on visits every row is its own `vid` group's member
+    /// (`vid` empty) and the rows come straight from the table: forming visits sorts every visitor's events.
     func eventsSQL(_ query: Query, range: String, calendar: (zone: TimeZoneRules, from: Int64, to: Int64)) -> String {
+        var columns: [String]
+        let rows: String
+        var filters = query.filters.map(Self.filterSQL)
+        if query.needsVisits {
+            columns = [
+                "visitor_id", "vid", "e.1 AS ts", "e.4 AS event", "e.5 AS page", "e.6 AS hostname", "e.16 AS revenue",
+                "e.17 AS revenue_counts", "e.18 AS currency", "fe.5 AS entry_page", "fe.7 AS source", "fe.8 AS channel",
+                "fe.9 AS visit_referrer", "fe.10 AS utm_source", "fe.11 AS utm_medium", "fe.12 AS utm_campaign",
+                "fe.13 AS browser", "fe.14 AS os", "fe.15 AS device",
+            ]
+            rows = "(\(visitsSQL(range: range))) ARRAY JOIN vevs AS e"
+        } else {
+            columns = ["visitor_id", "'' AS vid", "timestamp_ms AS ts", "event", "page", "hostname", "revenue", "revenue_counts", "currency"]
+            rows = "\(table) FINAL"
+            filters.insert(range, at: 0)
+        }
+        if query.dimensions.contains(where: { if case .time = $0 { true } else { false } }) {
+            columns.append("\(Self.offsetSQL(calendar.zone, from: calendar.from, to: calendar.to)) AS off")
+        }
+        for (i, dimension) in query.dimensions.enumerated() { columns.append("\(Self.valueSQL(dimension)) AS d\(i)") }
+        return "SELECT \(columns.joined(separator: ", ")) FROM \(rows)"
+            + (filters.isEmpty ? "" : " WHERE " + filters.joined(separator: " AND "))
+    }
+
+    /// Per visit of the range: its events (`vevs`) and its first event (`fe`), as tuples of the table's columns.
+    func visitsSQL(range: String) -> String {
         // The sorted events come from a subquery of their own: on 18.16, reusing the alias of an aggregate's
         // sorted result in the same SELECT may read the aggregate unsorted.
         let sorted = """
@@ -125,23 +152,10 @@ public struct ClickHouseQueryEngine: Sendable {
             arrayMap((x, k) -> if(x.3 = '', concat('a', toString(anon_visit[k])), concat('s', x.3)), evs, anon_index) AS vids \
             FROM (\(sorted))
             """
-        let perVisit = """
+        return """
             SELECT visitor_id, vid, groupArray(ev) AS vevs, argMin(ev, (ev.1, ev.2)) AS fe \
             FROM (\(perVisitor)) ARRAY JOIN evs AS ev, vids AS vid GROUP BY visitor_id, vid
             """
-        var columns = [
-            "visitor_id", "vid", "e.1 AS ts", "e.4 AS event", "e.5 AS page", "e.6 AS hostname", "e.16 AS revenue",
-            "e.17 AS revenue_counts", "e.18 AS currency", "fe.5 AS entry_page", "fe.7 AS source", "fe.8 AS channel",
-            "fe.9 AS visit_referrer", "fe.10 AS utm_source", "fe.11 AS utm_medium", "fe.12 AS utm_campaign",
-            "fe.13 AS browser", "fe.14 AS os", "fe.15 AS device",
-        ]
-        if query.dimensions.contains(where: { if case .time = $0 { true } else { false } }) {
-            columns.append("\(Self.offsetSQL(calendar.zone, from: calendar.from, to: calendar.to)) AS off")
-        }
-        for (i, dimension) in query.dimensions.enumerated() { columns.append("\(Self.valueSQL(dimension)) AS d\(i)") }
-        let filters = query.filters.map(Self.filterSQL)
-        return "SELECT \(columns.joined(separator: ", ")) FROM (\(perVisit)) ARRAY JOIN vevs AS e"
-            + (filters.isEmpty ? "" : " WHERE " + filters.joined(separator: " AND "))
     }
 
     /// The zone's offset (ms) at `ts`, from the changes within the span, as `LocalCalendar` computes it.
