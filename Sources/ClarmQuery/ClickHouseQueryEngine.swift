@@ -33,15 +33,25 @@ public struct ClickHouseQueryEngine: Sendable {
             let dimensions = query.dimensions.indices.map { "d\($0)" }
             let keys = dimensions.isEmpty ? "" : dimensions.joined(separator: ", ") + ", "
             let groupBy = dimensions.isEmpty ? "" : " GROUP BY " + dimensions.joined(separator: ", ")
-            let perVisit = """
-                SELECT \(keys)visitor_id, vid, count() AS n, countIf(event = 'page_view') AS pv, \
-                countIf(event IN ('purchase', 'goal_achieved')) AS conv, min(ts) AS first, max(ts) AS last \
-                FROM (\(events)) GROUP BY \(keys)visitor_id, vid
-                """
-            let metrics = """
-                SELECT \(keys)uniqExact(visitor_id), count(), sum(n), sum(pv), sum(conv), countIf(n = 1 AND pv = 1), \
-                sum(last - first), uniqExactIf(visitor_id, conv > 0) FROM (\(perVisit))\(groupBy) HAVING count() > 0 FORMAT TabSeparated
-                """
+            let conversion = "event IN ('purchase', 'goal_achieved')"
+            let metrics: String
+            if query.needsVisits {
+                let perVisit = """
+                    SELECT \(keys)visitor_id, vid, count() AS n, countIf(event = 'page_view') AS pv, \
+                    countIf(\(conversion)) AS conv, min(ts) AS first, max(ts) AS last \
+                    FROM (\(events)) GROUP BY \(keys)visitor_id, vid
+                    """
+                metrics = """
+                    SELECT \(keys)uniqExact(visitor_id), count(), sum(n), sum(pv), sum(conv), countIf(n = 1 AND pv = 1), \
+                    sum(last - first), uniqExactIf(visitor_id, conv > 0) FROM (\(perVisit))\(groupBy) HAVING count() > 0 FORMAT TabSeparated
+                    """
+            } else {
+                // The same columns, straight from the events: no visit is asked for, so none is formed (zeros).
+                metrics = """
+                    SELECT \(keys)uniqExact(visitor_id), 0, count(), countIf(event = 'page_view'), countIf(\(conversion)), 0, 0, \
+                    uniqExactIf(visitor_id, \(conversion)) FROM (\(events))\(groupBy) HAVING count() > 0 FORMAT TabSeparated
+                    """
+            }
             let width = dimensions.count
             for row in try rows(metrics) {
                 guard row.count == width + 8 else { throw QueryError(field: "clickhouse", problem: "unexpected answer: \(row)") }
@@ -107,8 +117,8 @@ public struct ClickHouseQueryEngine: Sendable {
     }
 
     /// One row per event of the range with its visit (`vid`), its visit's attributes, the dimensions `d0…` and
-    /// the filters applied. Without anything that depends on visits every row is its own `vid` group's member
-    /// (`vid` empty) and the rows come straight from the table: forming visits sorts every visitor's events.
+    /// the filters applied. Without anything that depends on visits the rows come straight from the table,
+    /// without `vid`: forming visits sorts every visitor's events into arrays.
     func eventsSQL(_ query: Query, range: String, calendar: (zone: TimeZoneRules, from: Int64, to: Int64)) -> String {
         var columns: [String]
         let rows: String
@@ -122,7 +132,7 @@ public struct ClickHouseQueryEngine: Sendable {
             ]
             rows = "(\(visitsSQL(range: range))) ARRAY JOIN vevs AS e"
         } else {
-            columns = ["visitor_id", "'' AS vid", "timestamp_ms AS ts", "event", "page", "hostname", "revenue", "revenue_counts", "currency"]
+            columns = ["visitor_id", "timestamp_ms AS ts", "event", "page", "hostname", "revenue", "revenue_counts", "currency"]
             rows = "\(table) FINAL"
             filters.insert(range, at: 0)
         }
