@@ -96,4 +96,46 @@ struct ClickHouseErasureTests {
         #expect(Self.rows(servers, "kept") == 100)
         #expect(try servers.query("SELECT count() FROM clarm.events FINAL") == "100\n")
     }
+
+    /// On a two-shard cluster the deletion runs on every shard's local table; a gateway given one server of the
+    /// two says so instead of deleting on one shard only.
+    @Test func aClusterErasureReachesEveryShard() throws {
+        let servers = try ClickHouseServers(count: 2)
+        defer { servers.shutdown() }
+        let urls = servers.servers.map(\.url)
+        let cluster = ["--clickhouse-cluster", ClickHouseServers.cluster]
+        #expect(try ClickHouseShippingTests.clarm(["clickhouse", "init"] + urls.flatMap { ["--clickhouse", $0] } + cluster).status == 0)
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let visitors = (0..<12).map { "visitor-\($0)" }
+        func rows(_ visitor: String) -> Int {
+            guard let text = try? servers.query("SELECT count() FROM clarm.events FINAL WHERE visitor_id = '\(visitor)'") else { return -1 }
+            return Int(text.dropLast()) ?? -1
+        }
+        func shardsHolding(_ visitor: String) -> [Int] {
+            (0..<2).filter { (try? servers.query("SELECT count() FROM clarm.events_local WHERE visitor_id = '\(visitor)'", server: $0)) != "0\n" }
+        }
+
+        // One server of the two: the deletion is refused with a reason, and the record stays.
+        var (process, port) = try ServeProcess.launch(["--data", directory.path, "--clickhouse", urls[0], "--clickhouse-interval-ms", "100"] + cluster)
+        for (index, visitor) in visitors.enumerated() { #expect(try Self.post((index * 10)..<(index * 10 + 10), visitor: visitor, port: port)) }
+        #expect(ClickHouseShippingTests.waitFor(20) { visitors.allSatisfy { rows($0) == 10 } })
+        let onBoth = [visitors.first { shardsHolding($0) == [0] }, visitors.first { shardsHolding($0) == [1] }].compactMap { $0 }
+        #expect(onBoth.count == 2, "the visitors should spread over both shards")
+        for visitor in onBoth { #expect(try Self.erase(visitor, port: port).status == 200) }
+        #expect(ClickHouseShippingTests.waitFor(10) {
+            (try? Self.erasures(port)["last_error"] as? String)?.contains("give --clickhouse once for each shard's server") == true
+        })
+        #expect(try Self.erasures(port)["pending"] as? Int == 2)
+        #expect(onBoth.allSatisfy { rows($0) == 10 })
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+
+        // Both servers: the rows go from both shards, and only theirs.
+        (process, port) = try ServeProcess.launch(["--data", directory.path] + urls.flatMap { ["--clickhouse", $0] } + cluster)
+        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        #expect(ClickHouseShippingTests.waitFor(30) { onBoth.allSatisfy { rows($0) == 0 } })
+        #expect(ClickHouseShippingTests.waitFor(5) { (try? Self.erasures(port)["pending"] as? Int) == 0 })
+        #expect(try servers.query("SELECT count() FROM clarm.events FINAL") == "\(10 * (visitors.count - 2))\n")
+    }
 }
