@@ -22,12 +22,9 @@ struct ClickHouseQueryEngineTests {
         defer { servers.shutdown() }
         let endpoint = try ClickHouseEndpoint(url: servers.servers[0].url, database: "clarm_q")
         _ = try ClickHouseSchema.initialize(servers: [endpoint])
-        let events = generateEvents(seed: 11, visitors: 400)
-        var writer = RowBinaryWriter()
-        var reader = PropertyReader()
-        for event in events { ClickHouseRow.append(event, key: ClickHouseRow.eventKey(event), to: &writer, reader: &reader) }
-        try endpoint.insert(writer.bytes)
-        try endpoint.insert(writer.bytes)  // everything twice: FINAL must count each event once
+        let (events, rows) = Self.events()
+        try endpoint.insert(rows)
+        try endpoint.insert(rows)  // everything twice: FINAL must count each event once
 
         let directory = TemporaryDirectory()
         defer { directory.remove() }
@@ -39,6 +36,21 @@ struct ClickHouseQueryEngineTests {
         #expect((try? endpoint.select("INSERT INTO \(endpoint.eventsTable) (site) VALUES ('x')", seconds: 5, memoryBytes: 1 << 30)) == nil)
         #expect(try endpoint.select("SELECT count() FROM \(endpoint.eventsTable) WHERE site = 'x'", seconds: 5, memoryBytes: 1 << 30)
             .trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        try Self.compareQuerySet(sql, embedded)
+    }
+
+    /// The reference query set's events and their rows (RowBinary, with event keys).
+    static func events() -> ([EventRecord], [UInt8]) {
+        let events = generateEvents(seed: 11, visitors: 400)
+        var writer = RowBinaryWriter()
+        var reader = PropertyReader()
+        for event in events { ClickHouseRow.append(event, key: ClickHouseRow.eventKey(event), to: &writer, reader: &reader) }
+        return (events, writer.bytes)
+    }
+
+    /// Runs the reference query set (plus zoned buckets) on both engines; every group and metric must agree,
+    /// and what the SQL engine refuses must be refused.
+    static func compareQuerySet(_ sql: ClickHouseQueryEngine, _ embedded: QueryEngine) throws {
         let zoned = [
             #"{"site":"shop.example.com","date_range":"all","timezone":"Europe/Berlin",\#(QueryEngineTests.allMetrics),"dimensions":["time:hour"]}"#,
             #"{"site":"shop.example.com","date_range":"all","timezone":"America/Los_Angeles",\#(QueryEngineTests.allMetrics),"dimensions":["time:day","visit:channel"]}"#,
@@ -47,7 +59,7 @@ struct ClickHouseQueryEngineTests {
         var compared = 0
         for text in QueryEngineTests.queries + zoned {
             var query = try parse(text)
-            if Self.unsupported(query) {
+            if unsupported(query) {
                 #expect(throws: QueryError.self) { try sql.run(query) }
                 continue
             }
@@ -60,7 +72,7 @@ struct ClickHouseQueryEngineTests {
             #expect(actual.rows.map(\.dimensions) == expected.rows.map(\.dimensions), "order of \(text)")
             for (got, want) in zip(actual.rows, expected.rows) where got.dimensions == want.dimensions {
                 for (i, metric) in query.metrics.enumerated() {
-                    #expect(Self.same(got.metrics[i], want.metrics[i]), "\(metric) of \(got.dimensions) for \(text): \(got.metrics[i]) vs \(want.metrics[i])")
+                    #expect(same(got.metrics[i], want.metrics[i]), "\(metric) of \(got.dimensions) for \(text): \(got.metrics[i]) vs \(want.metrics[i])")
                 }
             }
             compared += 1
