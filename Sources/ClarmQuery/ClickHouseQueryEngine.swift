@@ -84,12 +84,8 @@ public struct ClickHouseQueryEngine: Sendable {
         return QueryResult(rows: Array(rows.dropFirst(query.offset).prefix(query.limit)), totalRows: rows.count)
     }
 
-    /// What this engine does not answer yet: a 400 that says so, rather than a different answer. Visits are
-    /// formed in SQL below, but their counts do not agree with the embedded engine on 18.16 yet (docs/SCALE.md).
+    /// What this engine does not answer yet: a 400 that says so, rather than a different answer.
     static func checkSupported(_ query: Query) throws(QueryError) {
-        if query.needsVisits {
-            throw QueryError(field: "metrics", problem: "visits, bounce_rate, visit_duration and visit: dimensions and filters are not answered by --query-engine clickhouse yet")
-        }
         if query.attribution != nil {
             throw QueryError(field: "attribution", problem: "not answered by --query-engine clickhouse yet")
         }
@@ -147,7 +143,9 @@ public struct ClickHouseQueryEngine: Sendable {
     /// Per visit of the range: its events (`vevs`) and its first event (`fe`), as tuples of the table's columns.
     func visitsSQL(range: String) -> String {
         // The sorted events come from a subquery of their own: on 18.16, reusing the alias of an aggregate's
-        // sorted result in the same SELECT may read the aggregate unsorted.
+        // sorted result in the same SELECT may read the aggregate unsorted. And 18.16 expands aliases in place,
+        // so a lambda that reads an alias built with lambdas must not name its parameters as those do (`y`, not
+        // `x`, in `vids`): the expanded `anon` would take the outer `x`, and anonymous events merge into one visit.
         let sorted = """
             SELECT visitor_id, \
             arraySort(x -> (x.1, x.2), groupArray((timestamp_ms, event_key, session_id, event, page, hostname, source, channel, \
@@ -159,7 +157,7 @@ public struct ClickHouseQueryEngine: Sendable {
             arrayMap(x -> x.1, arrayFilter(x -> x.3 = '', evs)) AS anon, \
             arrayCumSum(arrayMap((d, i) -> toUInt32(i = 1 OR d > \(Visits.gap)), arrayDifference(anon), arrayEnumerate(anon))) AS anon_visit, \
             arrayCumSum(arrayMap(x -> toUInt32(x.3 = ''), evs)) AS anon_index, \
-            arrayMap((x, k) -> if(x.3 = '', concat('a', toString(anon_visit[k])), concat('s', x.3)), evs, anon_index) AS vids \
+            arrayMap((y, k) -> if(y.3 = '', concat('a', toString(anon_visit[k])), concat('s', y.3)), evs, anon_index) AS vids \
             FROM (\(sorted))
             """
         return """
