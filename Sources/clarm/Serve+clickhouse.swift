@@ -28,7 +28,7 @@ extension Serve {
         options.batchEvents = clickhouseBatchEvents
         options.intervalMilliseconds = Int64(clickhouseIntervalMs)
         let shipper = ClickHouseShipper(endpoint: endpoint, shards: store.shardCount, options: options, backfill: backfill,
-                                        erasures: erasures, servers: try clickhouseURLs.map(clickhouse.endpoint),
+                                        erasures: erasures, servers: try clickhouseURLs.map { try clickhouse.endpoint($0) },
                                         source: try ChangeFeedShippingSource(store: store))
         runtime.reportShipping { shipper.status }
         runtime.forwardErasures { site, visitor in try shipper.erase(site: site, visitor: visitor) }
@@ -40,7 +40,8 @@ extension Serve {
     /// With `--query-engine clickhouse`, hands the gateway the SQL engine over the table shipping fills.
     func answerQueriesFromClickHouse(_ runtime: GatewayRuntime) throws {
         guard queryEngine == "clickhouse", let clickhouseURL else { return }
-        let endpoint = try clickhouse.endpoint(clickhouseURL)
+        // The answer comes when the query is done: up to `--query-timeout` (ClickHouse's max_execution_time).
+        let endpoint = try clickhouse.endpoint(clickhouseURL, timeoutSeconds: queryTimeout + 1)
         let seconds = queryTimeout, memory = clickhouseQueryMemory.bytes
         runtime.answerQueries(with: ClickHouseQueryEngine(table: endpoint.eventsTable) {
             try endpoint.select($0, seconds: seconds, memoryBytes: memory)
