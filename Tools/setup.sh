@@ -45,6 +45,9 @@ fi
 # The API description's test (Tests/Integration/test_openapi.py): schemathesis, pinned, and an OpenAPI validator.
 python3 -c 'import importlib.metadata as m; assert m.version("schemathesis") == "4.32.5"; import openapi_spec_validator' 2>/dev/null \
   || python3 -m pip install -q 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'
+# ClickHouseQueryEngineChDBTests runs the ClickHouse engine's SQL on a current ClickHouse too: chDB, in-process.
+python3 -c 'import chdb' 2>/dev/null || python3 -m pip install -q 'chdb==4.4.0' ||
+  echo "chdb could not be installed: ClickHouseQueryEngineChDBTests is skipped" >&2
 # Tests/Integration reads /metrics with the Prometheus client library's parser.
 python3 -c 'import prometheus_client, pytest' 2>/dev/null || python3 -m pip install -q prometheus_client pytest
 # Tests/Integration/test_geoip_fixture.py reads the test GeoIP database with MaxMind's own reader.

@@ -48,9 +48,10 @@ public final class ClickHouseBackfill: @unchecked Sendable {
         if let text = try? String(contentsOfFile: progressPath, encoding: .utf8), let saved = UInt64(text), saved <= size {
             offset = saved
         }
-        current.done = false
         current.rows = try Self.countRows(handle, size: size)
         current.shipped = try Self.countRows(handle, size: offset)
+        // Nothing was stored before (or all of it was sent before a crash): done without a batch to send.
+        if offset >= size { try complete() } else { current.done = false }
     }
 
     public var status: ShippingStatus.BackfillStatus { lock.withLock { current } }
@@ -76,16 +77,21 @@ public final class ClickHouseBackfill: @unchecked Sendable {
             offset = batch.end
             current.shipped += batch.count
             if offset >= size {
-                try Self.writeDurably(Data("done\n".utf8), to: donePath, directory: directory)
-                try? FileManager.default.removeItem(atPath: rowsPath)
-                try? FileManager.default.removeItem(atPath: progressPath)
-                try? handle?.close()
-                handle = nil
-                current.done = true
+                try complete()
             } else {
-                try Self.writeDurably(Data(String(offset).utf8), to: progressPath, directory: directory)
+                try DurableFile.write(Data(String(offset).utf8), to: progressPath, directory: directory)
             }
         }
+    }
+
+    /// `backfill.done` replaces the rows and the progress: ClickHouse has every row.
+    private func complete() throws {
+        try DurableFile.write(Data("done\n".utf8), to: donePath, directory: directory)
+        try? FileManager.default.removeItem(atPath: rowsPath)
+        try? FileManager.default.removeItem(atPath: progressPath)
+        try? handle?.close()
+        handle = nil
+        current.done = true
     }
 
     /// Writes every stored event (erased visitors' skipped) as batches of `batchRows` rows.
@@ -128,7 +134,7 @@ public final class ClickHouseBackfill: @unchecked Sendable {
         try out.synchronize()
         try out.close()
         try FileManager.default.moveItem(atPath: temporary, toPath: path)
-        try syncDirectory(URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        try DurableFile.syncDirectory(URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
     static func countRows(_ handle: FileHandle, size: UInt64) throws -> Int {
@@ -141,23 +147,5 @@ public final class ClickHouseBackfill: @unchecked Sendable {
             position += 8 + UInt64(header.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }.littleEndian)
         }
         return rows
-    }
-
-    static func writeDurably(_ data: Data, to path: String, directory: String) throws {
-        let temporary = path + ".tmp"
-        FileManager.default.createFile(atPath: temporary, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
-        try out.write(contentsOf: data)
-        try out.synchronize()
-        try out.close()
-        guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
-        try syncDirectory(directory)
-    }
-
-    static func syncDirectory(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_DIRECTORY)
-        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw CocoaError(.fileWriteUnknown) }
     }
 }

@@ -51,17 +51,23 @@ public struct ClickHouseEndpoint: Sendable {
     /// The table rows are inserted into and queries read: the `Distributed` table with a cluster, else the local one.
     public var eventsTable: String { "\(database).events" }
 
+    /// The table that holds the rows on each server (a mutation such as a deletion runs there): the
+    /// `MergeTree` one, `events_local` with a cluster.
+    public var localTable: String { "\(database).\(cluster == nil ? "events" : "events_local")" }
+
     /// Runs one statement (its text in the body) and returns the answer's text.
     @discardableResult
     public func execute(_ sql: String) throws(ClickHouseError) -> String {
         String(decoding: try post(query: nil, body: Array(sql.utf8)), as: UTF8.self)
     }
 
-    /// Runs a query the server may not let change anything (`readonly=2`: settings only) and stops after
-    /// `seconds`, so that the query API's deadline holds on the server too.
-    public func select(_ sql: String, seconds: Int) throws(ClickHouseError) -> String {
+    /// Runs a query the server may not let change anything (`readonly=2`: settings only), stops after
+    /// `seconds`, so that the query API's deadline holds on the server too, and refuses to take more than
+    /// `memoryBytes` on any server (`max_memory_usage`).
+    public func select(_ sql: String, seconds: Int, memoryBytes: Int) throws(ClickHouseError) -> String {
         String(decoding: try post(query: nil, body: Array(sql.utf8),
-                                  settings: [("readonly", "2"), ("max_execution_time", String(seconds))]), as: UTF8.self)
+                                  settings: [("readonly", "2"), ("max_execution_time", String(seconds)),
+                                             ("max_memory_usage", String(memoryBytes))]), as: UTF8.self)
     }
 
     /// Inserts `rows` (RowBinary, in `ClickHouseRow.columns` order) into the events table; returns once the

@@ -37,6 +37,8 @@ public final class ClickHouseShipper: Sendable {
         public var intervalMilliseconds: Int64 = 1_000
         /// How long an idle shard waits for a commit before looking at its feed again.
         public var pollMilliseconds: Int64 = 100
+        /// The least time between two deletions of erased visitors (each is a mutation that rewrites parts).
+        public var erasureIntervalMilliseconds: Int64 = 5_000
 
         public init() {}
     }
@@ -45,20 +47,30 @@ public final class ClickHouseShipper: Sendable {
     let options: Options
     let source: any ShippingSource
     let backfill: ClickHouseBackfill?
-    private let state: Mutex<ShippingStatus>
+    let erasures: ClickHouseErasures?
+    /// Every server holding the events' local table (one per shard of the cluster), for deletions.
+    let servers: [ClickHouseEndpoint]
+    let state: Mutex<ShippingStatus>
+    /// Per shard, how many reads of its feed its thread has started (`ClickHouseErasures`, when one is due).
+    let reads: Mutex<[UInt64]>
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Int>(0)
 
+    /// `servers` defaults to `[endpoint]`; with a cluster it must name every shard's server, as `init` does.
     public init(endpoint: ClickHouseEndpoint, shards: Int, options: Options = Options(), backfill: ClickHouseBackfill? = nil,
-                source: any ShippingSource) {
+                erasures: ClickHouseErasures? = nil, servers: [ClickHouseEndpoint]? = nil, source: any ShippingSource) {
         self.endpoint = endpoint
         self.options = options
         self.source = source
         self.backfill = backfill
+        self.erasures = erasures
+        self.servers = servers ?? [endpoint]
         var status = ShippingStatus(url: endpoint.url, database: endpoint.database, cluster: endpoint.cluster,
                                     shards: Array(repeating: ShippingStatus.Shard(), count: shards), backfill: .init())
         if let backfill { status.backfill = backfill.status }
+        status.erasures.pending = erasures?.count ?? 0
         state = Mutex(status)
+        reads = Mutex(Array(repeating: 0, count: shards))
     }
 
     public var status: ShippingStatus { state.withLock { $0 } }
@@ -76,6 +88,15 @@ public final class ClickHouseShipper: Sendable {
             thread.name = "clickhouse-\(shard)"
             thread.start()
         }
+        if let erasures {
+            running.add(1, ordering: .sequentiallyConsistent)
+            let thread = Thread { [self] in
+                forwardErasures(erasures)
+                running.subtract(1, ordering: .sequentiallyConsistent)
+            }
+            thread.name = "clickhouse-erasures"
+            thread.start()
+        }
     }
 
     /// Stops the threads after their current attempt (at most the endpoint's timeout); what they had not
@@ -85,13 +106,16 @@ public final class ClickHouseShipper: Sendable {
         while running.load(ordering: .sequentiallyConsistent) > 0 { usleep(10_000) }
     }
 
-    private var stopped: Bool { stopping.load(ordering: .sequentiallyConsistent) }
+    var stopped: Bool { stopping.load(ordering: .sequentiallyConsistent) }
 
     private func follow(_ shard: Int) {
         var firstSeenAt: Int64? = nil
         var writer = RowBinaryWriter()
         var reader = PropertyReader()
         while !stopped {
+            // Counted before the read: a batch read before an erasure was recorded is in ClickHouse by the time
+            // this count has moved past the one the erasure recorded (`ClickHouseErasures`).
+            reads.withLock { $0[shard] += 1 }
             let batch: ShipmentBatch?
             do {
                 batch = try source.next(shard: shard, max: options.batchEvents)
@@ -147,7 +171,7 @@ public final class ClickHouseShipper: Sendable {
     }
 
     /// Inserts `rows` until ClickHouse takes them or the shipper stops (false).
-    private func insertRetrying(_ rows: [UInt8], shard: Int) -> Bool {
+    func insertRetrying(_ rows: [UInt8], shard: Int) -> Bool {
         var backoff = Backoff()
         while !stopped {
             do {
@@ -195,7 +219,7 @@ public final class ClickHouseShipper: Sendable {
     }
 
     /// Sleeps `milliseconds`, waking early when the shipper stops.
-    private func pause(_ milliseconds: Int64) {
+    func pause(_ milliseconds: Int64) {
         let end = Self.now() + milliseconds
         while !stopped, Self.now() < end { usleep(UInt32(min(20, max(1, end - Self.now())) * 1000)) }
     }

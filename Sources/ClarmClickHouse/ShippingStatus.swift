@@ -32,6 +32,21 @@ public struct ShippingStatus: Sendable {
         public init() {}
     }
 
+    /// Erasures forwarded to ClickHouse (docs/SCALE.md, "Erasure").
+    public struct ErasureStatus: Sendable {
+        /// Erased visitors whose deletion ClickHouse has not accepted yet (`DATA/clickhouse/erasures`).
+        public var pending = 0
+        /// Deletions ClickHouse accepted since the gateway started.
+        public var accepted = 0
+        public var failures = 0
+        public var lastError: String?
+        public var lastErrorAt: Int64?
+
+        public init() {}
+    }
+
+    public var erasures = ErasureStatus()
+
     public var shipped: Int { shards.reduce(0) { $0 + $1.shipped } }
     /// Bytes of log acknowledged to clients and not yet in ClickHouse.
     public var backlogBytes: Int { shards.reduce(0) { $0 + $1.unreadBytes } }

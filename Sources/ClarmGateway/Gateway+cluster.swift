@@ -6,7 +6,7 @@ import ClarmServer
 import ClarmSystem
 
 /// `GET /api/cluster` (behind API keys, like the query routes): where shipping to ClickHouse stands
-/// (docs/SCALE.md): rows shipped, backlog, lag, the last error, the backfill, per shard. `{"shipping":false}`
+/// (docs/SCALE.md): rows shipped, backlog, lag, the last error, the backfill, erasures, per shard. `{"shipping":false}`
 /// when the gateway does not ship.
 extension Gateway {
     func cluster(_ request: HTTPRequest, _ response: inout HTTPResponseWriter) {
@@ -46,6 +46,16 @@ extension Gateway {
         json.integer(status.backfill.shipped)
         json.raw(#","done":"#)
         json.raw(status.backfill.done ? "true" : "false")
+        json.raw(#"},"erasures":{"pending":"#)
+        json.integer(status.erasures.pending)
+        json.raw(#","accepted":"#)
+        json.integer(status.erasures.accepted)
+        json.raw(#","failures":"#)
+        json.integer(status.erasures.failures)
+        json.raw(#","last_error":"#)
+        optionalString(status.erasures.lastError)
+        json.raw(#","last_error_at":"#)
+        optionalInstant(status.erasures.lastErrorAt)
         json.raw(#"},"shards":"#)
         json.array(status.shards.enumerated()) { item, json in
             let (index, shard) = item
@@ -96,5 +106,7 @@ extension Gateway {
                    rows: perShard { $0.failures })
         text.write("clarm_clickhouse_backfill_pending_rows", help: "Rows of the one-time backfill not yet shipped.", type: "gauge",
                    rows: [([], status.backfill.rows - status.backfill.shipped)])
+        text.write("clarm_clickhouse_erasures_pending", help: "Erased visitors whose deletion ClickHouse has not accepted yet.", type: "gauge",
+                   rows: [([], status.erasures.pending)])
     }
 }

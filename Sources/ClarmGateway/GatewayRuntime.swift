@@ -35,6 +35,8 @@ public final class GatewayRuntime: Sendable {
     /// Where `/api/cluster` and `/metrics` read shipping to ClickHouse from, when the gateway ships.
     let shipping = Mutex<(@Sendable () -> ShippingStatus)?>(nil)
     let sqlEngine = Mutex<ClickHouseQueryEngine?>(nil)
+    /// Where an erasure goes after the store's tombstone, when the gateway ships: ClickHouse's own record.
+    let erasureForwarding = Mutex<(@Sendable (String, String) throws -> Void)?>(nil)
 
     /// `storage` is the store's own metrics (`Store.metrics`), written out with the gateway's.
     public init(options: GatewayOptions = GatewayOptions(), storage: StorageMetrics) {

@@ -33,15 +33,25 @@ public struct ClickHouseQueryEngine: Sendable {
             let dimensions = query.dimensions.indices.map { "d\($0)" }
             let keys = dimensions.isEmpty ? "" : dimensions.joined(separator: ", ") + ", "
             let groupBy = dimensions.isEmpty ? "" : " GROUP BY " + dimensions.joined(separator: ", ")
-            let perVisit = """
-                SELECT \(keys)visitor_id, vid, count() AS n, countIf(event = 'page_view') AS pv, \
-                countIf(event IN ('purchase', 'goal_achieved')) AS conv, min(ts) AS first, max(ts) AS last \
-                FROM (\(events)) GROUP BY \(keys)visitor_id, vid
-                """
-            let metrics = """
-                SELECT \(keys)uniqExact(visitor_id), count(), sum(n), sum(pv), sum(conv), countIf(n = 1 AND pv = 1), \
-                sum(last - first), uniqExactIf(visitor_id, conv > 0) FROM (\(perVisit))\(groupBy) HAVING count() > 0 FORMAT TabSeparated
-                """
+            let conversion = "event IN ('purchase', 'goal_achieved')"
+            let metrics: String
+            if query.needsVisits {
+                let perVisit = """
+                    SELECT \(keys)visitor_id, vid, count() AS n, countIf(event = 'page_view') AS pv, \
+                    countIf(\(conversion)) AS conv, min(ts) AS first, max(ts) AS last \
+                    FROM (\(events)) GROUP BY \(keys)visitor_id, vid
+                    """
+                metrics = """
+                    SELECT \(keys)uniqExact(visitor_id), count(), sum(n), sum(pv), sum(conv), countIf(n = 1 AND pv = 1), \
+                    sum(last - first), uniqExactIf(visitor_id, conv > 0) FROM (\(perVisit))\(groupBy) HAVING count() > 0 FORMAT TabSeparated
+                    """
+            } else {
+                // The same columns, straight from the events: no visit is asked for, so none is formed (zeros).
+                metrics = """
+                    SELECT \(keys)uniqExact(visitor_id), 0, count(), countIf(event = 'page_view'), countIf(\(conversion)), 0, 0, \
+                    uniqExactIf(visitor_id, \(conversion)) FROM (\(events))\(groupBy) HAVING count() > 0 FORMAT TabSeparated
+                    """
+            }
             let width = dimensions.count
             for row in try rows(metrics) {
                 guard row.count == width + 8 else { throw QueryError(field: "clickhouse", problem: "unexpected answer: \(row)") }
@@ -74,8 +84,7 @@ public struct ClickHouseQueryEngine: Sendable {
         return QueryResult(rows: Array(rows.dropFirst(query.offset).prefix(query.limit)), totalRows: rows.count)
     }
 
-    /// What this engine does not answer yet: a 400 that says so, rather than a different answer. Visits are
-    /// formed in SQL below, but their counts do not agree with the embedded engine on 18.16 yet (docs/SCALE.md).
+    /// What this engine does not answer yet: a 400 that says so, rather than a different answer.
     static func checkSupported(_ query: Query) throws(QueryError) {
         // The shipped rows carry no location (docs/SCALE.md schema): these cannot be answered there.
         let located: Set<Query.Dimension> = [.visitCountry, .visitRegion, .visitCity]
@@ -84,9 +93,6 @@ public struct ClickHouseQueryEngine: Sendable {
         }
         if let i = query.filters.firstIndex(where: { located.contains($0.dimension) }) {
             throw QueryError(field: "filters[\(i)]", problem: "\(query.filters[i].dimension.name) is not shipped to ClickHouse: query it with --query-engine embedded")
-        }
-        if query.needsVisits {
-            throw QueryError(field: "metrics", problem: "visits, bounce_rate, visit_duration and visit: dimensions and filters are not answered by --query-engine clickhouse yet")
         }
         if query.attribution != nil {
             throw QueryError(field: "attribution", problem: "not answered by --query-engine clickhouse yet")
@@ -115,10 +121,39 @@ public struct ClickHouseQueryEngine: Sendable {
     }
 
     /// One row per event of the range with its visit (`vid`), its visit's attributes, the dimensions `d0…` and
-    /// the filters applied.
+    /// the filters applied. Without anything that depends on visits the rows come straight from the table,
+    /// without `vid`: forming visits sorts every visitor's events into arrays.
     func eventsSQL(_ query: Query, range: String, calendar: (zone: TimeZoneRules, from: Int64, to: Int64)) -> String {
+        var columns: [String]
+        let rows: String
+        var filters = query.filters.map(Self.filterSQL)
+        if query.needsVisits {
+            columns = [
+                "visitor_id", "vid", "e.1 AS ts", "e.4 AS event", "e.5 AS page", "e.6 AS hostname", "e.16 AS revenue",
+                "e.17 AS revenue_counts", "e.18 AS currency", "fe.5 AS entry_page", "fe.7 AS source", "fe.8 AS channel",
+                "fe.9 AS visit_referrer", "fe.10 AS utm_source", "fe.11 AS utm_medium", "fe.12 AS utm_campaign",
+                "fe.13 AS browser", "fe.14 AS os", "fe.15 AS device",
+            ]
+            rows = "(\(visitsSQL(range: range))) ARRAY JOIN vevs AS e"
+        } else {
+            columns = ["visitor_id", "timestamp_ms AS ts", "event", "page", "hostname", "revenue", "revenue_counts", "currency"]
+            rows = "\(table) FINAL"
+            filters.insert(range, at: 0)
+        }
+        if query.dimensions.contains(where: { if case .time = $0 { true } else { false } }) {
+            columns.append("\(Self.offsetSQL(calendar.zone, from: calendar.from, to: calendar.to)) AS off")
+        }
+        for (i, dimension) in query.dimensions.enumerated() { columns.append("\(Self.valueSQL(dimension)) AS d\(i)") }
+        return "SELECT \(columns.joined(separator: ", ")) FROM \(rows)"
+            + (filters.isEmpty ? "" : " WHERE " + filters.joined(separator: " AND "))
+    }
+
+    /// Per visit of the range: its events (`vevs`) and its first event (`fe`), as tuples of the table's columns.
+    func visitsSQL(range: String) -> String {
         // The sorted events come from a subquery of their own: on 18.16, reusing the alias of an aggregate's
-        // sorted result in the same SELECT may read the aggregate unsorted.
+        // sorted result in the same SELECT may read the aggregate unsorted. And 18.16 expands aliases in place,
+        // so a lambda that reads an alias built with lambdas must not name its parameters as those do (`y`, not
+        // `x`, in `vids`): the expanded `anon` would take the outer `x`, and anonymous events merge into one visit.
         let sorted = """
             SELECT visitor_id, \
             arraySort(x -> (x.1, x.2), groupArray((timestamp_ms, event_key, session_id, event, page, hostname, source, channel, \
@@ -130,26 +165,13 @@ public struct ClickHouseQueryEngine: Sendable {
             arrayMap(x -> x.1, arrayFilter(x -> x.3 = '', evs)) AS anon, \
             arrayCumSum(arrayMap((d, i) -> toUInt32(i = 1 OR d > \(Visits.gap)), arrayDifference(anon), arrayEnumerate(anon))) AS anon_visit, \
             arrayCumSum(arrayMap(x -> toUInt32(x.3 = ''), evs)) AS anon_index, \
-            arrayMap((x, k) -> if(x.3 = '', concat('a', toString(anon_visit[k])), concat('s', x.3)), evs, anon_index) AS vids \
+            arrayMap((y, k) -> if(y.3 = '', concat('a', toString(anon_visit[k])), concat('s', y.3)), evs, anon_index) AS vids \
             FROM (\(sorted))
             """
-        let perVisit = """
+        return """
             SELECT visitor_id, vid, groupArray(ev) AS vevs, argMin(ev, (ev.1, ev.2)) AS fe \
             FROM (\(perVisitor)) ARRAY JOIN evs AS ev, vids AS vid GROUP BY visitor_id, vid
             """
-        var columns = [
-            "visitor_id", "vid", "e.1 AS ts", "e.4 AS event", "e.5 AS page", "e.6 AS hostname", "e.16 AS revenue",
-            "e.17 AS revenue_counts", "e.18 AS currency", "fe.5 AS entry_page", "fe.7 AS source", "fe.8 AS channel",
-            "fe.9 AS visit_referrer", "fe.10 AS utm_source", "fe.11 AS utm_medium", "fe.12 AS utm_campaign",
-            "fe.13 AS browser", "fe.14 AS os", "fe.15 AS device",
-        ]
-        if query.dimensions.contains(where: { if case .time = $0 { true } else { false } }) {
-            columns.append("\(Self.offsetSQL(calendar.zone, from: calendar.from, to: calendar.to)) AS off")
-        }
-        for (i, dimension) in query.dimensions.enumerated() { columns.append("\(Self.valueSQL(dimension)) AS d\(i)") }
-        let filters = query.filters.map(Self.filterSQL)
-        return "SELECT \(columns.joined(separator: ", ")) FROM (\(perVisit)) ARRAY JOIN vevs AS e"
-            + (filters.isEmpty ? "" : " WHERE " + filters.joined(separator: " AND "))
     }
 
     /// The zone's offset (ms) at `ts`, from the changes within the span, as `LocalCalendar` computes it.
@@ -202,7 +224,7 @@ public struct ClickHouseQueryEngine: Sendable {
     }
 
     /// A ClickHouse string literal: `'…'` with `\` and `'` escaped; every other byte stands for itself.
-    static func literal(_ text: String) -> String {
+    public static func literal(_ text: String) -> String {
         var out = "'"
         for character in text.unicodeScalars {
             switch character {
@@ -228,7 +250,12 @@ public struct ClickHouseQueryEngine: Sendable {
         do {
             text = try execute(sql)
         } catch {
-            throw QueryError(field: "clickhouse", problem: "\(error)", kind: .timeout)
+            // ClickHouse's code 241: the query passed its `max_memory_usage` (`--clickhouse-query-memory`).
+            let tooLarge = "\(error)".contains("Memory limit (for query) exceeded")
+            throw QueryError(field: "clickhouse", problem: tooLarge
+                                ? "the query needs more memory on ClickHouse than --clickhouse-query-memory allows; narrow its range or dimensions: \(error)"
+                                : "\(error)",
+                             kind: tooLarge ? .tooManyRows : .timeout)
         }
         return text.split(separator: "\n", omittingEmptySubsequences: true).map { line in
             line.split(separator: "\t", omittingEmptySubsequences: false).map(Self.unescape)

@@ -43,17 +43,17 @@ public struct ErasureSet: Sendable, Equatable {
         return visitors.contains(Array(visitor))
     }
 
-    mutating func insert(_ tombstone: Tombstone) {
+    public mutating func insert(_ tombstone: Tombstone) {
         if visitorsBySite[tombstone.site, default: []].insert(tombstone.visitor).inserted { count += 1 }
     }
 
-    mutating func remove(_ tombstone: Tombstone) {
+    public mutating func remove(_ tombstone: Tombstone) {
         guard visitorsBySite[tombstone.site]?.remove(tombstone.visitor) != nil else { return }
         count -= 1
         if visitorsBySite[tombstone.site]!.isEmpty { visitorsBySite[tombstone.site] = nil }
     }
 
-    func encode() -> [UInt8] {
+    public func encode() -> [UInt8] {
         var out = Self.magic
         withUnsafeBytes(of: UInt32(count).littleEndian) { out.append(contentsOf: $0) }
         for (site, visitors) in visitorsBySite.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
@@ -70,7 +70,7 @@ public struct ErasureSet: Sendable, Equatable {
     }
 
     /// The set of a file image; nil when it is damaged.
-    static func decode(_ bytes: [UInt8]) -> ErasureSet? {
+    public static func decode(_ bytes: [UInt8]) -> ErasureSet? {
         guard bytes.count >= 12, Array(bytes[0..<4]) == magic else { return nil }
         return bytes.withUnsafeBytes { raw -> ErasureSet? in
             let end = bytes.count - 4

@@ -24,7 +24,8 @@ struct ClickHouse: ParsableCommand {
         @Option(name: .customLong("clickhouse-password-file"), help: "A file whose first line is the ClickHouse user's password; keeps it out of the process list.")
         var passwordFile: String?
 
-        func endpoint(_ url: String) throws -> ClickHouseEndpoint {
+        /// `timeoutSeconds` bounds connecting and each send and receive (a query's answer comes when it is done).
+        func endpoint(_ url: String, timeoutSeconds: Int = 10) throws -> ClickHouseEndpoint {
             var password: String? = nil
             if let passwordFile {
                 guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
@@ -33,7 +34,8 @@ struct ClickHouse: ParsableCommand {
                 password = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             }
             do {
-                return try ClickHouseEndpoint(url: url, database: database, cluster: cluster, user: user, password: password)
+                return try ClickHouseEndpoint(url: url, database: database, cluster: cluster, user: user, password: password,
+                                              timeoutSeconds: timeoutSeconds)
             } catch {
                 throw ValidationError(error.description)
             }
@@ -54,7 +56,7 @@ struct ClickHouse: ParsableCommand {
         func run() throws {
             guard !urls.isEmpty else { throw ValidationError("--clickhouse is required") }
             do {
-                for line in try ClickHouseSchema.initialize(servers: try urls.map(connection.endpoint)) { print(line) }
+                for line in try ClickHouseSchema.initialize(servers: try urls.map { try connection.endpoint($0) }) { print(line) }
             } catch let error as ClickHouseError {
                 FileHandle.standardError.write(Data("clarm: \(error)\n".utf8))
                 throw ExitCode.failure

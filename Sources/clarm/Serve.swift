@@ -124,8 +124,11 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Seconds between retries of a failed delivery, comma-separated (default: the Standard Webhooks schedule, 5,300,1800,7200,18000,36000,… about three days).")
     var destinationRetryDelays: String?
-    @Option(name: .customLong("clickhouse"), help: "Ship every acknowledged event to this ClickHouse server's HTTP interface, http://HOST:PORT (docs/SCALE.md).")
-    var clickhouseURL: String?
+    @Option(name: .customLong("clickhouse"), help: "Ship every acknowledged event to this ClickHouse server's HTTP interface, http://HOST:PORT (docs/SCALE.md). With --clickhouse-cluster, give it once per shard's server, as to init: rows go through the first, erasures reach them all.")
+    var clickhouseURLs: [String] = []
+
+    /// The server inserts and queries go to.
+    var clickhouseURL: String? { clickhouseURLs.first }
 
     @OptionGroup(title: "ClickHouse") var clickhouse: ClickHouse.Connection
 
@@ -137,6 +140,9 @@ struct Serve: ParsableCommand {
 
     @Option(help: "What answers POST /api/query: embedded (this gateway's store) or clickhouse (SQL on --clickhouse).")
     var queryEngine = "embedded"
+
+    @Option(help: "Memory one SQL query may take on a ClickHouse server (its max_memory_usage; 422 beyond; K, M, G suffixes).")
+    var clickhouseQueryMemory = ByteSize(bytes: 1 << 30)
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
