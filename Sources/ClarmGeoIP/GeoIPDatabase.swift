@@ -21,6 +21,12 @@ public final class GeoIPDatabase: @unchecked Sendable {
     /// Opens and checks `path`: libmaxminddb's own checks (`MMDB_open`: the metadata, the search tree's size),
     /// a database type that holds locations, and every search-tree node and every record it points at.
     public init(path: String) throws(OpenError) {
+        // Before 1.4.3 a crafted database could make the library read past its data (CVE-2020-28241): the
+        // check below walks every record through the library, so it must bound its own reads.
+        let version = String(cString: MMDB_lib_version())
+        guard Self.isSafe(libraryVersion: version) else {
+            throw OpenError(description: "--geoip needs libmaxminddb 1.4.3 or later; this one is \(version)")
+        }
         handle = .allocate(capacity: 1)
         let status = MMDB_open(path, UInt32(MMDB_MODE_MMAP), handle)
         guard status == MMDB_SUCCESS else {
@@ -53,6 +59,13 @@ public final class GeoIPDatabase: @unchecked Sendable {
 
     /// Country and city databases of MaxMind and DB-IP (`GeoLite2-City`, `GeoIP2-Country`, `DBIP-City-Lite`,
     /// `GeoIP2-Enterprise`…); not ASN, ISP, domain or anonymity databases, which have no location.
+    /// True for libmaxminddb 1.4.3 and later ("1.7.1", "1.10.0"); false for anything that does not read as a version.
+    static func isSafe(libraryVersion: String) -> Bool {
+        let parts = libraryVersion.split(separator: ".").map { Int($0.prefix { $0.isNumber }) }
+        guard parts.count >= 3, let major = parts[0], let minor = parts[1], let patch = parts[2] else { return false }
+        return (major, minor, patch) >= (1, 4, 3)
+    }
+
     static func holdsLocations(_ type: String) -> Bool {
         let lowered = type.lowercased()
         return ["city", "country", "enterprise"].contains { lowered.contains($0) }

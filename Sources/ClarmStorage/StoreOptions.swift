@@ -42,6 +42,7 @@ public struct StoreOptions: Sendable {
     public var logPreallocation = 64 << 20
     /// Runs the completions of one commit round (all its appends, in order, on the shard's writer): a caller
     /// can gather what they hand on and pass it along once per round (the server's `ResumptionBatch.collect`).
+    /// `completeAll` does not escape: it runs before this returns, while the shard's per-commit scratch is valid.
     public var completionRound: @Sendable (_ completeAll: () -> Void) -> Void = { $0() }
 
     public init() {}

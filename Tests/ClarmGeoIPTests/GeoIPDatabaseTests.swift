@@ -47,6 +47,17 @@ import ClarmTestSupport
         }
     }
 
+    @Test func librariesBeforeTheBoundsFixAreRefused() {
+        #expect(GeoIPDatabase.isSafe(libraryVersion: "1.7.1"))
+        #expect(GeoIPDatabase.isSafe(libraryVersion: "1.4.3"))
+        #expect(GeoIPDatabase.isSafe(libraryVersion: "1.10.0"))
+        #expect(GeoIPDatabase.isSafe(libraryVersion: "2.0.0-beta"))
+        #expect(!GeoIPDatabase.isSafe(libraryVersion: "1.4.2"))
+        #expect(!GeoIPDatabase.isSafe(libraryVersion: "1.3.9"))
+        #expect(!GeoIPDatabase.isSafe(libraryVersion: "0.9"))
+        #expect(!GeoIPDatabase.isSafe(libraryVersion: ""))
+    }
+
     @Test func refusesWhatIsNotALocationDatabase() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
