@@ -10,7 +10,7 @@ import Synchronization
 /// decoder and field rules, the registered sites' check, crawlers dropped, the same shards and deduplication —
 /// but written straight to the store instead of through HTTP, so large stores are built in minutes.
 ///
-/// Lines are decoded `TrackDecoder.maxBatch` at a time; the split records are appended when they reach
+/// Lines are decoded `TrackDecoder.maxBatch` (or 1 MiB) at a time; the split records are appended when they reach
 /// `flushBytes`, and the next part is decoded while the store writes the last, so at most two parts wait.
 /// A line is an event only up to `maxLineBytes` (the track route's body limit); a longer one is rejected.
 public struct EventImport {
@@ -69,7 +69,8 @@ public struct EventImport {
         body.append(contentsOf: line)
         bodyLines.append(counts.lines)
         bodyRanges.append(body.count - line.count..<body.count)
-        if bodyLines.count == TrackDecoder.maxBatch { try decodeBody() }
+        // A batch is decoded at the route's event count or body size, whichever comes first: at most about 2 MiB.
+        if bodyLines.count == TrackDecoder.maxBatch || body.count >= Self.maxLineBytes { try decodeBody() }
     }
 
     /// Stores what is left and waits until every event is in the store's log; the counts are then final.
