@@ -36,9 +36,6 @@ struct ShardBatches {
     /// Shards with records waiting.
     var shardsUsed: Int { counts.count { $0 > 0 } }
 
-    /// Events waiting, all shards together.
-    var events: Int { counts.reduce(0, +) }
-
     /// Bytes waiting, all shards together.
     var bytes: Int { records.reduce(0) { $0 + $1.count } }
 
