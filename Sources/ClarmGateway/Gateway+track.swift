@@ -36,26 +36,9 @@ extension Gateway {
         }
 
         // Split the records by shard; each shard gets one append with its part. Crawlers' events are dropped.
-        if shardRecords.count != store.shardCount {
-            shardRecords = Array(repeating: [], count: store.shardCount)
-            shardCounts = Array(repeating: 0, count: store.shardCount)
-        }
-        var ordinal = 0, bots = 0
-        _ = batch.records.withUnsafeBytes { records in
-            EventRecordView.forEach(in: records) { view in
-                defer { ordinal += 1 }
-                guard siteRules.keeps(ordinal) else { return }
-                if crawlerFilter?.isCrawler(view.userAgent) == true {
-                    bots += 1
-                    return
-                }
-                let shard = store.shard(forVisitor: view.visitorID)
-                shardRecords[shard].append(contentsOf: view.bytes)
-                shardCounts[shard] += 1
-            }
-        }
+        let bots = shardBatches.split(batch, store: store, keeps: siteRules.keeps, crawlers: &crawlerFilter)
         runtime.metrics.bots.add(bots)
-        let shardsUsed = shardCounts.count { $0 > 0 }
+        let shardsUsed = shardBatches.shardsUsed
         guard shardsUsed > 0 else {
             json.reset()
             TrackAnswer.write(accepted: 0, duplicates: 0, bots: bots, rejections: rejections, into: &json)
@@ -64,11 +47,10 @@ extension Gateway {
         }
         let answer = TrackAnswer(shards: shardsUsed, bots: bots, rejections: rejections, metrics: runtime.metrics,
                                  crossOrigin: crossOrigin, pending: response.suspend())
-        for shard in 0..<store.shardCount where shardCounts[shard] > 0 {
+        for shard in 0..<store.shardCount where shardBatches.counts[shard] > 0 {
             // A closure that captures one object needs no context of its own: one allocation less per request.
-            store.append(shard: shard, records: shardRecords[shard], count: shardCounts[shard]) { answer.finish($0) }
-            shardRecords[shard].removeAll(keepingCapacity: true)
-            shardCounts[shard] = 0
+            store.append(shard: shard, records: shardBatches.records[shard], count: shardBatches.counts[shard]) { answer.finish($0) }
+            shardBatches.clear(shard)
         }
     }
 

@@ -38,8 +38,7 @@ public final class Gateway: HTTPHandler {
     var batch = TrackBatch()
     var json = JSONWriter(capacity: 1024)
     /// Records of the current request, split by shard; reused.
-    var shardRecords: [[UInt8]] = []
-    var shardCounts: [Int] = []
+    var shardBatches = ShardBatches()
     let traffic: TrafficPolicy
     /// This loop's copy of the registered sites and its per-request scratch (`Gateway+siteRules.swift`).
     var siteRules = SiteRules()

@@ -158,19 +158,21 @@ struct ShardRows {
     mutating func read(_ segment: Segment, _ selection: RowSelection, erased: Set<[UInt8]>,
                        local: [Bool]? = nil) throws(SegmentCorruption) {
         typealias Column = SegmentFormat.Column
-        /// Dictionary ids of the wanted values of a column in this segment; nil when none is present.
-        func wanted(_ column: Column, _ values: Set<[UInt8]>) throws(SegmentCorruption) -> Set<UInt32>? {
+        /// Whether each dictionary id of a column in this segment is among the wanted values (a table, so that
+        /// a row's test is one load, not a hash); nil when none is present.
+        func wanted(_ column: Column, _ values: Set<[UInt8]>) throws(SegmentCorruption) -> [Bool]? {
             let dictionary = try segment.dictionary(column)
-            let ids = Set((0..<dictionary.count).filter { values.contains(Array(dictionary.value($0))) }.map(UInt32.init))
-            return ids.isEmpty ? nil : ids
+            let table = (0..<dictionary.count).map { values.contains(Array(dictionary.value($0))) }
+            return table.contains(true) ? table : nil
         }
         guard let sites = try wanted(.site, [selection.site]) else { return }
-        var visitors: Set<UInt32>? = nil
+        let everySite = !sites.contains(false)
+        var visitors: [Bool]? = nil
         if let wantedVisitors = selection.visitors {
             guard let ids = try wanted(.visitor_id, wantedVisitors) else { return }
             visitors = ids
         }
-        var events: Set<UInt32>? = nil
+        var events: [Bool]? = nil
         if let wantedEvents = selection.events {
             guard let ids = try wanted(.event, wantedEvents) else { return }
             events = ids
@@ -230,18 +232,25 @@ struct ShardRows {
         var scratch: [UInt32] = []
         for block in 0..<segment.blockCount where segment.zones[block].max >= selection.from && segment.zones[block].min < selection.to {
             try segment.timestamps(block: block, into: &timestamps)
-            try segment.ids(.site, block: block, into: &scratch)
-            var matching = timestamps.indices.filter {
-                sites.contains(scratch[$0]) && timestamps[$0] >= selection.from && timestamps[$0] < selection.to
+            let zone = segment.zones[block]
+            var matching: [Int]
+            if everySite && zone.min >= selection.from && zone.max < selection.to {
+                // The block lies in the range and the segment holds no other site: every row is in.
+                matching = Array(timestamps.indices)
+            } else {
+                try segment.ids(.site, block: block, into: &scratch)
+                matching = timestamps.indices.filter {
+                    sites[Int(scratch[$0])] && timestamps[$0] >= selection.from && timestamps[$0] < selection.to
+                }
             }
             if visitors != nil || erasedIDs != nil {
                 try segment.ids(.visitor_id, block: block, into: &scratch)
-                if let visitors { matching.removeAll { !visitors.contains(scratch[$0]) } }
-                if let erasedIDs { matching.removeAll { erasedIDs.contains(scratch[$0]) } }
+                if let visitors { matching.removeAll { !visitors[Int(scratch[$0])] } }
+                if let erasedIDs { matching.removeAll { erasedIDs[Int(scratch[$0])] } }
             }
             if let events {
                 try segment.ids(.event, block: block, into: &scratch)
-                matching.removeAll { !events.contains(scratch[$0]) }
+                matching.removeAll { !events[Int(scratch[$0])] }
             }
             if matching.isEmpty { continue }
             for column in columns {

@@ -17,10 +17,8 @@ struct VisitorPlaces {
 
     /// Without `findingLocal` every visitor counts as shared (and no dictionary is read): only the span is found.
     init(_ shard: ShardSnapshot, segments: [Segment], site: [UInt8], findingLocal: Bool = true) throws(SegmentCorruption) {
-        /// Per hash: whether it was met in more than one place.
-        var shared: [UInt64: Bool] = [:]
-        func meet(_ hash: UInt64) { shared[hash] = shared[hash] != nil }
         var hashes: [[UInt64]] = []
+        var entries = 0
         for segment in segments {
             earliest = min(earliest, segment.minTimestamp)
             latest = max(latest, segment.maxTimestamp)
@@ -33,11 +31,10 @@ struct VisitorPlaces {
             ofSegment.reserveCapacity(dictionary.count)
             dictionary.bytes.withUnsafeBytes { bytes in
                 for id in 0..<dictionary.count {
-                    let hash = Self.hash(UnsafeRawBufferPointer(rebasing: bytes[dictionary.offsets[id]..<dictionary.offsets[id + 1]]))
-                    ofSegment.append(hash)
-                    meet(hash)
+                    ofSegment.append(Self.hash(UnsafeRawBufferPointer(rebasing: bytes[dictionary.offsets[id]..<dictionary.offsets[id + 1]])))
                 }
             }
+            entries += ofSegment.count
             hashes.append(ofSegment)
         }
         var buffered = Set<UInt64>()
@@ -51,8 +48,13 @@ struct VisitorPlaces {
                 }
             }
         }
-        for hash in buffered { meet(hash) }
-        local = hashes.map { $0.map { shared[$0] == false } }
+        // A place lists each of its visitors once, so a hash met twice is a visitor of two places.
+        var places = PlaceCounts(capacity: entries + buffered.count)
+        for ofSegment in hashes {
+            for hash in ofSegment { places.meet(hash) }
+        }
+        for hash in buffered { places.meet(hash) }
+        local = hashes.map { $0.map { places.metOnce($0) } }
     }
 
     /// Swift's `Hasher`: keyed at random per process, so ids that collide cannot be crafted from outside.
@@ -60,5 +62,42 @@ struct VisitorPlaces {
         var hasher = Hasher()
         hasher.combine(bytes: bytes)
         return UInt64(UInt(bitPattern: hasher.finalize()))
+    }
+}
+
+/// How many places each visitor hash was met in (once, or more), in an open-addressing table indexed by the
+/// hash's own low bits: the hashes are already keyed and uniform, so hashing them again (as `Dictionary` would,
+/// three times per visitor: to read, to write, to look up) costs time and buys nothing.
+private struct PlaceCounts {
+    /// 0 marks an empty slot; a hash of 0 is stored as 1 (a collision only makes two visitors look shared).
+    private var keys: [UInt64]
+    private var twice: [Bool]
+    private let mask: Int
+
+    init(capacity: Int) {
+        var size = 16
+        while size < 2 * capacity { size <<= 1 }
+        keys = Array(repeating: 0, count: size)
+        twice = Array(repeating: false, count: size)
+        mask = size - 1
+    }
+
+    private func slot(_ key: UInt64) -> Int {
+        var slot = Int(truncatingIfNeeded: key) & mask
+        while keys[slot] != 0 && keys[slot] != key { slot = (slot + 1) & mask }
+        return slot
+    }
+
+    mutating func meet(_ hash: UInt64) {
+        let key = max(hash, 1)
+        let slot = slot(key)
+        if keys[slot] == key { twice[slot] = true } else { keys[slot] = key }
+    }
+
+    /// Whether `hash` was met in exactly one place (false for one never met).
+    func metOnce(_ hash: UInt64) -> Bool {
+        let key = max(hash, 1)
+        let slot = slot(key)
+        return keys[slot] == key && !twice[slot]
     }
 }
