@@ -89,24 +89,30 @@ public struct EventImport {
             bodyLines.removeAll(keepingCapacity: true)
             bodyRanges.removeAll(keepingCapacity: true)
         }
-        if decode(body) {
+        if decode(body) && elements == bodyLines.count {
             try take(lineNumbers: bodyLines)
             return
         }
-        // A line that is not JSON spoils the array: each line, alone in an array, finds which.
+        // A line that is not JSON spoils the array, and one holding several values (`{…},{…}`) shifts every later
+        // element off its line: each line, alone in an array, finds which.
         var single: [UInt8] = []
         for (line, range) in zip(bodyLines, bodyRanges) {
             single.removeAll(keepingCapacity: true)
             single.append(UInt8(ascii: "["))
             single.append(contentsOf: body[range])
             single.append(UInt8(ascii: "]"))
-            if decode(single) {
-                try take(lineNumbers: [line])
-            } else {
+            if !decode(single) {
                 reject(line, "not JSON")
+            } else if elements != 1 {
+                reject(line, "a line holds one event object, not \(elements) values")
+            } else {
+                try take(lineNumbers: [line])
             }
         }
     }
+
+    /// The values of the array `batch` was decoded from: events kept and events rejected.
+    private var elements: Int { batch.acceptedCount + batch.rejections.count }
 
     /// Decodes `bytes`, a JSON array of events, into `batch`; false when it is not JSON.
     private mutating func decode(_ bytes: [UInt8]) -> Bool {

@@ -56,8 +56,18 @@ struct Import: ParsableCommand {
             shown += 1
         }
         var reader = LineReader(fd: fd, maxLine: EventImport.maxLineBytes)
-        try reader.forEach { line, truncated in try importer.add(line: line, truncated: truncated) }
-        let counts = try importer.finish()
+        let counts: EventImport.Counts
+        do {
+            try reader.forEach { line, truncated in try importer.add(line: line, truncated: truncated) }
+            counts = try importer.finish()
+        } catch {
+            // Deduplication goes by event_id: what the operator must know before running the file again.
+            let done = importer.counts
+            FileHandle.standardError.write(Data(("import stopped after \(done.lines) lines (\(done.accepted) events accepted so far, some "
+                + "possibly stored): \(error). Importing the file again stores its events without an event_id twice; import "
+                + "the lines after \(done.lines) instead, or start from an empty data directory.\n").utf8))
+            throw ExitCode.failure
+        }
         print("\(counts.lines) lines: \(counts.accepted) events stored, \(counts.duplicates) duplicates, \(counts.bots) crawlers' events dropped, \(counts.rejected) rejected")
     }
 }

@@ -31,7 +31,7 @@ struct LineReader {
                 start = newline + 1
                 continue
             }
-            if end - start >= maxLine && !skipping {
+            if end - start > maxLine && !skipping {
                 // No newline within `maxLine` bytes: the line is cut here and its rest skipped.
                 try emit(start..<start + maxLine, truncated: true, body)
                 skipping = true

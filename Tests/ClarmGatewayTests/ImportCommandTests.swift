@@ -42,6 +42,8 @@ import ClarmTestSupport
             #"{"event":"page_view","url":"https://shop.example.com/","timestamp":"2026-11-01T10:00:00Z","site":"shop.example.com"}"#,
             #"{"event":"page_view","visitor_id":"v-other","url":"https://unregistered.example.net/","timestamp":"2026-11-01T10:00:00Z","site":"unregistered.example.net"}"#,
             #"{"event":"page_view","visitor_id":"v-long","url":"https://shop.example.com/\#(String(repeating: "a", count: EventImport.maxLineBytes))"}"#,
+            // Two values on one line, the second refused: neither is taken, and no later line is misnumbered.
+            #"{"event":"page_view","visitor_id":"v-two","url":"https://shop.example.com/","timestamp":"2026-11-01T10:00:00Z"},{"event":"page_view"}"#,
         ]
         let directory = TemporaryDirectory()
         defer { directory.remove() }
@@ -58,9 +60,10 @@ import ClarmTestSupport
         let imported = try SitesCommandTests.clarm(["import", directory.path + "/events.ndjson", "--data", data, "--shards", "2",
                                                     "--max-event-age", String(historyMaxEventAgeDays)])
         #expect(imported.status == 0, "\(imported.err)")
-        #expect(imported.out.contains("\(file.count) lines: \(events.count) events stored, 0 duplicates, 1 crawlers' events dropped, 4 rejected"),
+        #expect(imported.out.contains("\(file.count) lines: \(events.count) events stored, 0 duplicates, 1 crawlers' events dropped, 5 rejected"),
                 "\(imported.out)")
-        for expected in ["line 101: not JSON", "line 102: visitor_id is required", "line 103: unknown site", "line 104: line longer than"] {
+        for expected in ["line 101: not JSON", "line 102: visitor_id is required", "line 103: unknown site", "line 104: line longer than",
+                         "line 105: a line holds one event object, not 2 values"] {
             #expect(imported.err.contains(expected), "\(imported.err)")
         }
 
