@@ -23,7 +23,10 @@ extension ClickHouseShipper {
         var backoff = Backoff()
         while !stopped {
             let backfillDone = backfill?.status.done ?? true
-            let due = backfillDone ? erasures.due(reads: reads.withLock { $0 }, limit: Self.erasuresPerDeletion) : []
+            // A failed insert may still land late (a timeout is not a refusal): no deletion until it cannot.
+            let settledAt = insertFailedAt.withLock { $0 }.map { $0 + Int64(endpoint.client.timeoutSeconds + 1) * 1000 } ?? 0
+            let settled = Self.now() >= settledAt
+            let due = backfillDone && settled ? erasures.due(reads: reads.withLock { $0 }, limit: Self.erasuresPerDeletion) : []
             if due.isEmpty {
                 pause(options.pollMilliseconds)
                 continue

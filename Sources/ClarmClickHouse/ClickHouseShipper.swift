@@ -53,6 +53,9 @@ public final class ClickHouseShipper: Sendable {
     let state: Mutex<ShippingStatus>
     /// Per shard, how many reads of its feed its thread has started (`ClickHouseErasures`, when one is due).
     let reads: Mutex<[UInt64]>
+    /// When an insert last failed (ms): one that timed out may still be written by ClickHouse after its retry,
+    /// later than a deletion made meanwhile, so erasures wait a request timeout after it.
+    let insertFailedAt = Mutex<Int64?>(nil)
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Int>(0)
 
@@ -178,6 +181,7 @@ public final class ClickHouseShipper: Sendable {
                 try endpoint.insert(rows)
                 return true
             } catch {
+                insertFailedAt.withLock { $0 = Self.now() }
                 failed(shard, error.description)
                 pause(backoff.next())
             }
