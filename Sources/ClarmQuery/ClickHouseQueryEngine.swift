@@ -230,6 +230,10 @@ public struct ClickHouseQueryEngine: Sendable {
             switch character {
             case "\\": out += "\\\\"
             case "'": out += "\\'"
+            // Control bytes (NUL among them) travel as escapes, never raw inside the statement.
+            case _ where character.value < 0x20 || character.value == 0x7F:
+                let hex = String(character.value, radix: 16)
+                out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
             default: out.unicodeScalars.append(character)
             }
         }

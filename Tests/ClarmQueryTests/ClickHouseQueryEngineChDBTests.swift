@@ -34,6 +34,15 @@ struct ClickHouseQueryEngineChDBTests {
         try ClickHouseQueryEngineTests.compareQuerySet(sql, QueryEngine(store: store))
         #expect(chdb.statements > 30)
     }
+
+    @Test func literalsCarryEveryCharacterAsItIs() throws {
+        let chdb = try ChDB()
+        defer { chdb.close() }
+        let text = "a'b\\c\u{0}d\u{1}e\u{1F}\u{7F}\né"
+        #expect(!ClickHouseQueryEngine.literal(text).unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F })
+        let hex = text.utf8.map { String(format: "%02X", $0) }.joined()
+        #expect(try chdb.run("SELECT hex(\(ClickHouseQueryEngine.literal(text)))") == hex + "\n")
+    }
 }
 
 /// A `python3` running `chdb_statements.py`: statements in, TabSeparated answers out, one JSON line each.
