@@ -190,13 +190,18 @@ public final class ClickHouseShipper: Sendable {
     }
 
     private func sendBackfill(_ backfill: ClickHouseBackfill) {
+        // A read that fails is tried again (shown in /api/cluster meanwhile): giving up would leave the backfill
+        // never done, and erasures, which wait for it, piling up.
+        var backoff = Backoff()
         while !stopped {
             let batch: ClickHouseBackfill.Batch?
             do {
                 batch = try backfill.next()
+                backoff.reset()
             } catch {
                 failed(0, "reading the backfill: \(error)")
-                return
+                pause(backoff.next())
+                continue
             }
             guard let batch else { break }
             guard insertRetrying(batch.rows, shard: 0) else { return }
