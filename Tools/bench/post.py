@@ -2,12 +2,13 @@
 """Posts an NDJSON file of events to a Clarm gateway in batches over one keep-alive connection.
 With --forwarded-for, events that carry `client_ip` (events.py --geo) are sent from that address: a batch is cut
 where the address changes and each part carries it in X-Forwarded-For (the gateway trusts its loopback peer).
-Usage: post.py FILE [--url http://127.0.0.1:8080/api/track] [--batch 500] [--forwarded-for]. Fails on any non-202."""
+Usage: post.py FILE [--url http://127.0.0.1:8080/api/track] [--batch 500] [--forwarded-for]. A 503 with Retry-After is sent again after it; fails on any other non-202."""
 import argparse
 import http.client
 import json
 import re
 import sys
+import time
 from urllib.parse import urlparse
 
 
@@ -29,9 +30,15 @@ def main():
         headers = {"Content-Type": "application/json"}
         if client:
             headers["X-Forwarded-For"] = client
-        connection.request("POST", target.path, body, headers)
-        response = connection.getresponse()
-        answer = json.loads(response.read())
+        while True:
+            connection.request("POST", target.path, body, headers)
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            # The gateway's backpressure (seals behind, memory limit): nothing of the request was taken, so it is
+            # sent again once the gateway says to.
+            if response.status != 503 or "Retry-After" not in response.headers:
+                break
+            time.sleep(int(response.headers["Retry-After"]))
         if response.status != 202 or answer["rejected"]:
             sys.exit("unexpected answer %d: %s" % (response.status, answer))
         accepted += answer["accepted"]
