@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "ClarmIntegrations",
             dependencies: [
-                "CCurl", "ClarmSystem", "ClarmStorage", "ClarmEvents", "ClarmJSON",
+                "CCurl", "CClarmLinux", "ClarmSystem", "ClarmStorage", "ClarmEvents", "ClarmJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

@@ -1,3 +1,4 @@
+import CClarmLinux
 import ClarmEvents
 import ClarmJSON
 import ClarmStorage
@@ -87,8 +88,14 @@ final class DeliveryWorker: Sendable {
         self.onGone = onGone
     }
 
+    /// The delivery threads' nice value: below the sealer's (10), which keeps the store within its memory.
+    static let nice: Int32 = 19
+
     func start() {
         let thread = Thread { [self] in
+            // Delivery never slows ingest: its encoding, signing and sending take only the CPU the event loops
+            // leave (a backlog under full load waits in the change feed, within its retention).
+            _ = clarm_set_thread_nice(Self.nice)
             if destination.enabled, let feed { run(feed) }
             finished.signal()
         }
